@@ -1,0 +1,69 @@
+"""Who may do what. One table, documented in docs/accounts.md (a test keeps the two in step)."""
+
+from __future__ import annotations
+
+ROLES = ("owner", "admin", "manager", "agent", "analyst", "viewer")
+
+_ALL = frozenset(ROLES)
+_STAFF = frozenset({"owner", "admin", "manager", "agent"})
+_LEADS = frozenset({"owner", "admin", "manager"})
+_ADMINS = frozenset({"owner", "admin"})
+
+#: permission -> roles that hold it
+PERMISSIONS: dict[str, frozenset[str]] = {
+    "customers.read": _ALL,
+    "customers.write": _STAFF,
+    "customers.delete": _LEADS,
+    "customers.import": _LEADS,
+    "customers.export": _LEADS | {"analyst"},
+    "customers.merge": _LEADS,
+    "customers.privacy": _ADMINS,
+    "interactions.read": _ALL,
+    "interactions.write": _STAFF,
+    "tickets.read": _ALL,
+    "tickets.write": _STAFF,
+    "tickets.delete": _LEADS,
+    "sales.read": _ALL,
+    "sales.write": _STAFF,
+    "sales.delete": _LEADS,
+    "activity.read": _LEADS | {"analyst"},
+    "settings.manage": _ADMINS,
+    "users.manage": _ADMINS,
+    "api_keys.manage": _ADMINS,
+    "audit.read": _ADMINS,
+}
+
+#: plain-language description of each permission, for docs and the admin page
+DESCRIPTIONS: dict[str, str] = {
+    "customers.read": "see customers, their identities, consents, places and timeline",
+    "customers.write": "create and edit customers, identities, consents and places",
+    "customers.delete": "delete customers",
+    "customers.import": "import customers from CSV",
+    "customers.export": "export customer lists (CSV/JSON)",
+    "customers.merge": "merge duplicate customers",
+    "customers.privacy": "export everything held on one customer; erase one customer",
+    "interactions.read": "see calls, e-mails, chats, meetings and notes",
+    "interactions.write": "log interactions",
+    "tickets.read": "see tickets and their history",
+    "tickets.write": "open, answer, assign and resolve tickets",
+    "tickets.delete": "delete tickets",
+    "sales.read": "see leads, deals, pipelines and tasks",
+    "sales.write": "create and move leads, deals and tasks",
+    "sales.delete": "delete leads, deals and tasks",
+    "activity.read": "see staff activity metrics",
+    "settings.manage": "configure pipelines, SLA policies and custom attributes",
+    "users.manage": "invite users, change roles, deactivate users",
+    "api_keys.manage": "create and revoke API keys",
+    "audit.read": "read the audit log",
+}
+
+# A role may only hand out roles at or below its own rank.
+RANK = {role: len(ROLES) - i for i, role in enumerate(ROLES)}
+
+
+def allowed(role: str, permission: str) -> bool:
+    return role in PERMISSIONS[permission]
+
+
+def can_grant(granter_role: str, role: str) -> bool:
+    return RANK[granter_role] >= RANK[role]

@@ -1,0 +1,47 @@
+"""Settings: one pydantic-settings class, read from ``PATRON_*`` environment variables."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every knob Patron has. Each field is read from ``PATRON_<FIELD>``."""
+
+    model_config = SettingsConfigDict(env_prefix="PATRON_", extra="ignore")
+
+    data_dir: Path = Field(Path(".patron"), description="Directory for the embedded stores (SQLite file).")
+    database_url: str | None = Field(
+        None,
+        description="SQLAlchemy URL of the records database; default is SQLite in the data directory. "
+        "A postgresql:// URL switches to PostgreSQL.",
+    )
+    access_token_minutes: int = Field(60 * 12, ge=1, description="Lifetime of API access tokens.")
+    session_minutes: int = Field(60 * 24 * 7, ge=1, description="Lifetime of a web login.")
+    secure_cookies: bool = Field(False, description="Mark the session cookie Secure (set behind HTTPS).")
+    max_body_bytes: int = Field(20 * 1024 * 1024, ge=1024, description="Largest request body accepted.")
+    scheduler: bool = Field(True, description="Run background jobs (SLA checks, reminders) inside `patron serve`.")
+    scheduler_interval_seconds: float = Field(60.0, gt=0)
+    auto_migrate: bool = Field(True, description="Apply database migrations when the app starts.")
+
+    @field_validator("database_url")
+    @classmethod
+    def _normalise_url(cls, value: str | None) -> str | None:
+        if value and value.startswith(("postgresql://", "postgres://")):
+            return "postgresql+psycopg://" + value.split("://", 1)[1]
+        return value
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'patron.db').resolve()}"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,5 @@
+"""HTTP API of the tickets domain."""
+
+from fastapi import APIRouter
+
+router = APIRouter(prefix="/api/v1", tags=["tickets"])
