@@ -87,3 +87,23 @@ def read_audit(principal: Allowed("audit.read"), session: SessionDep, page: Page
                                              actor_user_id=actor_user_id),
         limit=page.limit, offset=page.offset)
     return {"items": items, "total": total, "limit": page.limit, "offset": page.offset}
+
+
+@router.get("/notifications", response_model=list[schemas.NotificationOut], summary="My in-app notifications")
+def list_notifications(principal: CurrentPrincipal, session: SessionDep,
+                       unread: Annotated[bool, Query(description="Only unread ones.")] = False) -> list:
+    if principal.user_id is None:
+        return []
+    return accounts_service.list_notifications(session, org_id=principal.org_id, user_id=principal.user_id,
+                                               unread_only=unread)
+
+
+@router.post("/notifications/{notification_id}/read", response_model=schemas.NotificationOut,
+             summary="Mark a notification read")
+def read_notification(notification_id: int, principal: CurrentPrincipal, session: SessionDep):
+    if principal.user_id is None:
+        from patron.core.errors import NotFound
+
+        raise NotFound(f"No notification {notification_id}.", field="notification_id")
+    return accounts_service.mark_notification_read(session, org_id=principal.org_id, user_id=principal.user_id,
+                                                   notification_id=notification_id)

@@ -89,3 +89,13 @@ class AuditEntryOut(Schema):
     entity_id: str | None
     before: dict | None = Field(description="Changed fields before the write (null for a create).")
     after: dict | None = Field(description="Changed fields after the write (null for a delete).")
+
+
+class NotificationOut(Schema):
+    id: int
+    kind: str = Field(description="escalation, task_reminder, assignment, ...")
+    title: str
+    body: str
+    link: str = Field(description="Path in the web app the notification is about.")
+    created_at: datetime
+    read_at: datetime | None

@@ -9,7 +9,7 @@ from datetime import timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from patron.accounts.models import AccessToken, ApiKey, Organisation, User
+from patron.accounts.models import AccessToken, ApiKey, Notification, Organisation, User
 from patron.accounts.permissions import ROLES, can_grant
 from patron.core.audit import AuditEntry
 from patron.core.db import utcnow
@@ -243,3 +243,38 @@ def list_audit(session: Session, *, org_id: int, filters: AuditFilter, limit: in
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     rows = session.scalars(query.order_by(AuditEntry.id.desc()).limit(limit).offset(offset))
     return list(rows), total
+
+
+# --- in-app notifications -------------------------------------------------------------------------
+
+def notify_user(session: Session, *, org_id: int, user_id: int, kind: str, title: str, body: str = "",
+                link: str = "") -> Notification:
+    """Put a message in a staff member's inbox (shown in the web app's bell and at /api/v1/notifications)."""
+    notification = Notification(org_id=org_id, user_id=user_id, kind=kind, title=title[:300], body=body[:2000],
+                                link=link[:300])
+    session.add(notification)
+    session.flush()
+    return notification
+
+
+def list_notifications(session: Session, *, org_id: int, user_id: int, unread_only: bool = False,
+                       limit: int = 50) -> list[Notification]:
+    query = select(Notification).where(Notification.org_id == org_id, Notification.user_id == user_id)
+    if unread_only:
+        query = query.where(Notification.read_at.is_(None))
+    return list(session.scalars(query.order_by(Notification.id.desc()).limit(limit)))
+
+
+def count_unread_notifications(session: Session, *, org_id: int, user_id: int) -> int:
+    return session.scalar(select(func.count()).select_from(Notification).where(
+        Notification.org_id == org_id, Notification.user_id == user_id, Notification.read_at.is_(None))) or 0
+
+
+def mark_notification_read(session: Session, *, org_id: int, user_id: int, notification_id: int) -> Notification:
+    notification = session.scalar(select(Notification).where(
+        Notification.org_id == org_id, Notification.user_id == user_id, Notification.id == notification_id))
+    if notification is None:
+        raise NotFound(f"No notification {notification_id}.", field="notification_id")
+    if notification.read_at is None:
+        notification.read_at = utcnow()
+    return notification
