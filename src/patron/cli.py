@@ -5,7 +5,6 @@ from __future__ import annotations
 from importlib import import_module
 from typing import Annotated
 
-import click
 import typer
 from typer.core import TyperGroup
 
@@ -16,12 +15,13 @@ from patron.core.errors import PatronError
 class PatronGroup(TyperGroup):
     """Turns a PatronError anywhere below into one readable line and exit code 1."""
 
-    def invoke(self, ctx: click.Context):
+    def invoke(self, ctx):
         try:
             return super().invoke(ctx)
         except PatronError as exc:
             where = f" [{exc.field}]" if exc.field else ""
-            raise click.ClickException(f"{exc.detail}{where}") from None
+            typer.echo(f"Error: {exc.detail}{where}", err=True)
+            raise typer.Exit(1) from None
 
 
 app = typer.Typer(help="Patron, the IoT-connected CRM: serve the app, manage organisations, users and data.",

@@ -101,10 +101,10 @@ def _changes(obj: Any) -> tuple[dict, dict]:
 
 
 def _entity_id(obj: Any) -> str | None:
-    identity = inspect(obj).identity
-    if identity:
-        return ",".join(str(part) for part in identity)
-    return None
+    key = inspect(obj).mapper.primary_key_from_instance(obj)
+    if any(part is None for part in key):
+        return None
+    return ",".join(str(part) for part in key)
 
 
 def _entry(actor: Actor, obj: Any, action: str, before: dict | None, after: dict | None) -> dict:
