@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -19,6 +20,8 @@ from patron.core.security import same
 SESSION_COOKIE = "patron_session"
 CSRF_HEADER = "x-csrf-token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# API keys record when they were last used, to this resolution (not a write on every request).
+LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 
@@ -56,7 +59,9 @@ def principal_from_request(request: Request, session, bearer: str | None) -> Pri
             key = accounts_service.resolve_api_key(session, secret=bearer)
             if key is None:
                 return None
-            key.last_used_at = utcnow()
+            now = utcnow()
+            if key.last_used_at is None or now - key.last_used_at > LAST_USED_RESOLUTION:
+                key.last_used_at = now
             return Principal(org_id=key.org_id, role=key.role, api_key_id=key.id, label=f"api-key:{key.name}")
         found = accounts_service.resolve_token(session, secret=bearer, kind="api")
         if found is None:
