@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 from importlib import import_module
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 
 from patron import __version__
@@ -81,4 +82,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module_path in ROUTERS:
         module = import_module(module_path)
         app.include_router(module.router)
+    from patron.web.common import STATIC_DIR
+
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Annotated, Generic, TypeVar
 
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -93,42 +93,76 @@ def _field_of(loc: tuple | list) -> str:
     return ".".join(parts) or (str(loc[0]) if loc else "body")
 
 
+#: Name of the ``app.state`` attribute holding the web app's error page renderer. The web package registers
+#: a callable ``(request, *, status, title, detail, field, headers) -> Response`` there; errors on paths
+#: outside ``/api/`` are then shown as a readable page (or a redirect to the login page) instead of JSON.
+HTML_ERROR_RENDERER = "html_error_renderer"
+PageRenderer = Callable[..., Response]
+
+
+def _page_renderer(request: Request) -> PageRenderer | None:
+    if request.url.path.startswith("/api/") or request.url.path == "/healthz":
+        return None
+    return getattr(request.app.state, HTML_ERROR_RENDERER, None)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(PatronError)
-    async def _patron_error(_request: Request, exc: PatronError) -> JSONResponse:
+    async def _patron_error(request: Request, exc: PatronError) -> Response:
+        renderer = _page_renderer(request)
+        if renderer is not None:
+            return renderer(request, status=exc.status, title=exc.title, detail=exc.detail, field=exc.field)
         return JSONResponse(exc.to_problem(), status_code=exc.status, media_type=PROBLEM)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
         errors = []
         for err in exc.errors():
             errors.append({"field": _field_of(err.get("loc", ())), "message": err.get("msg", ""),
                            "type": err.get("type", "")})
+        renderer = _page_renderer(request)
         if any(e["type"] == "json_invalid" for e in errors):
+            if renderer is not None:
+                return renderer(request, status=400, title="Malformed request",
+                                detail="The request body could not be read.", field="body")
             return problem(400, "Malformed JSON", "The request body is not valid JSON.", code="malformed_json",
                            field="body", errors=errors)
         first = errors[0] if errors else {"field": "body", "message": "invalid"}
+        if renderer is not None:
+            return renderer(request, status=422, title="Invalid input",
+                            detail=f"{first['field']}: {first['message']}", field=first["field"])
         return problem(422, "Invalid input", f"{first['field']}: {first['message']}", code="invalid",
                        field=first["field"], errors=errors)
 
     @app.exception_handler(IntegrityError)
-    async def _integrity_error(_request: Request, exc: IntegrityError) -> JSONResponse:
+    async def _integrity_error(request: Request, exc: IntegrityError) -> Response:
         log.info("integrity error: %s", exc.orig)
         err = Conflict("The change conflicts with existing data (a unique value is already taken).")
+        renderer = _page_renderer(request)
+        if renderer is not None:
+            return renderer(request, status=409, title=err.title, detail=err.detail, field=None)
         return JSONResponse(err.to_problem(), status_code=409, media_type=PROBLEM)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
         titles = {404: "Not found", 405: "Method not allowed", 401: "Authentication required"}
         code = {404: "not_found", 405: "method_not_allowed", 401: "unauthenticated"}.get(exc.status_code, "error")
+        renderer = _page_renderer(request)
+        if renderer is not None:
+            return renderer(request, status=exc.status_code, title=titles.get(exc.status_code, "Error"),
+                            detail=str(exc.detail), field=None, headers=exc.headers)
         response = problem(exc.status_code, titles.get(exc.status_code, "Error"), str(exc.detail), code=code)
         if exc.headers:
             response.headers.update(exc.headers)
         return response
 
     @app.exception_handler(Exception)
-    async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
+    async def _unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error", exc_info=exc)
+        renderer = _page_renderer(request)
+        if renderer is not None:
+            return renderer(request, status=500, title="Internal error",
+                            detail="Something went wrong on our side; it has been logged.", field=None)
         return problem(500, "Internal error", "Something went wrong on our side; it has been logged.",
                        code="internal")
 

@@ -1,5 +1,24 @@
-"""Server-rendered web app."""
+"""Server-rendered web app: every page router, and the error pages for paths outside ``/api/``."""
 
-from fastapi import APIRouter
+from __future__ import annotations
 
-router = APIRouter(include_in_schema=False)
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI
+
+from patron.core.api import HTML_ERROR_RENDERER
+from patron.web import admin_pages, auth_pages, dashboard_pages, sales_pages, ticket_pages
+from patron.web.common import render_error_page
+
+
+@asynccontextmanager
+async def web_lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Register the readable error pages (and the login redirect) for the web app's paths."""
+    setattr(app.state, HTML_ERROR_RENDERER, render_error_page)
+    yield
+
+
+router = APIRouter(include_in_schema=False, lifespan=web_lifespan)
+for module in (auth_pages, dashboard_pages, ticket_pages, sales_pages, admin_pages):
+    router.include_router(module.router)
