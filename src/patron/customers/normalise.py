@@ -1,0 +1,104 @@
+"""Canonical forms of contact points and identity values, so equal things compare equal.
+
+Pure functions: no database, no web. Each raises ``ValueError`` with a readable reason.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from functools import lru_cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+EMAIL_RE = re.compile(r"^[^@\s,;<>\"]+@[^@\s,;<>\"]+\.[^@\s,;<>\".]{2,}$")
+PHONE_SEPARATORS_RE = re.compile(r"[\s().\-/]")
+COUNTRY_RE = re.compile(r"^[A-Za-z]{2}$")
+MAX_EMAIL = 254
+MAX_IDENTITY = 254
+MAX_TAG = 60
+
+
+def normalise_email(value: str) -> str:
+    """Lower-cased, trimmed e-mail address; ``ValueError`` if it is not one."""
+    email = value.strip().lower()
+    if len(email) > MAX_EMAIL or not EMAIL_RE.match(email):
+        raise ValueError("value is not a valid email address")
+    return email
+
+
+def normalise_phone(value: str) -> str:
+    """Digits with a leading ``+`` (``+49 (30) 123-45`` -> ``+493012345``; ``0049...`` -> ``+49...``)."""
+    raw = value.strip()
+    compact = PHONE_SEPARATORS_RE.sub("", raw)
+    plus = compact.startswith("+")
+    digits = compact[1:] if plus else compact
+    if not digits.isdigit() or not digits.isascii():
+        raise ValueError("value is not a valid phone number (digits, spaces, dashes, dots, brackets, a leading +)")
+    if not plus and digits.startswith("00"):
+        digits = digits[2:]
+    if not 5 <= len(digits) <= 15:
+        raise ValueError("a phone number has 5 to 15 digits")
+    return "+" + digits
+
+
+def normalise_identity(identity_type: str, value: str) -> str:
+    """The stored form of an identity value of ``identity_type``."""
+    if identity_type == "email":
+        return normalise_email(value)
+    if identity_type == "phone":
+        return normalise_phone(value)
+    cleaned = value.strip()
+    if identity_type == "social":
+        cleaned = cleaned.lower()
+    if not cleaned:
+        raise ValueError("the value is empty")
+    if len(cleaned) > MAX_IDENTITY:
+        raise ValueError(f"the value is longer than {MAX_IDENTITY} characters")
+    return cleaned
+
+
+def normalise_tag(value: str) -> str:
+    """Tags are trimmed and lower-cased so ``VIP`` and ``vip`` are one tag."""
+    tag = value.strip().lower()
+    if not tag:
+        raise ValueError("a tag cannot be empty")
+    if len(tag) > MAX_TAG:
+        raise ValueError(f"a tag has at most {MAX_TAG} characters")
+    return tag
+
+
+def normalise_tags(values: list[str]) -> list[str]:
+    """Normalised tags without repeats, in first-seen order."""
+    seen: dict[str, None] = {}
+    for value in values:
+        seen.setdefault(normalise_tag(value), None)
+    return list(seen)
+
+
+def normalise_country(value: str) -> str:
+    if not COUNTRY_RE.match(value.strip()):
+        raise ValueError("use a two-letter ISO 3166 country code such as DE or KE")
+    return value.strip().upper()
+
+
+@lru_cache(maxsize=1024)
+def _zone_exists(name: str) -> bool:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
+def normalise_timezone(value: str) -> str:
+    name = value.strip()
+    if not name or len(name) > 64 or not _zone_exists(name):
+        raise ValueError("not a known IANA time zone (such as Europe/Berlin)")
+    return name
+
+
+def check_birth_year(value: int) -> int:
+    latest = date.today().year
+    if not 1900 <= value <= latest:
+        raise ValueError(f"birth year must be between 1900 and {latest}")
+    return value
