@@ -1,0 +1,117 @@
+"""Input checks shared by every function of :mod:`patron.stats`.
+
+Every check raises :class:`StatsInputError` (a :class:`ValueError`) that names the offending column, so a
+user sees *which* item is wrong instead of a NaN further down.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+
+class StatsInputError(ValueError):
+    """Bad input to a statistics function (missing column, non-numeric cell, constant item, ...).
+
+    Attributes
+    ----------
+    column : str or None
+        The column the problem was found in, when there is one.
+    """
+
+    def __init__(self, message: str, *, column: str | None = None) -> None:
+        super().__init__(message)
+        self.column = column
+
+
+class ModelSpecificationError(StatsInputError):
+    """A model (lavaan syntax or PLS blocks) that cannot be parsed, estimated or identified."""
+
+
+class ConvergenceError(RuntimeError):
+    """An iterative estimator did not converge and no usable solution exists."""
+
+
+class StatsWarning(UserWarning):
+    """A result was computed but needs care (e.g. non-convergence, Heywood case); also kept in ``warnings``."""
+
+
+def as_frame(data: pd.DataFrame, name: str = "data") -> pd.DataFrame:
+    if not isinstance(data, pd.DataFrame):
+        raise StatsInputError(f"{name} must be a pandas DataFrame, got {type(data).__name__}")
+    return data
+
+
+def numeric_columns(
+    data: pd.DataFrame,
+    columns: Sequence[str] | None = None,
+    *,
+    min_rows: int = 2,
+    allow_missing: bool = False,
+    allow_constant: bool = False,
+) -> pd.DataFrame:
+    """Return ``data[columns]`` as float64, or raise a :class:`StatsInputError` naming the bad column.
+
+    Checks: the columns exist, every cell is numeric (booleans and strings are refused), no missing
+    values (unless ``allow_missing``), at least ``min_rows`` rows and a non-zero variance per column
+    (unless ``allow_constant``).
+    """
+    data = as_frame(data)
+    if columns is None:
+        columns = list(data.columns)
+    columns = list(columns)
+    if not columns:
+        raise StatsInputError("no columns given")
+    if len(set(columns)) != len(columns):
+        dupes = sorted({c for c in columns if columns.count(c) > 1})
+        raise StatsInputError(f"columns given more than once: {dupes}", column=str(dupes[0]))
+    out = {}
+    for column in columns:
+        if column not in data.columns:
+            raise StatsInputError(f"column {column!r} is not in the data", column=str(column))
+        series = data[column]
+        if pd.api.types.is_bool_dtype(series.dtype):
+            raise StatsInputError(f"column {column!r} is boolean, expected numbers", column=str(column))
+        if not pd.api.types.is_numeric_dtype(series.dtype):
+            converted = pd.to_numeric(series, errors="coerce")
+            bad = series[converted.isna() & series.notna()]
+            if len(bad):
+                raise StatsInputError(
+                    f"column {column!r} has non-numeric cells, e.g. {bad.iloc[0]!r} in row {bad.index[0]!r}",
+                    column=str(column),
+                )
+            series = converted
+        values = series.astype("float64")
+        if not np.all(np.isfinite(values.dropna().to_numpy())):
+            raise StatsInputError(f"column {column!r} has infinite values", column=str(column))
+        if not allow_missing and values.isna().any():
+            n_missing = int(values.isna().sum())
+            raise StatsInputError(
+                f"column {column!r} has {n_missing} missing value(s); drop or impute them first",
+                column=str(column),
+            )
+        out[column] = values
+    frame = pd.DataFrame(out, index=data.index)
+    n_rows = int(frame.dropna().shape[0]) if allow_missing else len(frame)
+    if n_rows < min_rows:
+        raise StatsInputError(f"need at least {min_rows} complete rows, got {n_rows}")
+    if not allow_constant:
+        for column in columns:
+            col = frame[column].dropna()
+            if len(col) and float(col.max() - col.min()) == 0.0:
+                raise StatsInputError(
+                    f"column {column!r} is constant (every answer is {col.iloc[0]:g}); it carries no variance",
+                    column=str(column),
+                )
+    return frame
+
+
+def check_probability(value: float, name: str, *, open_interval: bool = True) -> float:
+    value = float(value)
+    ok = 0.0 < value < 1.0 if open_interval else 0.0 <= value <= 1.0
+    if not ok:
+        bounds = "(0, 1)" if open_interval else "[0, 1]"
+        raise StatsInputError(f"{name} must lie in {bounds}, got {value}")
+    return value
