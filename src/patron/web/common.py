@@ -164,6 +164,9 @@ class FormInput:
         value = self.raw(name)
         if required and not value:
             self.fail(name, f"{label} is required.")
+        elif "\x00" in value:
+            self.fail(name, f"{label} contains a character that cannot be stored.")
+            return ""
         elif len(value) > max_length:
             self.fail(name, f"{label} must be at most {max_length} characters.")
         return value[:max_length]
@@ -416,6 +419,35 @@ def minutes(value: int | float | None) -> str:
     return f"-{text}" if value < 0 else text
 
 
+#: timeline kind (exact, or its domain prefix) -> icon of the SVG sprite
+TIMELINE_ICONS = {
+    "interaction.call": "phone",
+    "interaction.email": "mail",
+    "interaction.chat": "chat",
+    "interaction.social": "chat",
+    "interaction.sms": "chat",
+    "interaction.meeting": "calendar",
+    "interaction.note": "note",
+    "ticket": "ticket",
+    "deal": "deal",
+    "consent": "consent",
+    "customer": "user",
+    "profile": "user",
+    "identity": "key",
+    "place": "pin",
+    "device": "device",
+    "task": "check",
+    "order": "deal",
+    "survey": "star",
+    "message": "mail",
+}
+
+
+def timeline_icon(kind: str) -> str:
+    """The icon of a timeline entry: by its exact kind, else by its domain (``ticket.created`` -> ticket)."""
+    return TIMELINE_ICONS.get(kind) or TIMELINE_ICONS.get(kind.split(".", 1)[0], "dot")
+
+
 def _number(value: int | float | Decimal | None, digits: int = 0) -> str:
     if value is None:
         return "—"
@@ -440,8 +472,9 @@ def _environment() -> jinja2.Environment:
         number=_number,
         minutes=minutes,
         local=local_path,
+        timeline_icon=timeline_icon,
     )
-    env.globals.update(nav_items=nav_items, PAGE_SIZES=(25, 50, 100))
+    env.globals.update(nav_items=nav_items)
     return env
 
 
@@ -652,8 +685,11 @@ def render_error_page(
     except Exception:  # the error page itself failed: answer with plain, still readable HTML
         log.exception("error page failed to render")
         text = html.escape(f"{context['title']}: {detail}")
-        response = HTMLResponse(f"<!doctype html><title>Patron</title><h1>{status}</h1><p>{text}</p>",
-                                status_code=status, headers=PAGE_HEADERS)
+        response = HTMLResponse(
+            f"<!doctype html><title>Patron</title><h1>{status}</h1><p>{text}</p>",
+            status_code=status,
+            headers=PAGE_HEADERS,
+        )
     if headers:
         response.headers.update(headers)
     return response

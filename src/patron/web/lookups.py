@@ -1,4 +1,4 @@
-"""Small read helpers shared by pages: names of the staff and customers a page mentions (service calls only)."""
+"""Small read helpers shared by pages: the staff and customers a page mentions (service calls only)."""
 
 from __future__ import annotations
 
@@ -16,16 +16,9 @@ def staff_by_id(session: Session, *, org_id: int) -> dict[int, User]:
     return {user.id: user for user in accounts_service.list_users(session, org_id=org_id)}
 
 
-def display_name(customer) -> str:
-    name = f"{customer.first_name} {customer.last_name}".strip()
-    return name or customer.email or customer.phone or f"Customer {customer.id}"
-
-
 def customer_names(session: Session, *, org_id: int, ids: Iterable[int | None]) -> dict[int, str]:
-    """Display names of the given customers of the organisation (ids of other organisations are left out)."""
-    names: dict[int, str] = {}
-    for customer_id in {i for i in ids if i}:
-        customer = customers_service.get_customer(session, org_id=org_id, customer_id=customer_id)
-        if customer is not None:
-            names[customer_id] = display_name(customer)
-    return names
+    """Display names of the given customers of the organisation (other organisations' ids are left out)."""
+    wanted = [i for i in dict.fromkeys(ids) if i]
+    if not wanted:
+        return {}
+    return customers_service.customer_names(session, org_id=org_id, customer_ids=wanted)

@@ -1,0 +1,494 @@
+"""Capture the web app's screenshots for the docs (docs/img/) with Debian's headless Chromium.
+
+Seeds a small, demo-like organisation through the service functions into a temporary SQLite database,
+serves the app on a free local port, signs in and photographs the customer 360° page and the pipeline
+board. ``--all`` also photographs every other main page (handy when working on the CSS).
+
+    .venv/bin/python scripts/screenshots.py            # writes docs/img/customer-360.png, pipeline.png
+    .venv/bin/python scripts/screenshots.py --all --out /tmp/shots
+"""
+
+from __future__ import annotations
+
+import argparse
+import socket
+import tempfile
+import threading
+import time
+from datetime import date, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import uvicorn
+from playwright.sync_api import sync_playwright
+
+from patron.accounts import service as accounts_service
+from patron.app import create_app
+from patron.core.audit import Actor
+from patron.core.config import Settings
+from patron.core.db import session_scope, utcnow
+from patron.customers import places as customer_places
+from patron.customers import service as customers_service
+from patron.interactions import service as interactions_service
+from patron.sales import service as sales_service
+from patron.tickets import service as tickets_service
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+EMAIL, PASSWORD = "dana@northwind.example", "northwind-demo"
+
+PEOPLE = [
+    # first, last, email, phone, birth year, gender, education, occupation, income, city, tags, lifestyle
+    (
+        "Maria",
+        "Keller",
+        "maria.keller@example.com",
+        "+49 151 2345 6781",
+        1986,
+        "female",
+        "master",
+        "Architect",
+        "upper_middle",
+        "Berlin",
+        ["vip", "commuter"],
+        ["cyclist", "early riser"],
+    ),
+    (
+        "Jonas",
+        "Weber",
+        "jonas.weber@example.com",
+        "+49 160 555 0192",
+        1992,
+        "male",
+        "bachelor",
+        "Nurse",
+        "middle",
+        "Hamburg",
+        ["night-shift"],
+        ["night owl"],
+    ),
+    (
+        "Aylin",
+        "Demir",
+        "aylin.demir@example.com",
+        "+49 171 888 2231",
+        1979,
+        "female",
+        "doctorate",
+        "Surgeon",
+        "high",
+        "Munich",
+        ["vip", "b2b"],
+        ["frequent flyer"],
+    ),
+    (
+        "Lukas",
+        "Schmidt",
+        "lukas.schmidt@example.com",
+        "+49 152 111 7734",
+        2001,
+        "male",
+        "secondary",
+        "Student",
+        "low",
+        "Leipzig",
+        ["student"],
+        ["gamer", "cyclist"],
+    ),
+    (
+        "Sofia",
+        "Rossi",
+        "sofia.rossi@example.com",
+        "+49 176 404 1188",
+        1995,
+        "female",
+        "bachelor",
+        "Designer",
+        "middle",
+        "Berlin",
+        ["commuter"],
+        ["runner"],
+    ),
+    (
+        "Noah",
+        "Becker",
+        "noah.becker@example.com",
+        "+49 157 220 9910",
+        1968,
+        "male",
+        "vocational",
+        "Electrician",
+        "lower_middle",
+        "Cologne",
+        ["b2b"],
+        ["dog owner"],
+    ),
+    (
+        "Emma",
+        "Wagner",
+        "emma.wagner@example.com",
+        "+49 163 777 4455",
+        1989,
+        "female",
+        "master",
+        "Product manager",
+        "upper_middle",
+        "Frankfurt",
+        ["vip"],
+        ["traveller"],
+    ),
+    (
+        "Ben",
+        "Hoffmann",
+        "ben.hoffmann@example.com",
+        "+49 159 303 6622",
+        1975,
+        "male",
+        "bachelor",
+        "Teacher",
+        "middle",
+        "Stuttgart",
+        [],
+        ["parent"],
+    ),
+]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def seed(factory) -> dict:
+    """A ride-hailing operator with staff, customers, places, consents, interactions, tickets and deals."""
+    now = utcnow()
+    with session_scope(factory) as session:
+        session.info["actor"] = Actor(org_id=None, label="screenshots")
+        org = accounts_service.create_organisation(
+            session, name="Northwind Mobility", timezone="Europe/Berlin"
+        )
+        dana = accounts_service.create_user(
+            session, org_id=org.id, email=EMAIL, password=PASSWORD, role="admin", full_name="Dana Whitfield"
+        )
+        sam = accounts_service.create_user(
+            session,
+            org_id=org.id,
+            email="sam@northwind.example",
+            password=PASSWORD,
+            role="agent",
+            full_name="Sam Okafor",
+        )
+        lena = accounts_service.create_user(
+            session,
+            org_id=org.id,
+            email="lena@northwind.example",
+            password=PASSWORD,
+            role="manager",
+            full_name="Lena Fischer",
+        )
+        session.info["actor"] = Actor(org_id=org.id, user_id=dana.id, label=dana.email)
+        customers_service.create_attribute_definition(
+            session, org_id=org.id, key="loyalty_tier", label="Loyalty tier", type="string"
+        )
+        customers_service.create_attribute_definition(
+            session, org_id=org.id, key="rides_per_month", label="Rides per month", type="integer"
+        )
+        owners = [dana.id, sam.id, lena.id]
+        customers = []
+        for i, (first, last, email, phone, born, gender, edu, job, income, city, tags, life) in enumerate(
+            PEOPLE
+        ):
+            customers.append(
+                customers_service.create_customer(
+                    session,
+                    org_id=org.id,
+                    actor_user_id=dana.id,
+                    data={
+                        "first_name": first,
+                        "last_name": last,
+                        "email": email,
+                        "phone": phone,
+                        "birth_year": born,
+                        "gender": gender,
+                        "education": edu,
+                        "occupation": job,
+                        "income_band": income,
+                        "city": city,
+                        "country": "DE",
+                        "timezone": "Europe/Berlin",
+                        "tags": tags,
+                        "lifestyle_tags": life,
+                        "owner_id": owners[i % 3],
+                        "attributes": {
+                            "loyalty_tier": ["gold", "silver", "bronze"][i % 3],
+                            "rides_per_month": 30 - i * 3,
+                        },
+                    },
+                )
+            )
+        maria = customers[0]
+        for kind, value in (
+            ("app_user", "nw-48213"),
+            ("loyalty_card", "LC-0042-7781"),
+            ("device", "phone-a1c9"),
+        ):
+            customers_service.create_identity(
+                session, org_id=org.id, customer_id=maria.id, type=kind, value=value
+            )
+        for channel, granted in (
+            ("email", True),
+            ("sms", True),
+            ("push", True),
+            ("push", False),
+            ("data_processing", True),
+            ("phone", False),
+        ):
+            customers_service.do_record_consent(
+                session,
+                org_id=org.id,
+                customer_id=maria.id,
+                channel=channel,
+                granted=granted,
+                source="app",
+                method="checkbox",
+                actor_user_id=dana.id,
+            )
+        for label, lat, lon, address, visits in (
+            ("Home", 52.5301, 13.4107, "Zionskirchstraße 12, 10119 Berlin", 42),
+            ("Office", 52.5065, 13.3326, "Kurfürstendamm 21, 10719 Berlin", 31),
+            ("Gym", 52.5145, 13.4521, "Warschauer Str. 70, 10243 Berlin", 9),
+            ("Airport BER", 52.3667, 13.5033, "Willy-Brandt-Platz, 12529 Schönefeld", 4),
+        ):
+            place = customer_places.create_place(
+                session,
+                org_id=org.id,
+                customer_id=maria.id,
+                label=label,
+                latitude=lat,
+                longitude=lon,
+                address=address,
+            )
+            for _ in range(visits):
+                customer_places.do_record_visit(
+                    session,
+                    org_id=org.id,
+                    customer_id=maria.id,
+                    latitude=place.latitude,
+                    longitude=place.longitude,
+                )
+        for days, kind, direction, subject, outcome in (
+            (20, "call", "inbound", "Asked about the monthly ride pass", "pass explained"),
+            (12, "email", "outbound", "Welcome to Northwind Gold", "opened"),
+            (6, "chat", "inbound", "Driver could not find the pick-up point", "escalated to ticket"),
+            (2, "meeting", "outbound", "Quarterly review of the company account", "proposal requested"),
+        ):
+            interactions_service.create_interaction(
+                session,
+                org_id=org.id,
+                customer_id=maria.id,
+                kind=kind,
+                direction=direction,
+                subject=subject,
+                outcome=outcome,
+                occurred_at=now - timedelta(days=days, hours=3),
+                actor_user_id=sam.id,
+            )
+        for offset, customer, subject, kind, priority, assignee in (
+            (
+                timedelta(days=6),
+                maria,
+                "Driver could not find the pick-up point",
+                "complaint",
+                "high",
+                sam.id,
+            ),
+            (
+                timedelta(hours=5),
+                maria,
+                "Invoice for March shows two rides twice",
+                "request",
+                "normal",
+                sam.id,
+            ),
+            (timedelta(hours=30), customers[1], "App crashes when adding a card", "incident", "urgent", None),
+            (
+                timedelta(hours=2),
+                customers[2],
+                "Company account: add three employees",
+                "request",
+                "low",
+                lena.id,
+            ),
+            (
+                timedelta(hours=3, minutes=10),
+                customers[4],
+                "Lost umbrella in the car",
+                "question",
+                "normal",
+                dana.id,
+            ),
+        ):
+            ticket = tickets_service.create_ticket(
+                session,
+                org_id=org.id,
+                customer_id=customer.id,
+                subject=subject,
+                kind=kind,
+                priority=priority,
+                channel="app",
+                assignee_id=assignee,
+                actor_user_id=dana.id,
+                now=now - offset,
+            )
+            if subject.startswith("Driver"):
+                tickets_service.do_add_ticket_comment(
+                    session,
+                    ticket=ticket,
+                    public=True,
+                    author_id=sam.id,
+                    now=now - offset + timedelta(minutes=40),
+                    body="Sorry about that, Maria. We saved your building's side entrance as the pick-up point.",
+                )
+                tickets_service.do_change_ticket_status(
+                    session,
+                    ticket=ticket,
+                    status="resolved",
+                    actor_user_id=sam.id,
+                    now=now - timedelta(days=5),
+                )
+                tickets_service.do_close_ticket(
+                    session,
+                    ticket=ticket,
+                    satisfaction=5,
+                    comment="Quick and kind.",
+                    actor_user_id=sam.id,
+                    now=now - timedelta(days=4),
+                )
+        pipeline = sales_service.ensure_default_pipeline(session, org_id=org.id)
+        stages = {
+            s.name: s for s in sales_service.list_stages(session, org_id=org.id, pipeline_id=pipeline.id)
+        }
+        for title, customer, stage, value, owner, close_in in (
+            ("Company account — 40 riders", maria, "Proposal", 18000, dana.id, 21),
+            ("Airport shuttle contract", customers[2], "Negotiation", 42000, lena.id, 10),
+            ("Night-shift ride pass", customers[1], "Qualification", 2400, sam.id, 35),
+            ("Student campus partnership", customers[3], "Prospecting", 9500, sam.id, 60),
+            ("Design studio rides", customers[4], "Prospecting", 3200, dana.id, 45),
+            ("Electricians' van pool", customers[5], "Qualification", 12800, lena.id, 30),
+            ("Gold upgrade", customers[6], "Won", 1500, dana.id, -3),
+            ("School trips autumn", customers[7], "Lost", 6000, sam.id, -10),
+            ("Event transport, trade fair", customers[6], "Proposal", 7600, lena.id, 14),
+        ):
+            deal = sales_service.create_deal(
+                session,
+                org_id=org.id,
+                actor_user_id=owner,
+                data={
+                    "title": title,
+                    "customer_id": customer.id,
+                    "value": Decimal(value),
+                    "owner_id": owner,
+                    "expected_close": date.today() + timedelta(days=close_in),
+                },
+            )
+            if stages[stage].id != deal.stage_id:
+                sales_service.do_move_deal(
+                    session, org_id=org.id, deal_id=deal.id, stage_id=stages[stage].id, actor_user_id=owner
+                )
+        for title, customer, due_days, assignee in (
+            ("Send the company-account proposal", maria, 2, dana.id),
+            ("Call back about the duplicate invoice", maria, 0, sam.id),
+            ("Prepare the airport shuttle pricing", customers[2], 5, dana.id),
+            ("Check in with the campus office", customers[3], -1, dana.id),
+        ):
+            sales_service.create_task(
+                session,
+                org_id=org.id,
+                actor_user_id=dana.id,
+                data={
+                    "title": title,
+                    "customer_id": customer.id,
+                    "assignee_id": assignee,
+                    "due_at": now + timedelta(days=due_days, hours=2),
+                },
+            )
+        accounts_service.notify_user(
+            session,
+            org_id=org.id,
+            user_id=dana.id,
+            kind="escalation",
+            title="Ticket #3 breached its first-response target",
+            link="/tickets",
+        )
+        return {"customer_id": maria.id}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--out", type=Path, default=ROOT / "docs" / "img", help="Where to write the PNG files."
+    )
+    parser.add_argument("--all", action="store_true", help="Also photograph every other main page.")
+    parser.add_argument("--width", type=int, default=1440, help="Browser window width in pixels.")
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        app = create_app(Settings(data_dir=Path(tmp), scheduler=False))
+        port = free_port()
+        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 30
+        while not server.started:
+            if time.monotonic() > deadline or not thread.is_alive():
+                raise SystemExit("the app did not start")
+            time.sleep(0.05)
+        try:
+            seeded = seed(app.state.sessionmaker)
+            base = f"http://127.0.0.1:{port}"
+            with sync_playwright() as playwright:
+                browser = playwright.chromium.launch(
+                    executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+                )
+                page = browser.new_page(viewport={"width": args.width, "height": 900})
+                page.goto(f"{base}/login")
+                page.fill("#f-email", EMAIL)
+                page.fill("#f-password", PASSWORD)
+                page.click("button[type=submit]")
+                page.wait_for_url(f"{base}/")
+                shots = {"customer-360": f"/customers/{seeded['customer_id']}", "pipeline": "/pipeline"}
+                if args.all:
+                    shots |= {
+                        "dashboard": "/",
+                        "customers": "/customers",
+                        "tickets": "/tickets",
+                        "ticket": "/tickets/1",
+                        "tasks": "/tasks",
+                        "activity": "/activity",
+                        "users": "/admin/users",
+                        "api-keys": "/admin/api-keys",
+                        "audit": "/admin/audit",
+                        "new-customer": "/customers/new",
+                        "not-found": "/customers/999999",
+                    }
+                for name, path in shots.items():
+                    page.goto(base + path)
+                    page.screenshot(path=str(args.out / f"{name}.png"), full_page=name != "pipeline")
+                    print(f"wrote {args.out / f'{name}.png'}")
+                browser.close()
+        finally:
+            server.should_exit = True
+            thread.join(timeout=10)
+
+
+if __name__ == "__main__":
+    main()
