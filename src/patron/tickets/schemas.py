@@ -141,12 +141,14 @@ class AssignBody(Schema):
 
 
 class SatisfactionBody(Schema):
-    satisfaction: int = Field(ge=1, le=5, description="1 (poor) to 5 (excellent).")
+    satisfaction: int = Field(ge=1, le=5, strict=True, description="1 (poor) to 5 (excellent).")
     comment: Text = Field("", max_length=1000)
 
 
 class CloseBody(Schema):
-    satisfaction: int | None = Field(None, ge=1, le=5, description="Customer satisfaction 1-5, if given.")
+    satisfaction: int | None = Field(
+        None, ge=1, le=5, strict=True, description="Customer satisfaction 1-5, if given."
+    )
     comment: Text = Field("", max_length=1000, description="The customer's words on the rating.")
 
 

@@ -1,4 +1,11 @@
-"""Service desk: the only module that queries tickets, their events and SLA policies.
+"""Service desk: the interface other domains, the web app, the CLI and jobs call.
+
+The service layer of tickets is split in five modules that alone query the domain's tables:
+this one (tickets, their workflow and queue figures), :mod:`~patron.tickets.policies`
+(SLA policies), :mod:`~patron.tickets.escalation` (breach detection),
+:mod:`~patron.tickets.privacy` (customer merge, erase and export hooks) and
+:mod:`~patron.tickets.history` (event and timeline writes). Their public functions are
+re-exported here, so callers only ever import ``patron.tickets.service``.
 
 A ticket is acknowledged the moment it is created, carries two SLA clocks (first response and
 resolution) whose due times come from the organisation's policy for its priority, follows the
@@ -12,18 +19,75 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, case, func, not_, or_, select, update
+from sqlalchemy import and_, case, func, not_, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from patron.accounts import service as accounts_service
 from patron.accounts.permissions import allowed
-from patron.core import audit
-from patron.core.db import utcnow
 from patron.core.errors import Conflict, Invalid, NotFound
 from patron.customers import service as customers_service
 from patron.tickets import sla
-from patron.tickets.models import KINDS, PRIORITIES, STATUSES, SlaPolicy, Ticket, TicketEvent
+from patron.tickets.escalation import detect_sla_breaches
+from patron.tickets.history import (
+    ACTIVE_STATUSES,
+    RUNNING_STATUSES,
+    aware,
+    check_choice,
+    list_ticket_events,
+    mark_breach,
+    record_event,
+    record_timeline,
+)
+from patron.tickets.models import KINDS, PRIORITIES, STATUSES, Ticket, TicketEvent
+from patron.tickets.policies import (
+    DEFAULT_TARGETS,
+    Clock,
+    create_sla_policy,
+    delete_sla_policy,
+    ensure_default_sla_policies,
+    get_sla_policy_or_raise,
+    list_sla_policies,
+    sla_clock,
+    update_sla_policy,
+)
+from patron.tickets.privacy import erase_customer, export_customer, reassign_customer
+
+__all__ = [
+    "ACTIVE_STATUSES",
+    "DEFAULT_TARGETS",
+    "RUNNING_STATUSES",
+    "TRANSITIONS",
+    "Clock",
+    "TicketFilter",
+    "breached_clause",
+    "create_sla_policy",
+    "create_ticket",
+    "delete_sla_policy",
+    "delete_ticket",
+    "detect_sla_breaches",
+    "do_add_ticket_comment",
+    "do_assign_ticket",
+    "do_change_ticket_status",
+    "do_close_ticket",
+    "do_rate_ticket",
+    "ensure_default_sla_policies",
+    "erase_customer",
+    "export_customer",
+    "get_sla_policy_or_raise",
+    "get_ticket",
+    "get_ticket_or_raise",
+    "list_sla_policies",
+    "list_ticket_events",
+    "list_tickets",
+    "queue_summary",
+    "reassign_customer",
+    "resolved_count_by_user",
+    "sla_clock",
+    "sla_snapshot",
+    "update_sla_policy",
+    "update_ticket",
+]
 
 #: status -> the statuses it may move to
 TRANSITIONS: dict[str, tuple[str, ...]] = {
@@ -33,226 +97,9 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
     "resolved": ("closed", "open"),
     "closed": ("open",),
 }
-#: statuses of tickets still being worked on
-ACTIVE_STATUSES = ("new", "open", "pending")
-#: statuses whose SLA clocks run (pending pauses them)
-RUNNING_STATUSES = ("new", "open")
 
-#: built-in targets (first response, resolution) in calendar minutes, used when an org has no policies
-DEFAULT_TARGETS: dict[str, tuple[int, int]] = {
-    "urgent": (15, 4 * 60),
-    "high": (60, 8 * 60),
-    "normal": (4 * 60, 24 * 60),
-    "low": (8 * 60, 72 * 60),
-}
-
-CLOCK_LABELS = {"first_response": "first-response", "resolution": "resolution"}
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 NUMBER_RETRIES = 5
-
-TICKET_EXPORT_FIELDS = (
-    "id",
-    "number",
-    "customer_id",
-    "subject",
-    "description",
-    "kind",
-    "category",
-    "priority",
-    "status",
-    "channel",
-    "assignee_id",
-    "escalated_to_id",
-    "acknowledged_at",
-    "first_response_at",
-    "first_response_due_at",
-    "resolution_due_at",
-    "first_response_breached_at",
-    "resolution_breached_at",
-    "escalated_at",
-    "resolved_at",
-    "closed_at",
-    "satisfaction",
-    "satisfaction_comment",
-    "created_at",
-    "updated_at",
-)
-EVENT_EXPORT_FIELDS = ("id", "ticket_id", "kind", "author_id", "body", "public", "data", "created_at")
-
-
-def _choice(value: str, choices: tuple[str, ...], field: str) -> None:
-    if value not in choices:
-        raise Invalid(f"Unknown {field} '{value}'; choose one of {', '.join(choices)}.", field=field)
-
-
-def _aware(value: datetime | None, field: str = "now") -> datetime:
-    if value is None:
-        return utcnow()
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise Invalid(f"{field} needs a time zone.", field=field)
-    return value
-
-
-# --- SLA policies ----------------------------------------------------------------------------------
-
-
-def _validate_policy(*, first: int, resolution: int, start_hour: int, end_hour: int, days: str) -> None:
-    if not 1 <= first <= 527_040:
-        raise Invalid(
-            "first_response_minutes must be between 1 and 527040 (a year).", field="first_response_minutes"
-        )
-    if not first <= resolution <= 527_040:
-        raise Invalid(
-            "resolution_minutes must be at least first_response_minutes and at most a year.",
-            field="resolution_minutes",
-        )
-    if not 0 <= start_hour < end_hour <= 24:
-        raise Invalid(
-            "business_start_hour must be before business_end_hour (hours 0-24).", field="business_start_hour"
-        )
-    if not days or any(d not in "0123456" for d in days) or len(set(days)) != len(days):
-        raise Invalid(
-            "business_days lists weekday digits 0-6 (Monday=0) at most once each.", field="business_days"
-        )
-
-
-def ensure_default_sla_policies(session: Session, *, org_id: int) -> None:
-    """Give an organisation without any policy the built-in targets (calendar time)."""
-    exists = session.scalar(select(SlaPolicy.id).where(SlaPolicy.org_id == org_id).limit(1))
-    if exists is not None:
-        return
-    policies = [
-        SlaPolicy(org_id=org_id, priority=priority, first_response_minutes=first, resolution_minutes=res)
-        for priority, (first, res) in DEFAULT_TARGETS.items()
-    ]
-    if session.get_bind().dialect.name == "sqlite":  # one writer at a time; no race to lose
-        session.add_all(policies)
-        session.flush()
-        return
-    try:
-        with session.begin_nested():
-            session.add_all(policies)
-    except IntegrityError:  # a concurrent request created them first
-        pass
-
-
-def list_sla_policies(session: Session, *, org_id: int) -> list[SlaPolicy]:
-    """The organisation's policies in priority order (the defaults are created on first use)."""
-    ensure_default_sla_policies(session, org_id=org_id)
-    rows = session.scalars(select(SlaPolicy).where(SlaPolicy.org_id == org_id))
-    return sorted(rows, key=lambda p: PRIORITIES.index(p.priority) if p.priority in PRIORITIES else 99)
-
-
-def get_sla_policy_or_raise(session: Session, *, org_id: int, policy_id: int) -> SlaPolicy:
-    policy = session.scalar(select(SlaPolicy).where(SlaPolicy.org_id == org_id, SlaPolicy.id == policy_id))
-    if policy is None:
-        raise NotFound(f"No SLA policy {policy_id}.", field="policy_id")
-    return policy
-
-
-def create_sla_policy(
-    session: Session,
-    *,
-    org_id: int,
-    priority: str,
-    first_response_minutes: int,
-    resolution_minutes: int,
-    business_hours: bool = False,
-    business_start_hour: int = 9,
-    business_end_hour: int = 17,
-    business_days: str = "01234",
-) -> SlaPolicy:
-    _choice(priority, PRIORITIES, "priority")
-    _validate_policy(
-        first=first_response_minutes,
-        resolution=resolution_minutes,
-        start_hour=business_start_hour,
-        end_hour=business_end_hour,
-        days=business_days,
-    )
-    taken = session.scalar(
-        select(SlaPolicy.id).where(SlaPolicy.org_id == org_id, SlaPolicy.priority == priority)
-    )
-    if taken is not None:
-        raise Conflict(
-            f"There is already a policy for {priority} tickets (id {taken}); change that one.",
-            field="priority",
-        )
-    policy = SlaPolicy(
-        org_id=org_id,
-        priority=priority,
-        first_response_minutes=first_response_minutes,
-        resolution_minutes=resolution_minutes,
-        business_hours=business_hours,
-        business_start_hour=business_start_hour,
-        business_end_hour=business_end_hour,
-        business_days="".join(sorted(business_days)),
-    )
-    session.add(policy)
-    session.flush()
-    return policy
-
-
-def update_sla_policy(session: Session, *, policy: SlaPolicy, changes: dict) -> SlaPolicy:
-    """Change targets or business hours; tickets already open keep their due times."""
-    merged = {
-        name: changes.get(name, getattr(policy, name))
-        for name in (
-            "first_response_minutes",
-            "resolution_minutes",
-            "business_hours",
-            "business_start_hour",
-            "business_end_hour",
-            "business_days",
-        )
-    }
-    _validate_policy(
-        first=merged["first_response_minutes"],
-        resolution=merged["resolution_minutes"],
-        start_hour=merged["business_start_hour"],
-        end_hour=merged["business_end_hour"],
-        days=merged["business_days"],
-    )
-    merged["business_days"] = "".join(sorted(merged["business_days"]))
-    for name, value in merged.items():
-        setattr(policy, name, value)
-    session.flush()
-    return policy
-
-
-def delete_sla_policy(session: Session, *, policy: SlaPolicy) -> None:
-    """Remove a policy; tickets of that priority then use the built-in targets."""
-    session.delete(policy)
-    session.flush()
-
-
-@dataclass(frozen=True)
-class Clock:
-    """The targets that apply to one priority, and the working hours they count in (None: calendar)."""
-
-    first_response_minutes: int
-    resolution_minutes: int
-    hours: sla.BusinessHours | None
-
-
-def sla_clock(session: Session, *, org_id: int, priority: str) -> Clock:
-    policy = session.scalar(
-        select(SlaPolicy).where(SlaPolicy.org_id == org_id, SlaPolicy.priority == priority)
-    )
-    if policy is None:
-        first, resolution = DEFAULT_TARGETS[priority]
-        return Clock(first, resolution, None)
-    hours = None
-    if policy.business_hours:
-        org = accounts_service.get_organisation(session, org_id=org_id)
-        hours = sla.BusinessHours.from_policy(
-            start_hour=policy.business_start_hour,
-            end_hour=policy.business_end_hour,
-            days=policy.business_days,
-            timezone=org.timezone if org else "UTC",
-        )
-    return Clock(policy.first_response_minutes, policy.resolution_minutes, hours)
-
 
 # --- reads -----------------------------------------------------------------------------------------
 
@@ -272,7 +119,7 @@ def get_ticket_or_raise(session: Session, *, org_id: int, ticket_id: int) -> Tic
 def sla_snapshot(ticket: Ticket, *, now: datetime | None = None) -> sla.SlaSnapshot:
     """The ticket's SLA state at ``now`` (default: the current time)."""
     return sla.sla_state(
-        now=_aware(now),
+        now=aware(now),
         status=ticket.status,
         created_at=ticket.created_at,
         first_response_due_at=ticket.first_response_due_at,
@@ -349,7 +196,7 @@ def list_tickets(
 ) -> tuple[list[Ticket], int]:
     """Tickets matching ``filters`` in the asked order, and the total that match."""
     filters = filters or TicketFilter()
-    now = _aware(now)
+    now = aware(now)
     if filters.sort not in _SORTS:
         raise Invalid(f"Unknown sort '{filters.sort}'; choose one of {', '.join(_SORTS)}.", field="sort")
     query = select(Ticket).where(Ticket.org_id == org_id)
@@ -380,67 +227,7 @@ def list_tickets(
     return list(rows), total
 
 
-def list_ticket_events(session: Session, *, ticket: Ticket) -> list[TicketEvent]:
-    """The ticket's history, oldest first."""
-    return list(
-        session.scalars(
-            select(TicketEvent)
-            .where(TicketEvent.org_id == ticket.org_id, TicketEvent.ticket_id == ticket.id)
-            .order_by(TicketEvent.created_at, TicketEvent.id)
-        )
-    )
-
-
 # --- creating and changing tickets ----------------------------------------------------------------
-
-
-def _event(
-    session: Session,
-    ticket: Ticket,
-    kind: str,
-    *,
-    now: datetime,
-    body: str = "",
-    public: bool = False,
-    author_id: int | None = None,
-    data: dict | None = None,
-) -> TicketEvent:
-    event = TicketEvent(
-        org_id=ticket.org_id,
-        ticket_id=ticket.id,
-        kind=kind,
-        author_id=author_id,
-        body=body,
-        public=public,
-        data=data or {},
-        created_at=now,
-    )
-    session.add(event)
-    return event
-
-
-def _timeline(
-    session: Session,
-    ticket: Ticket,
-    kind: str,
-    summary: str,
-    *,
-    now: datetime,
-    actor_user_id: int | None,
-    data: dict | None = None,
-) -> None:
-    customers_service.record_timeline(
-        session,
-        org_id=ticket.org_id,
-        customer_id=ticket.customer_id,
-        kind=kind,
-        summary=summary,
-        ref_type="ticket",
-        ref_id=ticket.id,
-        occurred_at=now,
-        data={"number": ticket.number, **(data or {})},
-        actor_user_id=actor_user_id,
-    )
 
 
 def _assignable(session: Session, *, org_id: int, user_id: int):
@@ -513,9 +300,9 @@ def create_ticket(
     The acknowledgement (``acknowledged_at`` and a public ``acknowledgement`` event with the text the
     customer receives) is written in the same transaction as the ticket.
     """
-    now = _aware(now)
-    _choice(kind, KINDS, "kind")
-    _choice(priority, PRIORITIES, "priority")
+    now = aware(now)
+    check_choice(kind, KINDS, "kind")
+    check_choice(priority, PRIORITIES, "priority")
     subject = subject.strip()
     if not subject:
         raise Invalid("The subject must not be blank.", field="subject")
@@ -543,7 +330,7 @@ def create_ticket(
     )
     _insert_numbered(session, ticket)
     org = accounts_service.get_organisation(session, org_id=org_id)
-    _event(
+    record_event(
         session,
         ticket,
         "acknowledgement",
@@ -556,7 +343,7 @@ def create_ticket(
             "resolution_due_at": ticket.resolution_due_at.isoformat(),
         },
     )
-    _timeline(
+    record_timeline(
         session,
         ticket,
         "ticket.created",
@@ -580,7 +367,7 @@ def _record_assignment(
     actor_user_id: int | None,
     now: datetime,
 ) -> None:
-    _event(
+    record_event(
         session,
         ticket,
         "assignment",
@@ -594,7 +381,7 @@ def _record_assignment(
             session,
             org_id=ticket.org_id,
             user_id=new,
-            kind="ticket.assigned",
+            kind="assignment",
             title=f"Ticket #{ticket.number} assigned to you",
             body=ticket.subject,
             link=f"/tickets/{ticket.id}",
@@ -610,7 +397,7 @@ def do_assign_ticket(
     now: datetime | None = None,
 ) -> Ticket:
     """Give the ticket to a staff member (notified in the app), or unassign it with None."""
-    now = _aware(now)
+    now = aware(now)
     if assignee_id == ticket.assignee_id:
         return ticket
     if assignee_id is not None:
@@ -620,19 +407,6 @@ def do_assign_ticket(
     _record_assignment(session, ticket, old, assignee_id, actor_user_id=actor_user_id, now=now)
     session.flush()
     return ticket
-
-
-def _mark_breach(session: Session, ticket: Ticket, clock: str, *, now: datetime) -> None:
-    due = getattr(ticket, f"{clock}_due_at")
-    setattr(ticket, f"{clock}_breached_at", due)
-    _event(
-        session,
-        ticket,
-        "breach",
-        now=now,
-        data={"clock": clock, "due_at": due.isoformat()},
-        body=f"The {CLOCK_LABELS[clock]} target was missed (due {due:%Y-%m-%d %H:%M} UTC).",
-    )
 
 
 def _resume_clocks(session: Session, ticket: Ticket, *, now: datetime) -> float:
@@ -677,8 +451,8 @@ def do_change_ticket_status(
     now: datetime | None = None,
 ) -> Ticket:
     """Move the ticket along the workflow; a move :data:`TRANSITIONS` does not allow is a Conflict."""
-    now = _aware(now)
-    _choice(status, STATUSES, "status")
+    now = aware(now)
+    check_choice(status, STATUSES, "status")
     old = ticket.status
     if status == old:
         return ticket
@@ -699,19 +473,19 @@ def do_change_ticket_status(
             and ticket.first_response_due_at is not None
             and now > ticket.first_response_due_at
         ):
-            _mark_breach(session, ticket, "first_response", now=now)
+            mark_breach(session, ticket, "first_response", now=now)
         if (
             ticket.resolution_breached_at is None
             and ticket.resolution_due_at is not None
             and now > ticket.resolution_due_at
         ):
-            _mark_breach(session, ticket, "resolution", now=now)
+            mark_breach(session, ticket, "resolution", now=now)
     elif status == "closed":
         ticket.closed_at = now
     elif old in ("resolved", "closed"):
         ticket.resolved_at = None
         ticket.closed_at = None
-    _event(
+    record_event(
         session,
         ticket,
         "status",
@@ -720,11 +494,11 @@ def do_change_ticket_status(
         data=data,
         body=f"Status changed from {old} to {status}.",
     )
-    if old in ("resolved", "closed"):
+    if status == "open" and old in ("resolved", "closed"):
         kind, words = "ticket.reopened", "reopened"
     else:
         kind, words = _STATUS_TIMELINE[status]
-    _timeline(
+    record_timeline(
         session,
         ticket,
         kind,
@@ -748,11 +522,11 @@ def do_add_ticket_comment(
 ) -> TicketEvent:
     """Add a reply (``public``) or an internal note. The first public reply stops the first-response
     clock and opens a new ticket."""
-    now = _aware(now)
+    now = aware(now)
     body = body.strip()
     if not body:
         raise Invalid("The comment must not be blank.", field="body")
-    event = _event(session, ticket, "comment", now=now, body=body, public=public, author_id=author_id)
+    event = record_event(session, ticket, "comment", now=now, body=body, public=public, author_id=author_id)
     if public and ticket.first_response_at is None:
         ticket.first_response_at = now
         if (
@@ -760,7 +534,7 @@ def do_add_ticket_comment(
             and ticket.first_response_due_at is not None
             and now > ticket.first_response_due_at
         ):
-            _mark_breach(session, ticket, "first_response", now=now)
+            mark_breach(session, ticket, "first_response", now=now)
     if public and ticket.status == "new":
         do_change_ticket_status(session, ticket=ticket, status="open", actor_user_id=author_id, now=now)
     session.flush()
@@ -777,7 +551,7 @@ def do_rate_ticket(
     now: datetime | None = None,
 ) -> Ticket:
     """Record the customer's satisfaction (1-5) with a resolved or closed ticket."""
-    now = _aware(now)
+    now = aware(now)
     if ticket.status not in ("resolved", "closed"):
         raise Conflict(
             f"Only resolved or closed tickets are rated; this one is {ticket.status}.", field="status"
@@ -786,7 +560,7 @@ def do_rate_ticket(
         raise Invalid("satisfaction is a whole number from 1 to 5.", field="satisfaction")
     ticket.satisfaction = satisfaction
     ticket.satisfaction_comment = comment.strip()[:1000]
-    _event(
+    record_event(
         session,
         ticket,
         "satisfaction",
@@ -795,7 +569,7 @@ def do_rate_ticket(
         body=ticket.satisfaction_comment,
         data={"satisfaction": satisfaction},
     )
-    _timeline(
+    record_timeline(
         session,
         ticket,
         "ticket.satisfaction",
@@ -819,9 +593,11 @@ def do_close_ticket(
     now: datetime | None = None,
 ) -> Ticket:
     """Close a resolved ticket, recording the customer's satisfaction (1-5) when given."""
-    now = _aware(now)
+    now = aware(now)
     if satisfaction is not None and (isinstance(satisfaction, bool) or not 1 <= satisfaction <= 5):
         raise Invalid("satisfaction is a whole number from 1 to 5.", field="satisfaction")
+    if ticket.status != "resolved":
+        raise Conflict(f"Only resolved tickets are closed; this one is {ticket.status}.", field="status")
     do_change_ticket_status(session, ticket=ticket, status="closed", actor_user_id=actor_user_id, now=now)
     if satisfaction is not None:
         do_rate_ticket(
@@ -848,16 +624,16 @@ def update_ticket(
 ) -> Ticket:
     """Apply ``changes``: plain fields, then priority (SLA due times recomputed from creation for the
     clocks still running), then assignee (notified), then status (workflow-checked)."""
-    now = _aware(now)
+    now = aware(now)
     unknown = set(changes) - set(_EDITABLE)
     if unknown:
         raise Invalid(f"Cannot change {', '.join(sorted(unknown))}.", field=sorted(unknown)[0])
     if "kind" in changes:
-        _choice(changes["kind"], KINDS, "kind")
+        check_choice(changes["kind"], KINDS, "kind")
     if "priority" in changes:
-        _choice(changes["priority"], PRIORITIES, "priority")
+        check_choice(changes["priority"], PRIORITIES, "priority")
     if "status" in changes:
-        _choice(changes["status"], STATUSES, "status")
+        check_choice(changes["status"], STATUSES, "status")
         if changes["status"] != ticket.status and changes["status"] not in TRANSITIONS[ticket.status]:
             raise Conflict(
                 f"A {ticket.status} ticket cannot move to {changes['status']}; it can move to "
@@ -899,129 +675,9 @@ def delete_ticket(session: Session, *, ticket: Ticket) -> None:
     """Delete the ticket and its history."""
     for event in list_ticket_events(session, ticket=ticket):
         session.delete(event)
+    session.flush()  # the history first: the unit of work does not order the two tables by itself
     session.delete(ticket)
     session.flush()
-
-
-# --- SLA breaches and escalation ------------------------------------------------------------------
-
-
-def _active_loads(session: Session, *, org_id: int) -> dict[int, int]:
-    """Active tickets per staff member, counting both assigned and escalated ones."""
-    loads: dict[int, int] = {}
-    for column in (Ticket.assignee_id, Ticket.escalated_to_id):
-        rows = session.execute(
-            select(column, func.count())
-            .where(Ticket.org_id == org_id, Ticket.status.in_(ACTIVE_STATUSES), column.is_not(None))
-            .group_by(column)
-        )
-        for user_id, count in rows:
-            loads[user_id] = loads.get(user_id, 0) + count
-    return loads
-
-
-def _pick_manager(session: Session, *, org_id: int, loads: dict[int, int]):
-    """The least-loaded active manager; without managers, the least-loaded admin or owner."""
-    for roles in (("manager",), ("admin", "owner")):
-        candidates = [
-            user
-            for role in roles
-            for user in accounts_service.list_users(session, org_id=org_id, role=role, active_only=True)
-        ]
-        if candidates:
-            return min(candidates, key=lambda user: (loads.get(user.id, 0), user.id))
-    return None
-
-
-def _bumped(priority: str) -> str:
-    index = PRIORITIES.index(priority) if priority in PRIORITIES else 1
-    return PRIORITIES[min(index + 1, len(PRIORITIES) - 1)]
-
-
-def _escalate(
-    session: Session, ticket: Ticket, clocks: list[str], *, now: datetime, loads: dict[int, int]
-) -> None:
-    manager = _pick_manager(session, org_id=ticket.org_id, loads=loads)
-    if manager is None:
-        return
-    loads[manager.id] = loads.get(manager.id, 0) + 1
-    old_priority, new_priority = ticket.priority, _bumped(ticket.priority)
-    ticket.escalated_to_id = manager.id
-    ticket.escalated_at = now
-    ticket.priority = new_priority
-    missed = " and ".join(CLOCK_LABELS[c] for c in clocks)
-    raised = (
-        f" Priority raised from {old_priority} to {new_priority}."
-        if new_priority != old_priority
-        else " Priority stays urgent."
-    )
-    _event(
-        session,
-        ticket,
-        "escalation",
-        now=now,
-        body=f"Escalated to {manager.full_name or manager.email}: the {missed} target was missed.{raised}",
-        data={"to": manager.id, "clocks": clocks, "priority": {"from": old_priority, "to": new_priority}},
-    )
-    accounts_service.notify_user(
-        session,
-        org_id=ticket.org_id,
-        user_id=manager.id,
-        kind="ticket.escalated",
-        title=f"Ticket #{ticket.number} escalated to you: {missed} SLA breached",
-        body=f"{ticket.subject}.{raised}",
-        link=f"/tickets/{ticket.id}",
-    )
-
-
-def detect_sla_breaches(session: Session, *, now: datetime, org_id: int | None = None) -> int:
-    """Mark tickets whose running clock passed its due time and escalate each once to a manager.
-
-    Runs over every organisation (or only ``org_id``). A breach is recorded once per clock
-    (``first_response_breached_at`` / ``resolution_breached_at`` and a ``breach`` event); the first
-    breach of a ticket escalates it: ``escalated_to_id`` (least-loaded manager, else admin or
-    owner), ``escalated_at``, an ``escalation`` event, an in-app notification, and priority one step
-    up. Running it again changes nothing. Returns the number of tickets that newly breached.
-    """
-    now = _aware(now)
-    first_due = and_(
-        Ticket.first_response_at.is_(None),
-        Ticket.first_response_breached_at.is_(None),
-        Ticket.first_response_due_at <= now,
-    )
-    resolution_due = and_(Ticket.resolution_breached_at.is_(None), Ticket.resolution_due_at <= now)
-    query = select(Ticket).where(Ticket.status.in_(RUNNING_STATUSES), or_(first_due, resolution_due))
-    if org_id is not None:
-        query = query.where(Ticket.org_id == org_id)
-    query = query.order_by(Ticket.org_id, Ticket.id).with_for_update(skip_locked=True)
-    loads_by_org: dict[int, dict[int, int]] = {}
-    count = 0
-    for ticket in session.scalars(query).all():
-        clocks = []
-        if (
-            ticket.first_response_at is None
-            and ticket.first_response_breached_at is None
-            and ticket.first_response_due_at is not None
-            and ticket.first_response_due_at <= now
-        ):
-            clocks.append("first_response")
-        if (
-            ticket.resolution_breached_at is None
-            and ticket.resolution_due_at is not None
-            and ticket.resolution_due_at <= now
-        ):
-            clocks.append("resolution")
-        if not clocks:
-            continue
-        for clock in clocks:
-            _mark_breach(session, ticket, clock, now=now)
-        if ticket.escalated_at is None:
-            if ticket.org_id not in loads_by_org:
-                loads_by_org[ticket.org_id] = _active_loads(session, org_id=ticket.org_id)
-            _escalate(session, ticket, clocks, now=now, loads=loads_by_org[ticket.org_id])
-        count += 1
-    session.flush()
-    return count
 
 
 # --- figures for dashboards and staff activity -----------------------------------------------------
@@ -1031,7 +687,7 @@ def resolved_count_by_user(
     session: Session, *, org_id: int, since: datetime, until: datetime
 ) -> dict[int, int]:
     """Tickets resolved in ``[since, until)`` per assignee (tickets reopened since then do not count)."""
-    since, until = _aware(since, "since"), _aware(until, "until")
+    since, until = aware(since, "since"), aware(until, "until")
     rows = session.execute(
         select(Ticket.assignee_id, func.count())
         .where(
@@ -1053,7 +709,7 @@ def queue_summary(session: Session, *, org_id: int, now: datetime | None = None)
     "by_priority": {priority: n}}`` where everything after ``by_status`` counts active tickets
     (new, open, pending) and SLA states are computed at ``now``.
     """
-    now = _aware(now)
+    now = aware(now)
     by_status = dict.fromkeys(STATUSES, 0)
     for status, count in session.execute(
         select(Ticket.status, func.count()).where(Ticket.org_id == org_id).group_by(Ticket.status)
@@ -1098,83 +754,3 @@ def queue_summary(session: Session, *, org_id: int, now: datetime | None = None)
         if state in ("breached", "at_risk"):
             summary[state] += 1
     return summary
-
-
-# --- customer hooks (called by the customers domain on merge, erase and export) --------------------
-
-
-def reassign_customer(session: Session, *, org_id: int, from_customer_id: int, to_customer_id: int) -> int:
-    """Move every ticket of one customer to another (merge of duplicates). Returns how many moved."""
-    result = session.execute(
-        update(Ticket)
-        .where(Ticket.org_id == org_id, Ticket.customer_id == from_customer_id)
-        .values(customer_id=to_customer_id, updated_at=utcnow())
-        .execution_options(synchronize_session="fetch")
-    )
-    moved = result.rowcount or 0
-    if moved:
-        audit.record(
-            session,
-            action="reassign",
-            entity="tickets",
-            org_id=org_id,
-            before={"customer_id": from_customer_id},
-            after={"customer_id": to_customer_id, "count": moved},
-        )
-    return moved
-
-
-def erase_customer(session: Session, *, org_id: int, customer_id: int) -> int:
-    """Blank the subject, description, satisfaction comment and every comment text of the customer's
-    tickets; numbers, statuses, times and scores stay for anonymous figures. Returns tickets erased."""
-    ticket_ids = select(Ticket.id).where(Ticket.org_id == org_id, Ticket.customer_id == customer_id)
-    result = session.execute(
-        update(Ticket)
-        .where(Ticket.org_id == org_id, Ticket.customer_id == customer_id)
-        .values(subject="", description="", satisfaction_comment="", updated_at=utcnow())
-        .execution_options(synchronize_session="fetch")
-    )
-    session.execute(
-        update(TicketEvent)
-        .where(TicketEvent.org_id == org_id, TicketEvent.ticket_id.in_(ticket_ids))
-        .values(body="")
-        .execution_options(synchronize_session="fetch")
-    )
-    erased = result.rowcount or 0
-    if erased:
-        audit.record(
-            session,
-            action="erase",
-            entity="tickets",
-            org_id=org_id,
-            after={"customer_id": customer_id, "count": erased},
-        )
-    return erased
-
-
-def export_customer(session: Session, *, org_id: int, customer_id: int) -> dict[str, list[dict]]:
-    """The customer's tickets and their full history, as JSON-ready dicts."""
-    tickets = list(
-        session.scalars(
-            select(Ticket)
-            .where(Ticket.org_id == org_id, Ticket.customer_id == customer_id)
-            .order_by(Ticket.number)
-        )
-    )
-    events = (
-        session.scalars(
-            select(TicketEvent)
-            .where(TicketEvent.org_id == org_id, TicketEvent.ticket_id.in_([t.id for t in tickets]))
-            .order_by(TicketEvent.ticket_id, TicketEvent.created_at, TicketEvent.id)
-        )
-        if tickets
-        else []
-    )
-    return {
-        "tickets": [
-            {name: audit.jsonable(getattr(t, name)) for name in TICKET_EXPORT_FIELDS} for t in tickets
-        ],
-        "ticket_events": [
-            {name: audit.jsonable(getattr(e, name)) for name in EVENT_EXPORT_FIELDS} for e in events
-        ],
-    }
