@@ -26,6 +26,7 @@ from patron.stats.inference import (
     one_sample_t,
     paired_t,
 )
+from patron.stats.pls import PLSBootstrap, PLSResult, pls_sem
 from patron.stats.reliability import (
     average_variance_extracted,
     composite_reliability,
@@ -40,6 +41,8 @@ __all__ = [
     "CBSEMResult",
     "ConvergenceError",
     "ModelSpecificationError",
+    "PLSBootstrap",
+    "PLSResult",
     "StatsInputError",
     "StatsWarning",
     "average_variance_extracted",
@@ -65,6 +68,7 @@ __all__ = [
     "one_sample_t",
     "paired_t",
     "parse_model",
+    "pls_sem",
     "sem",
     "servqual",
     "servqual_change",
