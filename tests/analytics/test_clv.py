@@ -7,7 +7,7 @@ import pytest
 from scipy import optimize
 from sklearn.exceptions import NotFittedError
 
-from patron.analytics.clv import BetaGeoModel, GammaGammaModel, customer_lifetime_value, simulate_customers
+from patron.analytics.clv import BetaGeoModel, GammaGammaModel, customer_lifetime_value
 from patron.analytics.errors import (
     EmptyDataError,
     InsufficientDataError,
@@ -16,6 +16,7 @@ from patron.analytics.errors import (
     MissingColumnError,
 )
 from patron.analytics.rfm import summarize_transactions
+from patron.analytics.simulate import simulate_customers
 
 # Fader, Hardie & Lee (2005a), "Counting your customers" the easy way, Marketing Science 24(2),
 # p. 279: BG/NBD on the CDNOW sample (2,357 customers, 39-week calibration):
