@@ -25,58 +25,92 @@ Sort = Literal[tuple(SORTS)]  # type: ignore[valid-type]
 MAX_TAG_FILTERS = 10
 
 
-def customer_out(session: Session, customer: Customer, *, with_consents: bool = True,
-                 tags: list[str] | None = None) -> schemas.CustomerOut:
+def customer_out(
+    session: Session, customer: Customer, *, with_consents: bool = True, tags: list[str] | None = None
+) -> schemas.CustomerOut:
     """The API view of one customer: its tags and (for single reads) the current consent per channel."""
     if tags is None:
-        tags = customer_service.tags_for(session, org_id=customer.org_id, customer_ids=[customer.id])[customer.id]
+        tags = customer_service.tags_for(session, org_id=customer.org_id, customer_ids=[customer.id])[
+            customer.id
+        ]
     consents = None
     if with_consents:
-        consents = customer_service.consent_summaries(session, org_id=customer.org_id,
-                                                      customer_ids=[customer.id])[customer.id]
+        consents = customer_service.consent_summaries(
+            session, org_id=customer.org_id, customer_ids=[customer.id]
+        )[customer.id]
         if customer.erased_at is not None:
             consents = dict.fromkeys(consents, False)
     out = schemas.CustomerOut.model_validate(
-        {**{name: getattr(customer, name) for name in schemas.CustomerOut.model_fields
-            if name not in ("name", "tags", "consents")},
-         "name": customer_service.display_name(customer), "tags": tags, "consents": consents})
+        {
+            **{
+                name: getattr(customer, name)
+                for name in schemas.CustomerOut.model_fields
+                if name not in ("name", "tags", "consents")
+            },
+            "name": customer_service.display_name(customer),
+            "tags": tags,
+            "consents": consents,
+        }
+    )
     return out
 
 
 def customer_filters(
     request: Request,
-    q: Annotated[str | None, Query(max_length=200, description="Words matched (case-insensitively) in the "
-                                   "name, e-mail and phone, or an exact identity value.")] = None,
+    q: Annotated[
+        str | None,
+        Query(
+            max_length=200,
+            description="Words matched (case-insensitively) in the "
+            "name, e-mail and phone, or an exact identity value.",
+        ),
+    ] = None,
     email: Annotated[str | None, Query(max_length=254, description="Exact e-mail (any case).")] = None,
     phone: Annotated[str | None, Query(max_length=40, description="Exact phone, any notation.")] = None,
-    tag: Annotated[list[str] | None, Query(description="Customers carrying this tag; repeat for several "
-                                           "(all must match).")] = None,
+    tag: Annotated[
+        list[str] | None,
+        Query(description="Customers carrying this tag; repeat for several (all must match)."),
+    ] = None,
     owner_id: Annotated[int | None, Query(ge=1, description="Owning staff member.")] = None,
     income_band: Annotated[schemas.IncomeBand | None, Query()] = None,
     gender: Annotated[schemas.Gender | None, Query()] = None,
     education: Annotated[schemas.Education | None, Query()] = None,
     country: Annotated[str | None, Query(min_length=2, max_length=2)] = None,
     include_erased: Annotated[bool, Query(description="Also list customers whose data was erased.")] = False,
-    sort: Annotated[Sort, Query(description="Order: name, created_at, updated_at, email or id; "
-                                "prefix - for descending.")] = "name",
+    sort: Annotated[
+        Sort, Query(description="Order: name, created_at, updated_at, email or id; prefix - for descending.")
+    ] = "name",
 ) -> customer_service.CustomerFilters:
     """Filters shared by the list and the export. ``attr.<key>``, ``attr.<key>.gte`` and ``attr.<key>.lte``
     query parameters filter on custom attributes (checked in the route, which knows the organisation)."""
     tags = tag or []
     if len(tags) > MAX_TAG_FILTERS or any(len(t) > 60 for t in tags):
         raise Invalid(f"At most {MAX_TAG_FILTERS} tag filters of at most 60 characters.", field="tag")
-    filters = customer_service.CustomerFilters(q=q, email=email, phone=phone, tags=tags, owner_id=owner_id,
-                                               income_band=income_band, gender=gender, education=education,
-                                               country=country, include_erased=include_erased, sort=sort)
-    request.state.attribute_params = [(k, v) for k, v in request.query_params.multi_items() if k.startswith("attr.")]
+    filters = customer_service.CustomerFilters(
+        q=q,
+        email=email,
+        phone=phone,
+        tags=tags,
+        owner_id=owner_id,
+        income_band=income_band,
+        gender=gender,
+        education=education,
+        country=country,
+        include_erased=include_erased,
+        sort=sort,
+    )
+    request.state.attribute_params = [
+        (k, v) for k, v in request.query_params.multi_items() if k.startswith("attr.")
+    ]
     return filters
 
 
 FiltersDep = Annotated[customer_service.CustomerFilters, Depends(customer_filters)]
 
 
-def _with_attribute_filters(request: Request, session: Session, org_id: int,
-                            filters: customer_service.CustomerFilters) -> customer_service.CustomerFilters:
+def _with_attribute_filters(
+    request: Request, session: Session, org_id: int, filters: customer_service.CustomerFilters
+) -> customer_service.CustomerFilters:
     params = getattr(request.state, "attribute_params", [])
     if len(params) > 20:
         raise Invalid("At most 20 attribute filters.", field="attr")
@@ -86,15 +120,22 @@ def _with_attribute_filters(request: Request, session: Session, org_id: int,
 
 # --- profiles ----------------------------------------------------------------------------------------
 
+
 @router.get("/customers", response_model=Page[schemas.CustomerOut], summary="Search and filter customers")
-def list_customers(request: Request, principal: Allowed("customers.read"), session: SessionDep, page: PageDep,
-                   filters: FiltersDep) -> dict:
+def list_customers(
+    request: Request,
+    principal: Allowed("customers.read"),
+    session: SessionDep,
+    page: PageDep,
+    filters: FiltersDep,
+) -> dict:
     """Customers matching every filter given, a page at a time. Custom attributes filter with
     ``attr.<key>=value`` (equal), ``attr.<key>.gte=`` and ``attr.<key>.lte=`` (ranges; numbers compare as
     numbers, dates as dates)."""
     filters = _with_attribute_filters(request, session, principal.org_id, filters)
-    customers, total = customer_service.search_customers(session, org_id=principal.org_id, filters=filters,
-                                                         limit=page.limit, offset=page.offset)
+    customers, total = customer_service.search_customers(
+        session, org_id=principal.org_id, filters=filters, limit=page.limit, offset=page.offset
+    )
     tags = customer_service.tags_for(session, org_id=principal.org_id, customer_ids=[c.id for c in customers])
     items = [customer_out(session, c, with_consents=False, tags=tags[c.id]) for c in customers]
     return {"items": items, "total": total, "limit": page.limit, "offset": page.offset}
@@ -102,26 +143,43 @@ def list_customers(request: Request, principal: Allowed("customers.read"), sessi
 
 @router.post("/customers", response_model=schemas.CustomerOut, status_code=201, summary="Create a customer")
 def create_customer(body: schemas.CustomerCreate, principal: Allowed("customers.write"), session: SessionDep):
-    customer = customer_service.create_customer(session, org_id=principal.org_id,
-                                                data=body.model_dump(exclude_unset=True),
-                                                actor_user_id=principal.user_id)
+    customer = customer_service.create_customer(
+        session,
+        org_id=principal.org_id,
+        data=body.model_dump(exclude_unset=True),
+        actor_user_id=principal.user_id,
+    )
     return customer_out(session, customer)
 
 
 @router.get("/customers/lookup", response_model=schemas.CustomerOut, summary="Find a customer by identity")
-def lookup_customer(principal: Allowed("customers.read"), session: SessionDep,
-                    type: Annotated[schemas.IdentityType, Query(description="Identity type.")],
-                    value: Annotated[str, Query(min_length=1, max_length=254, description="Any notation; "
-                                                "normalised like stored identities.")]):
-    customer = customer_service.lookup_customer_or_raise(session, org_id=principal.org_id, type=type, value=value)
+def lookup_customer(
+    principal: Allowed("customers.read"),
+    session: SessionDep,
+    type: Annotated[schemas.IdentityType, Query(description="Identity type.")],
+    value: Annotated[
+        str,
+        Query(min_length=1, max_length=254, description="Any notation; normalised like stored identities."),
+    ],
+):
+    customer = customer_service.lookup_customer_or_raise(
+        session, org_id=principal.org_id, type=type, value=value
+    )
     return customer_out(session, customer)
 
 
-@router.get("/customers/export", summary="Export customers as CSV or JSON (streamed)",
-            responses={200: {"content": {"text/csv": {}, "application/json": {}}}})
-def export_customers(request: Request, principal: Allowed("customers.export"), session: SessionDep,
-                     filters: FiltersDep,
-                     format: Annotated[Literal["csv", "json"], Query(description="csv or json.")] = "csv"):
+@router.get(
+    "/customers/export",
+    summary="Export customers as CSV or JSON (streamed)",
+    responses={200: {"content": {"text/csv": {}, "application/json": {}}}},
+)
+def export_customers(
+    request: Request,
+    principal: Allowed("customers.export"),
+    session: SessionDep,
+    filters: FiltersDep,
+    format: Annotated[Literal["csv", "json"], Query(description="csv or json.")] = "csv",
+):
     """Every customer matching the filters (the same as the list's), in id order. The CSV columns are those
     the import reads, so a file can be edited and imported again. Recorded in the audit log."""
     filters = _with_attribute_filters(request, session, principal.org_id, filters)
@@ -135,16 +193,23 @@ def export_customers(request: Request, principal: Allowed("customers.export"), s
 
     filename = f"customers-{date.today():%Y%m%d}.{format}"
     media_type = "text/csv; charset=utf-8" if format == "csv" else "application/json"
-    return StreamingResponse(stream(), media_type=media_type,
-                             headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+    return StreamingResponse(
+        stream(), media_type=media_type, headers={"Content-Disposition": f'attachment; filename="{filename}"'}
+    )
 
 
 @router.post("/customers/import", response_model=schemas.ImportReportOut, summary="Import customers from CSV")
 def import_customers(
-    principal: Allowed("customers.import"), session: SessionDep,
+    principal: Allowed("customers.import"),
+    session: SessionDep,
     file: Annotated[UploadFile, File(description="UTF-8 CSV with a header row.")],
-    mapping: Annotated[str | None, Form(max_length=20000, description='JSON object {"csv header": "field"}; '
-                                        'a field of "ignore" skips the column.')] = None,
+    mapping: Annotated[
+        str | None,
+        Form(
+            max_length=20000,
+            description='JSON object {"csv header": "field"}; a field of "ignore" skips the column.',
+        ),
+    ] = None,
     dry_run: Annotated[bool, Form(description="Check and count only; write nothing.")] = False,
 ):
     """Valid rows land, rejected rows are reported (row number, field, reason) and not written; a row
@@ -155,32 +220,56 @@ def import_customers(
             parsed_mapping = json.loads(mapping)
         except json.JSONDecodeError:
             raise Invalid("The mapping is not valid JSON.", field="mapping") from None
-        if not isinstance(parsed_mapping, dict) or len(parsed_mapping) > 300 or not all(
-                isinstance(k, str) and isinstance(v, str) for k, v in parsed_mapping.items()):
+        if (
+            not isinstance(parsed_mapping, dict)
+            or len(parsed_mapping) > 300
+            or not all(isinstance(k, str) and isinstance(v, str) for k, v in parsed_mapping.items())
+        ):
             raise Invalid('The mapping must be a JSON object of "column": "field" strings.', field="mapping")
-    report = importer.import_customers_csv(session, org_id=principal.org_id, stream=file.file.read(),
-                                           mapping=parsed_mapping, dry_run=dry_run,
-                                           actor_user_id=principal.user_id, source_name=file.filename or "")
+    report = importer.import_customers_csv(
+        session,
+        org_id=principal.org_id,
+        stream=file.file.read(),
+        mapping=parsed_mapping,
+        dry_run=dry_run,
+        actor_user_id=principal.user_id,
+        source_name=file.filename or "",
+    )
     return schemas.ImportReportOut.model_validate(report)
 
 
-@router.get("/customers/{customer_id}", response_model=schemas.CustomerOut, summary="Read a customer's profile")
+@router.get(
+    "/customers/{customer_id}", response_model=schemas.CustomerOut, summary="Read a customer's profile"
+)
 def get_customer(customer_id: int, principal: Allowed("customers.read"), session: SessionDep):
-    customer = customer_service.get_customer_or_raise(session, org_id=principal.org_id, customer_id=customer_id)
+    customer = customer_service.get_customer_or_raise(
+        session, org_id=principal.org_id, customer_id=customer_id
+    )
     return customer_out(session, customer)
 
 
-@router.patch("/customers/{customer_id}", response_model=schemas.CustomerOut, summary="Change a customer's profile")
-def update_customer(customer_id: int, body: schemas.CustomerUpdate, principal: Allowed("customers.write"),
-                    session: SessionDep):
-    customer = customer_service.update_customer(session, org_id=principal.org_id, customer_id=customer_id,
-                                                changes=body.model_dump(exclude_unset=True),
-                                                actor_user_id=principal.user_id)
+@router.patch(
+    "/customers/{customer_id}", response_model=schemas.CustomerOut, summary="Change a customer's profile"
+)
+def update_customer(
+    customer_id: int, body: schemas.CustomerUpdate, principal: Allowed("customers.write"), session: SessionDep
+):
+    customer = customer_service.update_customer(
+        session,
+        org_id=principal.org_id,
+        customer_id=customer_id,
+        changes=body.model_dump(exclude_unset=True),
+        actor_user_id=principal.user_id,
+    )
     return customer_out(session, customer)
 
 
-@router.delete("/customers/{customer_id}", status_code=204, response_class=Response, summary="Delete a customer")
-def delete_customer(customer_id: int, principal: Allowed("customers.delete"), session: SessionDep) -> Response:
+@router.delete(
+    "/customers/{customer_id}", status_code=204, response_class=Response, summary="Delete a customer"
+)
+def delete_customer(
+    customer_id: int, principal: Allowed("customers.delete"), session: SessionDep
+) -> Response:
     """Deletes the profile with its identities, consents, places and timeline. To keep aggregates, erase instead."""
     customer_service.delete_customer(session, org_id=principal.org_id, customer_id=customer_id)
     return Response(status_code=204)
@@ -188,195 +277,365 @@ def delete_customer(customer_id: int, principal: Allowed("customers.delete"), se
 
 # --- custom attributes and tags ----------------------------------------------------------------------
 
-@router.get("/customer-attributes", response_model=list[schemas.AttributeDefinitionOut],
-            summary="List custom attribute definitions")
+
+@router.get(
+    "/customer-attributes",
+    response_model=list[schemas.AttributeDefinitionOut],
+    summary="List custom attribute definitions",
+)
 def list_attribute_definitions(principal: Allowed("customers.read"), session: SessionDep) -> list:
     return customer_service.list_attribute_definitions(session, org_id=principal.org_id)
 
 
-@router.post("/customer-attributes", response_model=schemas.AttributeDefinitionOut, status_code=201,
-             summary="Define a custom attribute")
-def create_attribute_definition(body: schemas.AttributeDefinitionCreate, principal: Allowed("settings.manage"),
-                                session: SessionDep):
-    return customer_service.create_attribute_definition(session, org_id=principal.org_id, key=body.key,
-                                                        label=body.label, type=body.type,
-                                                        description=body.description)
+@router.post(
+    "/customer-attributes",
+    response_model=schemas.AttributeDefinitionOut,
+    status_code=201,
+    summary="Define a custom attribute",
+)
+def create_attribute_definition(
+    body: schemas.AttributeDefinitionCreate, principal: Allowed("settings.manage"), session: SessionDep
+):
+    return customer_service.create_attribute_definition(
+        session,
+        org_id=principal.org_id,
+        key=body.key,
+        label=body.label,
+        type=body.type,
+        description=body.description,
+    )
 
 
-@router.patch("/customer-attributes/{definition_id}", response_model=schemas.AttributeDefinitionOut,
-              summary="Rename or describe a custom attribute")
-def update_attribute_definition(definition_id: int, body: schemas.AttributeDefinitionUpdate,
-                                principal: Allowed("settings.manage"), session: SessionDep):
-    definition = customer_service.get_attribute_definition_or_raise(session, org_id=principal.org_id,
-                                                                    definition_id=definition_id)
-    return customer_service.update_attribute_definition(session, definition=definition,
-                                                        changes=body.model_dump(exclude_unset=True))
+@router.patch(
+    "/customer-attributes/{definition_id}",
+    response_model=schemas.AttributeDefinitionOut,
+    summary="Rename or describe a custom attribute",
+)
+def update_attribute_definition(
+    definition_id: int,
+    body: schemas.AttributeDefinitionUpdate,
+    principal: Allowed("settings.manage"),
+    session: SessionDep,
+):
+    definition = customer_service.get_attribute_definition_or_raise(
+        session, org_id=principal.org_id, definition_id=definition_id
+    )
+    return customer_service.update_attribute_definition(
+        session, definition=definition, changes=body.model_dump(exclude_unset=True)
+    )
 
 
-@router.delete("/customer-attributes/{definition_id}", status_code=204, response_class=Response,
-               summary="Delete a custom attribute (and its values)")
-def delete_attribute_definition(definition_id: int, principal: Allowed("settings.manage"),
-                                session: SessionDep) -> Response:
-    definition = customer_service.get_attribute_definition_or_raise(session, org_id=principal.org_id,
-                                                                    definition_id=definition_id)
+@router.delete(
+    "/customer-attributes/{definition_id}",
+    status_code=204,
+    response_class=Response,
+    summary="Delete a custom attribute (and its values)",
+)
+def delete_attribute_definition(
+    definition_id: int, principal: Allowed("settings.manage"), session: SessionDep
+) -> Response:
+    definition = customer_service.get_attribute_definition_or_raise(
+        session, org_id=principal.org_id, definition_id=definition_id
+    )
     customer_service.delete_attribute_definition(session, definition=definition)
     return Response(status_code=204)
 
 
 @router.get("/customer-tags", response_model=list[schemas.TagCount], summary="Tags in use, most used first")
 def list_tags(principal: Allowed("customers.read"), session: SessionDep) -> list:
-    return [{"tag": tag, "customers": count}
-            for tag, count in customer_service.list_tag_counts(session, org_id=principal.org_id)]
+    return [
+        {"tag": tag, "customers": count}
+        for tag, count in customer_service.list_tag_counts(session, org_id=principal.org_id)
+    ]
 
 
 # --- identities --------------------------------------------------------------------------------------
 
-@router.get("/customers/{customer_id}/identities", response_model=list[schemas.IdentityOut],
-            summary="List a customer's identities")
+
+@router.get(
+    "/customers/{customer_id}/identities",
+    response_model=list[schemas.IdentityOut],
+    summary="List a customer's identities",
+)
 def list_identities(customer_id: int, principal: Allowed("customers.read"), session: SessionDep) -> list:
     return customer_service.list_identities(session, org_id=principal.org_id, customer_id=customer_id)
 
 
-@router.post("/customers/{customer_id}/identities", response_model=schemas.IdentityOut, status_code=201,
-             summary="Add an identity (409 if another customer holds it)")
-def create_identity(customer_id: int, body: schemas.IdentityCreate, principal: Allowed("customers.write"),
-                    session: SessionDep):
-    return customer_service.create_identity(session, org_id=principal.org_id, customer_id=customer_id,
-                                            type=body.type, value=body.value, actor_user_id=principal.user_id)
+@router.post(
+    "/customers/{customer_id}/identities",
+    response_model=schemas.IdentityOut,
+    status_code=201,
+    summary="Add an identity (409 if another customer holds it)",
+)
+def create_identity(
+    customer_id: int, body: schemas.IdentityCreate, principal: Allowed("customers.write"), session: SessionDep
+):
+    return customer_service.create_identity(
+        session,
+        org_id=principal.org_id,
+        customer_id=customer_id,
+        type=body.type,
+        value=body.value,
+        actor_user_id=principal.user_id,
+    )
 
 
-@router.delete("/customers/{customer_id}/identities/{identity_id}", status_code=204, response_class=Response,
-               summary="Remove an identity")
-def delete_identity(customer_id: int, identity_id: int, principal: Allowed("customers.write"),
-                    session: SessionDep) -> Response:
-    customer_service.delete_identity(session, org_id=principal.org_id, customer_id=customer_id,
-                                     identity_id=identity_id, actor_user_id=principal.user_id)
+@router.delete(
+    "/customers/{customer_id}/identities/{identity_id}",
+    status_code=204,
+    response_class=Response,
+    summary="Remove an identity",
+)
+def delete_identity(
+    customer_id: int, identity_id: int, principal: Allowed("customers.write"), session: SessionDep
+) -> Response:
+    customer_service.delete_identity(
+        session,
+        org_id=principal.org_id,
+        customer_id=customer_id,
+        identity_id=identity_id,
+        actor_user_id=principal.user_id,
+    )
     return Response(status_code=204)
 
 
 # --- consents ----------------------------------------------------------------------------------------
+
 
 def _consent_list(session: Session, org_id: int, customer_id: int) -> list[schemas.ConsentStateOut]:
     states = customer_service.current_consents(session, org_id=org_id, customer_id=customer_id)
     return [schemas.ConsentStateOut.model_validate(state) for state in states.values()]
 
 
-@router.get("/customers/{customer_id}/consents", response_model=list[schemas.ConsentStateOut],
-            summary="Current consent per channel")
+@router.get(
+    "/customers/{customer_id}/consents",
+    response_model=list[schemas.ConsentStateOut],
+    summary="Current consent per channel",
+)
 def list_consents(customer_id: int, principal: Allowed("customers.read"), session: SessionDep) -> list:
     """One entry per channel, derived from the latest ledger entry; never recorded means not granted."""
     return _consent_list(session, principal.org_id, customer_id)
 
 
-@router.post("/customers/{customer_id}/consents", response_model=schemas.ConsentRecordOut, status_code=201,
-             summary="Record a consent change")
-def record_consent(customer_id: int, body: schemas.ConsentChange, principal: Allowed("customers.write"),
-                   session: SessionDep):
-    return customer_service.do_record_consent(session, org_id=principal.org_id, customer_id=customer_id,
-                                              channel=body.channel, granted=body.granted, source=body.source,
-                                              method=body.method, note=body.note, actor_user_id=principal.user_id)
+@router.post(
+    "/customers/{customer_id}/consents",
+    response_model=schemas.ConsentRecordOut,
+    status_code=201,
+    summary="Record a consent change",
+)
+def record_consent(
+    customer_id: int, body: schemas.ConsentChange, principal: Allowed("customers.write"), session: SessionDep
+):
+    return customer_service.do_record_consent(
+        session,
+        org_id=principal.org_id,
+        customer_id=customer_id,
+        channel=body.channel,
+        granted=body.granted,
+        source=body.source,
+        method=body.method,
+        note=body.note,
+        actor_user_id=principal.user_id,
+    )
 
 
-@router.get("/customers/{customer_id}/consents/history", response_model=Page[schemas.ConsentRecordOut],
-            summary="The consent ledger, newest first")
-def consent_history(customer_id: int, principal: Allowed("customers.read"), session: SessionDep, page: PageDep,
-                    channel: Annotated[schemas.ConsentChannel | None, Query()] = None) -> dict:
-    rows, total = customer_service.list_consent_history(session, org_id=principal.org_id, customer_id=customer_id,
-                                                        channel=channel, limit=page.limit, offset=page.offset)
+@router.get(
+    "/customers/{customer_id}/consents/history",
+    response_model=Page[schemas.ConsentRecordOut],
+    summary="The consent ledger, newest first",
+)
+def consent_history(
+    customer_id: int,
+    principal: Allowed("customers.read"),
+    session: SessionDep,
+    page: PageDep,
+    channel: Annotated[schemas.ConsentChannel | None, Query()] = None,
+) -> dict:
+    rows, total = customer_service.list_consent_history(
+        session,
+        org_id=principal.org_id,
+        customer_id=customer_id,
+        channel=channel,
+        limit=page.limit,
+        offset=page.offset,
+    )
     return {"items": rows, "total": total, "limit": page.limit, "offset": page.offset}
 
 
 # --- places ------------------------------------------------------------------------------------------
 
-@router.get("/customers/{customer_id}/places", response_model=list[schemas.PlaceOut],
-            summary="Saved places, most visited first")
+
+@router.get(
+    "/customers/{customer_id}/places",
+    response_model=list[schemas.PlaceOut],
+    summary="Saved places, most visited first",
+)
 def list_places(customer_id: int, principal: Allowed("customers.read"), session: SessionDep) -> list:
     return places.list_places(session, org_id=principal.org_id, customer_id=customer_id)
 
 
-@router.post("/customers/{customer_id}/places", response_model=schemas.PlaceOut, status_code=201,
-             summary="Save a place")
-def create_place(customer_id: int, body: schemas.PlaceCreate, principal: Allowed("customers.write"),
-                 session: SessionDep):
-    return places.create_place(session, org_id=principal.org_id, customer_id=customer_id, label=body.label,
-                               latitude=body.latitude, longitude=body.longitude, address=body.address)
+@router.post(
+    "/customers/{customer_id}/places",
+    response_model=schemas.PlaceOut,
+    status_code=201,
+    summary="Save a place",
+)
+def create_place(
+    customer_id: int, body: schemas.PlaceCreate, principal: Allowed("customers.write"), session: SessionDep
+):
+    return places.create_place(
+        session,
+        org_id=principal.org_id,
+        customer_id=customer_id,
+        label=body.label,
+        latitude=body.latitude,
+        longitude=body.longitude,
+        address=body.address,
+    )
 
 
-@router.post("/customers/{customer_id}/places/visit", response_model=schemas.PlaceVisitOut,
-             summary="Count a visit (nearest saved place within 150 m, else a new place)")
-def record_visit(customer_id: int, body: schemas.PlaceVisit, principal: Allowed("customers.write"),
-                 session: SessionDep) -> dict:
-    place, created, distance = places.do_record_visit(session, org_id=principal.org_id, customer_id=customer_id,
-                                                      latitude=body.latitude, longitude=body.longitude,
-                                                      label=body.label)
-    return {"place": place, "created": created, "distance_m": None if distance is None else round(distance, 1)}
+@router.post(
+    "/customers/{customer_id}/places/visit",
+    response_model=schemas.PlaceVisitOut,
+    summary="Count a visit (nearest saved place within 150 m, else a new place)",
+)
+def record_visit(
+    customer_id: int, body: schemas.PlaceVisit, principal: Allowed("customers.write"), session: SessionDep
+) -> dict:
+    place, created, distance = places.do_record_visit(
+        session,
+        org_id=principal.org_id,
+        customer_id=customer_id,
+        latitude=body.latitude,
+        longitude=body.longitude,
+        label=body.label,
+    )
+    return {
+        "place": place,
+        "created": created,
+        "distance_m": None if distance is None else round(distance, 1),
+    }
 
 
-@router.get("/customers/{customer_id}/places/{place_id}", response_model=schemas.PlaceOut, summary="Read a place")
+@router.get(
+    "/customers/{customer_id}/places/{place_id}", response_model=schemas.PlaceOut, summary="Read a place"
+)
 def get_place(customer_id: int, place_id: int, principal: Allowed("customers.read"), session: SessionDep):
-    return places.get_place_or_raise(session, org_id=principal.org_id, customer_id=customer_id, place_id=place_id)
+    return places.get_place_or_raise(
+        session, org_id=principal.org_id, customer_id=customer_id, place_id=place_id
+    )
 
 
-@router.patch("/customers/{customer_id}/places/{place_id}", response_model=schemas.PlaceOut,
-              summary="Change a place")
-def update_place(customer_id: int, place_id: int, body: schemas.PlaceUpdate, principal: Allowed("customers.write"),
-                 session: SessionDep):
+@router.patch(
+    "/customers/{customer_id}/places/{place_id}", response_model=schemas.PlaceOut, summary="Change a place"
+)
+def update_place(
+    customer_id: int,
+    place_id: int,
+    body: schemas.PlaceUpdate,
+    principal: Allowed("customers.write"),
+    session: SessionDep,
+):
     changes = {k: v for k, v in body.model_dump(exclude_unset=True).items() if v is not None}
-    return places.update_place(session, org_id=principal.org_id, customer_id=customer_id, place_id=place_id,
-                               changes=changes)
+    return places.update_place(
+        session, org_id=principal.org_id, customer_id=customer_id, place_id=place_id, changes=changes
+    )
 
 
-@router.delete("/customers/{customer_id}/places/{place_id}", status_code=204, response_class=Response,
-               summary="Forget a place")
-def delete_place(customer_id: int, place_id: int, principal: Allowed("customers.write"),
-                 session: SessionDep) -> Response:
+@router.delete(
+    "/customers/{customer_id}/places/{place_id}",
+    status_code=204,
+    response_class=Response,
+    summary="Forget a place",
+)
+def delete_place(
+    customer_id: int, place_id: int, principal: Allowed("customers.write"), session: SessionDep
+) -> Response:
     places.delete_place(session, org_id=principal.org_id, customer_id=customer_id, place_id=place_id)
     return Response(status_code=204)
 
 
 # --- timeline ----------------------------------------------------------------------------------------
 
-@router.get("/customers/{customer_id}/timeline", response_model=schemas.TimelinePageOut,
-            summary="Everything that happened to the customer, newest first")
-def read_timeline(customer_id: int, principal: Allowed("customers.read"), session: SessionDep,
-                  limit: Annotated[int, Query(ge=1, le=200, description="Items per page.")] = 50,
-                  before: Annotated[str | None, Query(max_length=80, description="`next_before` of the previous "
-                                                      "page, or an ISO 8601 time.")] = None,
-                  kinds: Annotated[str | None, Query(max_length=1000, description="Comma-separated kinds "
-                                                     "(ticket.created) or patterns (ticket.*).")] = None) -> dict:
+
+@router.get(
+    "/customers/{customer_id}/timeline",
+    response_model=schemas.TimelinePageOut,
+    summary="Everything that happened to the customer, newest first",
+)
+def read_timeline(
+    customer_id: int,
+    principal: Allowed("customers.read"),
+    session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=200, description="Items per page.")] = 50,
+    before: Annotated[
+        str | None,
+        Query(max_length=80, description="`next_before` of the previous page, or an ISO 8601 time."),
+    ] = None,
+    kinds: Annotated[
+        str | None,
+        Query(max_length=1000, description="Comma-separated kinds (ticket.created) or patterns (ticket.*)."),
+    ] = None,
+) -> dict:
     kind_list = [k.strip() for k in kinds.split(",") if k.strip()] if kinds else None
     if kind_list and len(kind_list) > 20:
         raise Invalid("At most 20 kinds.", field="kinds")
-    page = customer_service.list_timeline(session, org_id=principal.org_id, customer_id=customer_id,
-                                          before=before, limit=limit, kinds=kind_list)
-    return {"items": [item.__dict__ for item in page.items], "next_before": page.next_before,
-            "unavailable": page.unavailable}
+    page = customer_service.list_timeline(
+        session, org_id=principal.org_id, customer_id=customer_id, before=before, limit=limit, kinds=kind_list
+    )
+    return {
+        "items": [item.__dict__ for item in page.items],
+        "next_before": page.next_before,
+        "unavailable": page.unavailable,
+    }
 
 
 # --- merge and privacy -------------------------------------------------------------------------------
 
-@router.post("/customers/{survivor_id}/merge", response_model=schemas.MergeOut,
-             summary="Merge a duplicate customer into this one")
-def merge_customers(survivor_id: int, body: schemas.MergeRequest, principal: Allowed("customers.merge"),
-                    session: SessionDep) -> dict:
-    result = merge.do_merge_customers(session, org_id=principal.org_id, survivor_id=survivor_id,
-                                      duplicate_id=body.duplicate_id, actor_user_id=principal.user_id)
-    return {"survivor": customer_out(session, result.survivor), "duplicate_id": result.duplicate_id,
-            "moved": result.moved, "filled": result.filled}
+
+@router.post(
+    "/customers/{survivor_id}/merge",
+    response_model=schemas.MergeOut,
+    summary="Merge a duplicate customer into this one",
+)
+def merge_customers(
+    survivor_id: int, body: schemas.MergeRequest, principal: Allowed("customers.merge"), session: SessionDep
+) -> dict:
+    result = merge.do_merge_customers(
+        session,
+        org_id=principal.org_id,
+        survivor_id=survivor_id,
+        duplicate_id=body.duplicate_id,
+        actor_user_id=principal.user_id,
+    )
+    return {
+        "survivor": customer_out(session, result.survivor),
+        "duplicate_id": result.duplicate_id,
+        "moved": result.moved,
+        "filled": result.filled,
+    }
 
 
 @router.get("/customers/{customer_id}/privacy-export", summary="Everything held about one customer (JSON)")
-def privacy_export(customer_id: int, principal: Allowed("customers.privacy"), session: SessionDep) -> JSONResponse:
+def privacy_export(
+    customer_id: int, principal: Allowed("customers.privacy"), session: SessionDep
+) -> JSONResponse:
     """Profile, identities, consent ledger, places, timeline and every other domain's records about the
     customer. Recorded in the audit log."""
     export = privacy.do_privacy_export(session, org_id=principal.org_id, customer_id=customer_id)
-    return JSONResponse(export, headers={
-        "Content-Disposition": f'attachment; filename="customer-{customer_id}-privacy-export.json"'})
+    return JSONResponse(
+        export,
+        headers={"Content-Disposition": f'attachment; filename="customer-{customer_id}-privacy-export.json"'},
+    )
 
 
-@router.post("/customers/{customer_id}/erase", response_model=schemas.CustomerOut,
-             summary="Erase a customer's personal data (keeps anonymous aggregates)")
+@router.post(
+    "/customers/{customer_id}/erase",
+    response_model=schemas.CustomerOut,
+    summary="Erase a customer's personal data (keeps anonymous aggregates)",
+)
 def erase_customer(customer_id: int, principal: Allowed("customers.privacy"), session: SessionDep):
-    customer = privacy.do_erase_customer(session, org_id=principal.org_id, customer_id=customer_id,
-                                         actor_user_id=principal.user_id)
+    customer = privacy.do_erase_customer(
+        session, org_id=principal.org_id, customer_id=customer_id, actor_user_id=principal.user_id
+    )
     return customer_out(session, customer)

@@ -21,45 +21,63 @@ FALSE_WORDS = frozenset({"false", "no", "n", "0", "f"})
 
 # --- definitions --------------------------------------------------------------------------------
 
+
 def list_attribute_definitions(session: Session, *, org_id: int) -> list[AttributeDefinition]:
-    return list(session.scalars(select(AttributeDefinition).where(AttributeDefinition.org_id == org_id)
-                                .order_by(AttributeDefinition.key)))
+    return list(
+        session.scalars(
+            select(AttributeDefinition)
+            .where(AttributeDefinition.org_id == org_id)
+            .order_by(AttributeDefinition.key)
+        )
+    )
 
 
 def definitions_by_key(session: Session, *, org_id: int) -> dict[str, AttributeDefinition]:
     return {d.key: d for d in list_attribute_definitions(session, org_id=org_id)}
 
 
-def get_attribute_definition_or_raise(session: Session, *, org_id: int, definition_id: int) -> AttributeDefinition:
-    definition = session.scalar(select(AttributeDefinition).where(
-        AttributeDefinition.org_id == org_id, AttributeDefinition.id == definition_id))
+def get_attribute_definition_or_raise(
+    session: Session, *, org_id: int, definition_id: int
+) -> AttributeDefinition:
+    definition = session.scalar(
+        select(AttributeDefinition).where(
+            AttributeDefinition.org_id == org_id, AttributeDefinition.id == definition_id
+        )
+    )
     if definition is None:
         raise NotFound(f"No custom attribute {definition_id}.", field="definition_id")
     return definition
 
 
-def create_attribute_definition(session: Session, *, org_id: int, key: str, label: str, type: str,
-                                description: str = "") -> AttributeDefinition:
+def create_attribute_definition(
+    session: Session, *, org_id: int, key: str, label: str, type: str, description: str = ""
+) -> AttributeDefinition:
     if not KEY_RE.match(key):
-        raise Invalid("A key is 1-60 lower-case letters, digits and underscores, starting with a letter.",
-                      field="key")
+        raise Invalid(
+            "A key is 1-60 lower-case letters, digits and underscores, starting with a letter.", field="key"
+        )
     if type not in ATTRIBUTE_TYPES:
         raise Invalid(f"Unknown type '{type}'; choose one of {', '.join(ATTRIBUTE_TYPES)}.", field="type")
     if not label.strip():
         raise Invalid("The label cannot be empty.", field="label")
-    existing = session.scalar(select(AttributeDefinition.id).where(
-        AttributeDefinition.org_id == org_id, AttributeDefinition.key == key))
+    existing = session.scalar(
+        select(AttributeDefinition.id).where(
+            AttributeDefinition.org_id == org_id, AttributeDefinition.key == key
+        )
+    )
     if existing is not None:
         raise Conflict(f"A custom attribute with key '{key}' already exists.", field="key")
-    definition = AttributeDefinition(org_id=org_id, key=key, label=label.strip(), type=type,
-                                     description=description)
+    definition = AttributeDefinition(
+        org_id=org_id, key=key, label=label.strip(), type=type, description=description
+    )
     session.add(definition)
     session.flush()
     return definition
 
 
-def update_attribute_definition(session: Session, *, definition: AttributeDefinition,
-                                changes: dict[str, Any]) -> AttributeDefinition:
+def update_attribute_definition(
+    session: Session, *, definition: AttributeDefinition, changes: dict[str, Any]
+) -> AttributeDefinition:
     """Change the label or description; key and type are fixed once values may exist."""
     if "label" in changes and changes["label"] is not None:
         if not changes["label"].strip():
@@ -74,8 +92,9 @@ def update_attribute_definition(session: Session, *, definition: AttributeDefini
 def delete_attribute_definition(session: Session, *, definition: AttributeDefinition) -> int:
     """Delete a definition and remove its values from every profile; returns how many profiles changed."""
     key = definition.key
-    holders = session.scalars(select(Customer).where(
-        Customer.org_id == definition.org_id, Customer.attributes[key].is_not(None)))
+    holders = session.scalars(
+        select(Customer).where(Customer.org_id == definition.org_id, Customer.attributes[key].is_not(None))
+    )
     changed = 0
     for customer in holders:
         if key in (customer.attributes or {}):
@@ -87,6 +106,7 @@ def delete_attribute_definition(session: Session, *, definition: AttributeDefini
 
 
 # --- values --------------------------------------------------------------------------------------
+
 
 def check_attribute_value(definition: AttributeDefinition, value: Any) -> Any:
     """The JSON value stored for ``value`` (already parsed from JSON); ``ValueError`` if it has the wrong type."""
@@ -154,8 +174,9 @@ def _iso_date(text: str) -> str:
         raise ValueError("expected a date as YYYY-MM-DD") from None
 
 
-def validate_attributes(values: dict[str, Any], definitions: dict[str, AttributeDefinition], *,
-                        field: str = "attributes") -> dict[str, Any]:
+def validate_attributes(
+    values: dict[str, Any], definitions: dict[str, AttributeDefinition], *, field: str = "attributes"
+) -> dict[str, Any]:
     """Check every key and value against the organisation's definitions; ``Invalid`` names ``attributes.<key>``.
 
     A ``None`` value is kept as ``None`` (the caller treats it as "remove this attribute").
@@ -164,8 +185,10 @@ def validate_attributes(values: dict[str, Any], definitions: dict[str, Attribute
     for key, value in values.items():
         definition = definitions.get(key)
         if definition is None:
-            raise Invalid(f"Unknown custom attribute '{key}'; define it first at /api/v1/customer-attributes.",
-                          field=f"{field}.{key}")
+            raise Invalid(
+                f"Unknown custom attribute '{key}'; define it first at /api/v1/customer-attributes.",
+                field=f"{field}.{key}",
+            )
         if value is None:
             checked[key] = None
             continue

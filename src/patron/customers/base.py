@@ -9,8 +9,9 @@ from patron.core.errors import Conflict, NotFound
 from patron.customers.models import Customer
 
 
-def get_customer(session: Session, *, org_id: int, customer_id: int, include_merged: bool = False
-                 ) -> Customer | None:
+def get_customer(
+    session: Session, *, org_id: int, customer_id: int, include_merged: bool = False
+) -> Customer | None:
     """The customer of this organisation, or None. Profiles merged into another count as gone
     unless ``include_merged``."""
     customer = session.scalar(select(Customer).where(Customer.org_id == org_id, Customer.id == customer_id))
@@ -19,7 +20,9 @@ def get_customer(session: Session, *, org_id: int, customer_id: int, include_mer
     return customer
 
 
-def get_customer_or_raise(session: Session, *, org_id: int, customer_id: int, field: str = "customer_id") -> Customer:
+def get_customer_or_raise(
+    session: Session, *, org_id: int, customer_id: int, field: str = "customer_id"
+) -> Customer:
     """The customer, or NotFound (also for another organisation's customer: ids never leak across tenants).
 
     A profile merged into another answers NotFound naming the survivor, so clients can follow it.
@@ -28,20 +31,27 @@ def get_customer_or_raise(session: Session, *, org_id: int, customer_id: int, fi
     if customer is None:
         raise NotFound(f"No customer {customer_id}.", field=field)
     if customer.merged_into_id is not None:
-        raise NotFound(f"Customer {customer_id} was merged into customer {customer.merged_into_id}.",
-                       field=field, code="customer_merged",
-                       errors=[{"field": field, "merged_into_id": customer.merged_into_id}])
+        raise NotFound(
+            f"Customer {customer_id} was merged into customer {customer.merged_into_id}.",
+            field=field,
+            code="customer_merged",
+            errors=[{"field": field, "merged_into_id": customer.merged_into_id}],
+        )
     return customer
 
 
-def get_writable_customer_or_raise(session: Session, *, org_id: int, customer_id: int,
-                                   field: str = "customer_id") -> Customer:
+def get_writable_customer_or_raise(
+    session: Session, *, org_id: int, customer_id: int, field: str = "customer_id"
+) -> Customer:
     """Like :func:`get_customer_or_raise`, but an erased customer answers Conflict: its personal data is gone
     for good and must not be filled in again."""
     customer = get_customer_or_raise(session, org_id=org_id, customer_id=customer_id, field=field)
     if customer.erased_at is not None:
-        raise Conflict(f"Customer {customer_id} was erased on {customer.erased_at:%Y-%m-%d}; it cannot be changed.",
-                       field=field, code="customer_erased")
+        raise Conflict(
+            f"Customer {customer_id} was erased on {customer.erased_at:%Y-%m-%d}; it cannot be changed.",
+            field=field,
+            code="customer_erased",
+        )
     return customer
 
 

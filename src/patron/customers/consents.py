@@ -36,19 +36,31 @@ class ConsentState:
 
 def _check_channel(channel: str) -> str:
     if channel not in CONSENT_CHANNELS:
-        raise Invalid(f"Unknown consent channel '{channel}'; choose one of {', '.join(CONSENT_CHANNELS)}.",
-                      field="channel")
+        raise Invalid(
+            f"Unknown consent channel '{channel}'; choose one of {', '.join(CONSENT_CHANNELS)}.",
+            field="channel",
+        )
     return channel
 
 
 def _latest_rows(session: Session, *, org_id: int, customer_ids: list[int], channel: str | None = None):
-    rank = func.row_number().over(
-        partition_by=(ConsentRecord.customer_id, ConsentRecord.channel),
-        order_by=(ConsentRecord.recorded_at.desc(), ConsentRecord.id.desc()),
-    ).label("rank")
-    inner = select(ConsentRecord.customer_id, ConsentRecord.channel, ConsentRecord.granted,
-                   ConsentRecord.recorded_at, ConsentRecord.source, ConsentRecord.method, rank).where(
-        ConsentRecord.org_id == org_id, ConsentRecord.customer_id.in_(customer_ids))
+    rank = (
+        func.row_number()
+        .over(
+            partition_by=(ConsentRecord.customer_id, ConsentRecord.channel),
+            order_by=(ConsentRecord.recorded_at.desc(), ConsentRecord.id.desc()),
+        )
+        .label("rank")
+    )
+    inner = select(
+        ConsentRecord.customer_id,
+        ConsentRecord.channel,
+        ConsentRecord.granted,
+        ConsentRecord.recorded_at,
+        ConsentRecord.source,
+        ConsentRecord.method,
+        rank,
+    ).where(ConsentRecord.org_id == org_id, ConsentRecord.customer_id.in_(customer_ids))
     if channel is not None:
         inner = inner.where(ConsentRecord.channel == channel)
     ranked = inner.subquery()
@@ -60,17 +72,24 @@ def current_consents(session: Session, *, org_id: int, customer_id: int) -> dict
     customer = get_customer_or_raise(session, org_id=org_id, customer_id=customer_id)
     states = {channel: ConsentState(channel=channel, granted=False) for channel in CONSENT_CHANNELS}
     for row in _latest_rows(session, org_id=org_id, customer_ids=[customer_id]):
-        states[row.channel] = ConsentState(channel=row.channel, granted=row.granted and customer.erased_at is None,
-                                           since=row.recorded_at, source=row.source, method=row.method)
+        states[row.channel] = ConsentState(
+            channel=row.channel,
+            granted=row.granted and customer.erased_at is None,
+            since=row.recorded_at,
+            source=row.source,
+            method=row.method,
+        )
     return states
 
 
-def consent_summaries(session: Session, *, org_id: int, customer_ids: Iterable[int]) -> dict[int, dict[str, bool]]:
+def consent_summaries(
+    session: Session, *, org_id: int, customer_ids: Iterable[int]
+) -> dict[int, dict[str, bool]]:
     """``{customer_id: {channel: granted}}`` for many customers at once (channels never recorded are False)."""
     ids = list(dict.fromkeys(customer_ids))
     summaries = {cid: dict.fromkeys(CONSENT_CHANNELS, False) for cid in ids}
     for start in range(0, len(ids), CHUNK):
-        for row in _latest_rows(session, org_id=org_id, customer_ids=ids[start:start + CHUNK]):
+        for row in _latest_rows(session, org_id=org_id, customer_ids=ids[start : start + CHUNK]):
             summaries[row.customer_id][row.channel] = bool(row.granted)
     return summaries
 
@@ -81,32 +100,59 @@ def has_consent(session: Session, *, org_id: int, customer_id: int, channel: str
     row = session.execute(
         select(ConsentRecord.granted, Customer.erased_at, Customer.merged_into_id)
         .join(Customer, Customer.id == ConsentRecord.customer_id)
-        .where(ConsentRecord.org_id == org_id, ConsentRecord.customer_id == customer_id,
-               ConsentRecord.channel == channel, Customer.org_id == org_id)
-        .order_by(ConsentRecord.recorded_at.desc(), ConsentRecord.id.desc()).limit(1)
+        .where(
+            ConsentRecord.org_id == org_id,
+            ConsentRecord.customer_id == customer_id,
+            ConsentRecord.channel == channel,
+            Customer.org_id == org_id,
+        )
+        .order_by(ConsentRecord.recorded_at.desc(), ConsentRecord.id.desc())
+        .limit(1)
     ).first()
     return bool(row and row.granted and row.erased_at is None and row.merged_into_id is None)
 
 
-def customers_with_consent(session: Session, *, org_id: int, customer_ids: Iterable[int], channel: str) -> set[int]:
+def customers_with_consent(
+    session: Session, *, org_id: int, customer_ids: Iterable[int], channel: str
+) -> set[int]:
     """The subset of ``customer_ids`` that may be contacted on ``channel`` now (for sending to many at once)."""
     _check_channel(channel)
     ids = list(dict.fromkeys(customer_ids))
     allowed: set[int] = set()
     for start in range(0, len(ids), CHUNK):
-        chunk = ids[start:start + CHUNK]
-        granted = {row.customer_id for row in _latest_rows(session, org_id=org_id, customer_ids=chunk,
-                                                            channel=channel) if row.granted}
+        chunk = ids[start : start + CHUNK]
+        granted = {
+            row.customer_id
+            for row in _latest_rows(session, org_id=org_id, customer_ids=chunk, channel=channel)
+            if row.granted
+        }
         if granted:
-            allowed |= set(session.scalars(select(Customer.id).where(
-                Customer.org_id == org_id, Customer.id.in_(granted), Customer.erased_at.is_(None),
-                Customer.merged_into_id.is_(None))))
+            allowed |= set(
+                session.scalars(
+                    select(Customer.id).where(
+                        Customer.org_id == org_id,
+                        Customer.id.in_(granted),
+                        Customer.erased_at.is_(None),
+                        Customer.merged_into_id.is_(None),
+                    )
+                )
+            )
     return allowed
 
 
-def do_record_consent(session: Session, *, org_id: int, customer_id: int, channel: str, granted: bool,
-                      source: str, method: str = "", note: str = "", actor_user_id: int | None = None,
-                      recorded_at: datetime | None = None) -> ConsentRecord:
+def do_record_consent(
+    session: Session,
+    *,
+    org_id: int,
+    customer_id: int,
+    channel: str,
+    granted: bool,
+    source: str,
+    method: str = "",
+    note: str = "",
+    actor_user_id: int | None = None,
+    recorded_at: datetime | None = None,
+) -> ConsentRecord:
     """Append a consent change to the ledger and the timeline (``consent.granted`` / ``consent.revoked``).
 
     ``source`` says where the statement came from (``web_form``, ``app``, ``call``, ``import``...),
@@ -121,28 +167,53 @@ def do_record_consent(session: Session, *, org_id: int, customer_id: int, channe
     if len(note) > 500:
         raise Invalid("The note has at most 500 characters.", field="note")
     get_writable_customer_or_raise(session, org_id=org_id, customer_id=customer_id)
-    record = ConsentRecord(org_id=org_id, customer_id=customer_id, channel=channel, granted=granted,
-                           source=source, method=method.strip(), note=note, recorded_at=recorded_at or utcnow(),
-                           recorded_by_id=actor_user_id)
+    record = ConsentRecord(
+        org_id=org_id,
+        customer_id=customer_id,
+        channel=channel,
+        granted=granted,
+        source=source,
+        method=method.strip(),
+        note=note,
+        recorded_at=recorded_at or utcnow(),
+        recorded_by_id=actor_user_id,
+    )
     session.add(record)
     session.flush()
     verb = "granted" if granted else "revoked"
-    record_timeline(session, org_id=org_id, customer_id=customer_id, kind=f"consent.{verb}",
-                    summary=f"Consent to {channel.replace('_', ' ')} {verb} (source: {source})",
-                    ref_type="consent_record", ref_id=record.id, occurred_at=record.recorded_at,
-                    data={"channel": channel, "granted": granted, "source": source, "method": record.method},
-                    actor_user_id=actor_user_id)
+    record_timeline(
+        session,
+        org_id=org_id,
+        customer_id=customer_id,
+        kind=f"consent.{verb}",
+        summary=f"Consent to {channel.replace('_', ' ')} {verb} (source: {source})",
+        ref_type="consent_record",
+        ref_id=record.id,
+        occurred_at=record.recorded_at,
+        data={"channel": channel, "granted": granted, "source": source, "method": record.method},
+        actor_user_id=actor_user_id,
+    )
     return record
 
 
-def list_consent_history(session: Session, *, org_id: int, customer_id: int, channel: str | None = None,
-                         limit: int = 50, offset: int = 0) -> tuple[list[ConsentRecord], int]:
+def list_consent_history(
+    session: Session,
+    *,
+    org_id: int,
+    customer_id: int,
+    channel: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> tuple[list[ConsentRecord], int]:
     """The ledger, newest first."""
     get_customer_or_raise(session, org_id=org_id, customer_id=customer_id)
-    query = select(ConsentRecord).where(ConsentRecord.org_id == org_id, ConsentRecord.customer_id == customer_id)
+    query = select(ConsentRecord).where(
+        ConsentRecord.org_id == org_id, ConsentRecord.customer_id == customer_id
+    )
     if channel is not None:
         query = query.where(ConsentRecord.channel == _check_channel(channel))
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = session.scalars(query.order_by(ConsentRecord.recorded_at.desc(), ConsentRecord.id.desc())
-                           .limit(limit).offset(offset))
+    rows = session.scalars(
+        query.order_by(ConsentRecord.recorded_at.desc(), ConsentRecord.id.desc()).limit(limit).offset(offset)
+    )
     return list(rows), total

@@ -23,12 +23,48 @@ from patron.customers.search import CustomerFilters, filtered_query, iter_custom
 from patron.customers.service import tags_for
 
 FORMATS = ("csv", "json")
-CSV_COLUMNS = ("id", "first_name", "last_name", "email", "phone", "birth_year", "gender", "education",
-               "occupation", "income_band", "city", "country", "timezone", "owner_id", "tags", "lifestyle_tags",
-               "created_at", "updated_at")
-JSON_FIELDS = ("id", "first_name", "last_name", "email", "phone", "birth_year", "gender", "education",
-               "occupation", "income_band", "lifestyle_tags", "preferences", "attributes", "city", "country",
-               "timezone", "owner_id", "created_at", "updated_at", "erased_at")
+CSV_COLUMNS = (
+    "id",
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "birth_year",
+    "gender",
+    "education",
+    "occupation",
+    "income_band",
+    "city",
+    "country",
+    "timezone",
+    "owner_id",
+    "tags",
+    "lifestyle_tags",
+    "created_at",
+    "updated_at",
+)
+JSON_FIELDS = (
+    "id",
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "birth_year",
+    "gender",
+    "education",
+    "occupation",
+    "income_band",
+    "lifestyle_tags",
+    "preferences",
+    "attributes",
+    "city",
+    "country",
+    "timezone",
+    "owner_id",
+    "created_at",
+    "updated_at",
+    "erased_at",
+)
 
 
 def check_format(format: str) -> str:
@@ -46,9 +82,16 @@ def do_record_export(session: Session, *, org_id: int, filters: CustomerFilters,
     """Audit an export about to be streamed (``customers.export``); returns how many customers it holds."""
     check_format(format)
     count = count_matching(session, org_id=org_id, filters=filters)
-    described = {key: value for key, value in jsonable(filters.__dict__).items() if value not in (None, [], False)}
-    audit.record(session, action="customers.export", entity="customers", org_id=org_id,
-                 after={"format": format, "count": count, "filters": described})
+    described = {
+        key: value for key, value in jsonable(filters.__dict__).items() if value not in (None, [], False)
+    }
+    audit.record(
+        session,
+        action="customers.export",
+        entity="customers",
+        org_id=org_id,
+        after={"format": format, "count": count, "filters": described},
+    )
     return count
 
 
@@ -74,8 +117,9 @@ def _is_number(text: str) -> bool:
     return True
 
 
-def iter_export(session: Session, *, org_id: int, filters: CustomerFilters, format: str,
-                batch_size: int = 1000) -> Iterator[str]:
+def iter_export(
+    session: Session, *, org_id: int, filters: CustomerFilters, format: str, batch_size: int = 1000
+) -> Iterator[str]:
     """The export as text chunks (one per batch of customers)."""
     check_format(format)
     keys = [definition.key for definition in list_attribute_definitions(session, org_id=org_id)]
@@ -91,9 +135,15 @@ def iter_export(session: Session, *, org_id: int, filters: CustomerFilters, form
         if format == "csv":
             for customer in batch:
                 attributes = customer.attributes or {}
-                writer.writerow([*(_cell(tags[customer.id] if name == "tags" else getattr(customer, name))
-                                   for name in CSV_COLUMNS),
-                                 *(_cell(attributes.get(key)) for key in keys)])
+                writer.writerow(
+                    [
+                        *(
+                            _cell(tags[customer.id] if name == "tags" else getattr(customer, name))
+                            for name in CSV_COLUMNS
+                        ),
+                        *(_cell(attributes.get(key)) for key in keys),
+                    ]
+                )
             yield buffer.getvalue()
             buffer.seek(0)
             buffer.truncate()

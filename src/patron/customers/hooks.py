@@ -45,18 +45,26 @@ def hooks(name: str) -> Iterator[tuple[str, Callable]]:
             yield _domain(module_path), function
 
 
-def reassign_everywhere(session: Session, *, org_id: int, from_customer_id: int, to_customer_id: int
-                        ) -> dict[str, int]:
-    return {domain: int(fn(session, org_id=org_id, from_customer_id=from_customer_id,
-                           to_customer_id=to_customer_id) or 0)
-            for domain, fn in hooks("reassign_customer")}
+def reassign_everywhere(
+    session: Session, *, org_id: int, from_customer_id: int, to_customer_id: int
+) -> dict[str, int]:
+    return {
+        domain: int(
+            fn(session, org_id=org_id, from_customer_id=from_customer_id, to_customer_id=to_customer_id) or 0
+        )
+        for domain, fn in hooks("reassign_customer")
+    }
 
 
 def erase_everywhere(session: Session, *, org_id: int, customer_id: int) -> dict[str, int]:
-    return {domain: int(fn(session, org_id=org_id, customer_id=customer_id) or 0)
-            for domain, fn in hooks("erase_customer")}
+    return {
+        domain: int(fn(session, org_id=org_id, customer_id=customer_id) or 0)
+        for domain, fn in hooks("erase_customer")
+    }
 
 
 def export_everywhere(session: Session, *, org_id: int, customer_id: int) -> dict[str, dict[str, list[dict]]]:
-    return {domain: jsonable(fn(session, org_id=org_id, customer_id=customer_id) or {})
-            for domain, fn in hooks("export_customer")}
+    return {
+        domain: jsonable(fn(session, org_id=org_id, customer_id=customer_id) or {})
+        for domain, fn in hooks("export_customer")
+    }

@@ -59,33 +59,103 @@ MAX_COLUMNS = 300
 WRITE_BATCH = 5000
 LOOKUP_CHUNK = 500
 NAME_FIELDS = ("first_name", "last_name", "full_name", "email")
-SCALAR_FIELDS = ("first_name", "last_name", "email", "phone", "birth_year", "gender", "education", "occupation",
-                 "income_band", "city", "country", "timezone", "owner_id")
+SCALAR_FIELDS = (
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "birth_year",
+    "gender",
+    "education",
+    "occupation",
+    "income_band",
+    "city",
+    "country",
+    "timezone",
+    "owner_id",
+)
 PROFILE_COLUMNS = (*SCALAR_FIELDS, "lifestyle_tags", "attributes")
-TARGETS = ("first_name", "last_name", "full_name", "email", "phone", "birth_year", "gender", "education",
-           "occupation", "income_band", "city", "country", "timezone", "tags", "lifestyle_tags", "owner_email",
-           "owner_id")
+TARGETS = (
+    "first_name",
+    "last_name",
+    "full_name",
+    "email",
+    "phone",
+    "birth_year",
+    "gender",
+    "education",
+    "occupation",
+    "income_band",
+    "city",
+    "country",
+    "timezone",
+    "tags",
+    "lifestyle_tags",
+    "owner_email",
+    "owner_id",
+)
 EXTRA_IDENTITY_TYPES = tuple(t for t in IDENTITY_TYPES if t not in ("email", "phone"))
 IGNORE = ("", "-", "ignore")
 
 #: header (lower-cased, separators as ``_``) -> field
 ALIASES: dict[str, str] = {
     **{name: name for name in TARGETS},
-    "firstname": "first_name", "first": "first_name", "given_name": "first_name", "forename": "first_name",
-    "lastname": "last_name", "last": "last_name", "surname": "last_name", "family_name": "last_name",
-    "name": "full_name", "fullname": "full_name", "customer_name": "full_name", "customer": "full_name",
-    "e_mail": "email", "email_address": "email", "e_mail_address": "email", "mail": "email",
-    "phone_number": "phone", "telephone": "phone", "tel": "phone", "mobile": "phone", "mobile_phone": "phone",
-    "cell": "phone", "phone_no": "phone",
-    "year_of_birth": "birth_year", "born": "birth_year", "birthyear": "birth_year",
-    "sex": "gender", "job": "occupation", "job_title": "occupation", "profession": "occupation",
-    "income": "income_band", "town": "city", "country_code": "country", "time_zone": "timezone", "tz": "timezone",
-    "labels": "tags", "tag": "tags", "lifestyle": "lifestyle_tags", "owner": "owner_email",
+    "firstname": "first_name",
+    "first": "first_name",
+    "given_name": "first_name",
+    "forename": "first_name",
+    "lastname": "last_name",
+    "last": "last_name",
+    "surname": "last_name",
+    "family_name": "last_name",
+    "name": "full_name",
+    "fullname": "full_name",
+    "customer_name": "full_name",
+    "customer": "full_name",
+    "e_mail": "email",
+    "email_address": "email",
+    "e_mail_address": "email",
+    "mail": "email",
+    "phone_number": "phone",
+    "telephone": "phone",
+    "tel": "phone",
+    "mobile": "phone",
+    "mobile_phone": "phone",
+    "cell": "phone",
+    "phone_no": "phone",
+    "year_of_birth": "birth_year",
+    "born": "birth_year",
+    "birthyear": "birth_year",
+    "sex": "gender",
+    "job": "occupation",
+    "job_title": "occupation",
+    "profession": "occupation",
+    "income": "income_band",
+    "town": "city",
+    "country_code": "country",
+    "time_zone": "timezone",
+    "tz": "timezone",
+    "labels": "tags",
+    "tag": "tags",
+    "lifestyle": "lifestyle_tags",
+    "owner": "owner_email",
     **{t: f"identity.{t}" for t in EXTRA_IDENTITY_TYPES},
 }
-GENDER_WORDS = {"f": "female", "w": "female", "woman": "female", "m": "male", "man": "male",
-                "d": "diverse", "x": "diverse", "other": "diverse", "non_binary": "diverse", "nonbinary": "diverse",
-                "unknown": "undisclosed", "n/a": "undisclosed", "prefer_not_to_say": "undisclosed"}
+GENDER_WORDS = {
+    "f": "female",
+    "w": "female",
+    "woman": "female",
+    "m": "male",
+    "man": "male",
+    "d": "diverse",
+    "x": "diverse",
+    "other": "diverse",
+    "non_binary": "diverse",
+    "nonbinary": "diverse",
+    "unknown": "undisclosed",
+    "n/a": "undisclosed",
+    "prefer_not_to_say": "undisclosed",
+}
 _SEPARATORS_RE = re.compile(r"[\s\-./]+")
 _LIST_SPLIT_RE = re.compile(r"[;|,]")
 
@@ -136,13 +206,17 @@ class _Row:
 
 # --- reading the file ------------------------------------------------------------------------------
 
+
 def decode_csv(data: bytes) -> str:
     """UTF-8 text (a BOM is dropped); Invalid naming ``file`` for anything else."""
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise Invalid(f"The file is not UTF-8 text (byte 0x{data[exc.start]:02x} at position {exc.start} cannot be "
-                      "read). Save it as 'CSV UTF-8' and import it again.", field="file") from None
+        raise Invalid(
+            f"The file is not UTF-8 text (byte 0x{data[exc.start]:02x} at position {exc.start} cannot be "
+            "read). Save it as 'CSV UTF-8' and import it again.",
+            field="file",
+        ) from None
 
 
 def _records(text: str) -> list[list[str]]:
@@ -173,8 +247,9 @@ def _valid_target(target: str, attribute_keys: Iterable[str]) -> bool:
     return False
 
 
-def resolve_mapping(headers: list[str], mapping: dict[str, str] | None, attribute_keys: Iterable[str]
-                    ) -> tuple[dict[int, str], list[str]]:
+def resolve_mapping(
+    headers: list[str], mapping: dict[str, str] | None, attribute_keys: Iterable[str]
+) -> tuple[dict[int, str], list[str]]:
     """``({column index: field}, ignored headers)``; Invalid for a mapping that cannot apply."""
     attribute_keys = set(attribute_keys)
     explicit: dict[str, str] = {}
@@ -182,11 +257,15 @@ def resolve_mapping(headers: list[str], mapping: dict[str, str] | None, attribut
     for header, target in (mapping or {}).items():
         if not isinstance(header, str) or not isinstance(target, str):
             raise Invalid("The mapping must be an object of column name -> field name.", field="mapping")
-        matches = [h for h in stripped if h == header.strip()] or \
-                  [h for h in stripped if h.lower() == header.strip().lower()]
+        matches = [h for h in stripped if h == header.strip()] or [
+            h for h in stripped if h.lower() == header.strip().lower()
+        ]
         if not matches:
-            raise Invalid(f"The mapping names a column '{header}' the file does not have "
-                          f"(columns: {', '.join(stripped)[:300]}).", field=f"mapping.{header}")
+            raise Invalid(
+                f"The mapping names a column '{header}' the file does not have "
+                f"(columns: {', '.join(stripped)[:300]}).",
+                field=f"mapping.{header}",
+            )
         target = target.strip()
         if target.lower() in IGNORE:
             explicit[matches[0]] = ""
@@ -194,8 +273,11 @@ def resolve_mapping(headers: list[str], mapping: dict[str, str] | None, attribut
         if target in EXTRA_IDENTITY_TYPES:
             target = f"identity.{target}"
         if not _valid_target(target, attribute_keys):
-            raise Invalid(f"'{target}' is not a field to import into: use one of {', '.join(TARGETS)}, "
-                          "attr.<key> of a defined attribute or identity.<type>.", field=f"mapping.{header}")
+            raise Invalid(
+                f"'{target}' is not a field to import into: use one of {', '.join(TARGETS)}, "
+                "attr.<key> of a defined attribute or identity.<type>.",
+                field=f"mapping.{header}",
+            )
         explicit[matches[0]] = target
     columns: dict[int, str] = {}
     ignored: list[str] = []
@@ -205,32 +287,49 @@ def resolve_mapping(headers: list[str], mapping: dict[str, str] | None, attribut
             target = explicit[header]
         else:
             key = _header_key(header)
-            target = ALIASES.get(key) or (f"attr.{key}" if key in attribute_keys else None) or \
-                (key if key.startswith(("attr.", "identity.")) and _valid_target(key, attribute_keys) else None)
+            target = (
+                ALIASES.get(key)
+                or (f"attr.{key}" if key in attribute_keys else None)
+                or (
+                    key
+                    if key.startswith(("attr.", "identity.")) and _valid_target(key, attribute_keys)
+                    else None
+                )
+            )
         if not target:
             if header:
                 ignored.append(header)
             continue
         if target in seen:
-            raise Invalid(f"The columns '{seen[target]}' and '{header}' both map to {target}; map one of them "
-                          "to another field or to 'ignore'.", field="mapping")
+            raise Invalid(
+                f"The columns '{seen[target]}' and '{header}' both map to {target}; map one of them "
+                "to another field or to 'ignore'.",
+                field="mapping",
+            )
         seen[target] = header
         columns[index] = target
     if not any(target in NAME_FIELDS for target in columns.values()):
-        raise Invalid("The file has no name or e-mail column: it needs first_name, last_name, name or email "
-                      f"(found: {', '.join(h for h in stripped if h)[:300] or 'nothing'}).", field="file")
+        raise Invalid(
+            "The file has no name or e-mail column: it needs first_name, last_name, name or email "
+            f"(found: {', '.join(h for h in stripped if h)[:300] or 'nothing'}).",
+            field="file",
+        )
     return columns, ignored
 
 
 # --- checking one row ------------------------------------------------------------------------------
+
 
 def _enum(name: str, allowed: tuple[str, ...], words: dict[str, str] | None = None) -> Callable[[str], str]:
     def convert(cell: str) -> str:
         key = _SEPARATORS_RE.sub("_", cell.strip().lower())
         key = (words or {}).get(key, key)
         if key not in allowed:
-            raise ValueError(f"'{cell[:40]}' is not a {name.replace('_', ' ')}; use one of {', '.join(allowed)}")
+            raise ValueError(
+                f"'{cell[:40]}' is not a {name.replace('_', ' ')}; use one of {', '.join(allowed)}"
+            )
         return key
+
     return convert
 
 
@@ -239,6 +338,7 @@ def _text(limit: int) -> Callable[[str], str]:
         if len(cell) > limit:
             raise ValueError(f"longer than {limit} characters")
         return cell
+
     return convert
 
 
@@ -254,11 +354,13 @@ def _word_list(limit: int) -> Callable[[str], list[str]]:
         if len(words) > limit:
             raise ValueError(f"at most {limit} entries")
         return normalise_tags(words)
+
     return convert
 
 
-def _converters(columns: dict[int, str], session: Session, org_id: int, definitions: dict
-                ) -> list[tuple[int, str, Callable[[str], Any]]]:
+def _converters(
+    columns: dict[int, str], session: Session, org_id: int, definitions: dict
+) -> list[tuple[int, str, Callable[[str], Any]]]:
     users = accounts_service.list_users(session, org_id=org_id)
     user_by_email = {user.email: user.id for user in users}
     user_ids = {user.id for user in users}
@@ -275,12 +377,23 @@ def _converters(columns: dict[int, str], session: Session, org_id: int, definiti
         return int(cell)
 
     fixed: dict[str, Callable[[str], Any]] = {
-        "first_name": _text(100), "last_name": _text(100), "full_name": _text(201), "occupation": _text(100),
-        "city": _text(100), "email": normalise_email, "phone": normalise_phone, "birth_year": _birth_year,
-        "gender": _enum("gender", GENDERS, GENDER_WORDS), "education": _enum("education", EDUCATION_LEVELS),
-        "income_band": _enum("income_band", INCOME_BANDS), "country": normalise_country,
-        "timezone": normalise_timezone, "tags": _word_list(50), "lifestyle_tags": _word_list(30),
-        "owner_email": owner_email, "owner_id": owner_id,
+        "first_name": _text(100),
+        "last_name": _text(100),
+        "full_name": _text(201),
+        "occupation": _text(100),
+        "city": _text(100),
+        "email": normalise_email,
+        "phone": normalise_phone,
+        "birth_year": _birth_year,
+        "gender": _enum("gender", GENDERS, GENDER_WORDS),
+        "education": _enum("education", EDUCATION_LEVELS),
+        "income_band": _enum("income_band", INCOME_BANDS),
+        "country": normalise_country,
+        "timezone": normalise_timezone,
+        "tags": _word_list(50),
+        "lifestyle_tags": _word_list(30),
+        "owner_email": owner_email,
+        "owner_id": owner_id,
     }
     converters = []
     for index, target in columns.items():
@@ -337,6 +450,7 @@ def _parse_row(number: int, record: list[str], width: int, converters, headers: 
 
 # --- matching rows to customers --------------------------------------------------------------------
 
+
 def _row_keys(row: _Row) -> list[tuple[str, str]]:
     keys = list(row.identities)
     for kind in ("email", "phone"):
@@ -353,34 +467,49 @@ def _known_keys(session: Session, org_id: int, keys: set[tuple[str, str]]) -> di
     found: dict[tuple[str, str], int] = {}
     for kind, values in by_type.items():
         for start in range(0, len(values), LOOKUP_CHUNK):
-            chunk = values[start:start + LOOKUP_CHUNK]
-            rows = session.execute(select(Identity.value, Identity.customer_id).where(
-                Identity.org_id == org_id, Identity.type == kind, Identity.value.in_(chunk)))
+            chunk = values[start : start + LOOKUP_CHUNK]
+            rows = session.execute(
+                select(Identity.value, Identity.customer_id).where(
+                    Identity.org_id == org_id, Identity.type == kind, Identity.value.in_(chunk)
+                )
+            )
             found.update(((kind, value), customer_id) for value, customer_id in rows)
             if kind in ("email", "phone"):
                 column = getattr(Customer, kind)
-                rows = session.execute(select(column, Customer.id).where(
-                    Customer.org_id == org_id, column.in_(chunk), Customer.merged_into_id.is_(None))
-                    .order_by(Customer.id))
+                rows = session.execute(
+                    select(column, Customer.id)
+                    .where(Customer.org_id == org_id, column.in_(chunk), Customer.merged_into_id.is_(None))
+                    .order_by(Customer.id)
+                )
                 for value, customer_id in rows:
                     found.setdefault((kind, value), customer_id)
     return found
 
 
-def _load_existing(session: Session, org_id: int, ids: list[int]) -> tuple[dict[int, dict], dict[int, set[str]]]:
+def _load_existing(
+    session: Session, org_id: int, ids: list[int]
+) -> tuple[dict[int, dict], dict[int, set[str]]]:
     states: dict[int, dict] = {}
     tags: dict[int, set[str]] = {cid: set() for cid in ids}
     columns = [getattr(Customer, name) for name in PROFILE_COLUMNS]
     for start in range(0, len(ids), LOOKUP_CHUNK):
-        chunk = ids[start:start + LOOKUP_CHUNK]
-        for row in session.execute(select(Customer.id, Customer.erased_at, *columns).where(
-                Customer.org_id == org_id, Customer.id.in_(chunk))):
-            states[row.id] = {"erased": row.erased_at is not None,
-                              **{name: getattr(row, name) for name in PROFILE_COLUMNS}}
+        chunk = ids[start : start + LOOKUP_CHUNK]
+        for row in session.execute(
+            select(Customer.id, Customer.erased_at, *columns).where(
+                Customer.org_id == org_id, Customer.id.in_(chunk)
+            )
+        ):
+            states[row.id] = {
+                "erased": row.erased_at is not None,
+                **{name: getattr(row, name) for name in PROFILE_COLUMNS},
+            }
             states[row.id]["attributes"] = dict(states[row.id]["attributes"] or {})
             states[row.id]["lifestyle_tags"] = list(states[row.id]["lifestyle_tags"] or [])
-        for customer_id, tag in session.execute(select(CustomerTag.customer_id, CustomerTag.tag).where(
-                CustomerTag.org_id == org_id, CustomerTag.customer_id.in_(chunk))):
+        for customer_id, tag in session.execute(
+            select(CustomerTag.customer_id, CustomerTag.tag).where(
+                CustomerTag.org_id == org_id, CustomerTag.customer_id.in_(chunk)
+            )
+        ):
             tags[customer_id].add(tag)
     return states, tags
 
@@ -402,10 +531,19 @@ def _apply(state: dict, values: dict) -> list[str]:
 
 # --- the import ------------------------------------------------------------------------------------
 
-def import_customers_csv(session: Session, *, org_id: int, stream: BinaryIO | bytes | None = None,
-                         text: str | None = None, mapping: dict[str, str] | None = None, dry_run: bool = False,
-                         progress: Progress | None = None, actor_user_id: int | None = None,
-                         source_name: str = "") -> ImportReport:
+
+def import_customers_csv(
+    session: Session,
+    *,
+    org_id: int,
+    stream: BinaryIO | bytes | None = None,
+    text: str | None = None,
+    mapping: dict[str, str] | None = None,
+    dry_run: bool = False,
+    progress: Progress | None = None,
+    actor_user_id: int | None = None,
+    source_name: str = "",
+) -> ImportReport:
     """Import customers from CSV given as bytes/a binary stream (must be UTF-8) or as ``text``.
 
     ``progress(done, total)`` is called as the rows are checked and then written (``total`` is twice the
@@ -420,11 +558,14 @@ def import_customers_csv(session: Session, *, org_id: int, stream: BinaryIO | by
     records = _records(text)
     headers, rows = records[0], records[1:]
     if len(headers) > MAX_COLUMNS:
-        raise Invalid(f"The file has {len(headers)} columns; at most {MAX_COLUMNS} are supported.", field="file")
+        raise Invalid(
+            f"The file has {len(headers)} columns; at most {MAX_COLUMNS} are supported.", field="file"
+        )
     definitions = definitions_by_key(session, org_id=org_id)
     columns, ignored = resolve_mapping(headers, mapping, definitions)
-    report = ImportReport(dry_run=dry_run, mapping={headers[i].strip(): t for i, t in columns.items()},
-                          ignored_columns=ignored)
+    report = ImportReport(
+        dry_run=dry_run, mapping={headers[i].strip(): t for i, t in columns.items()}, ignored_columns=ignored
+    )
     converters = _converters(columns, session, org_id, definitions)
     width = len(headers)
     total_work = max(1, 2 * len(rows))
@@ -458,11 +599,18 @@ def import_customers_csv(session: Session, *, org_id: int, stream: BinaryIO | by
         keys = _row_keys(row)
         targets = {owner_of[key] for key in keys if key in owner_of}
         if len(targets) > 1:
-            described = ", ".join(f"{kind} {value} -> customer {owner_of[(kind, value)][1]}"
-                                  if owner_of[(kind, value)][0] == "id" else f"{kind} {value} -> an earlier row"
-                                  for kind, value in keys if (kind, value) in owner_of)
-            report.reject(row.number, keys[-1][0] if keys else None,
-                          f"the row matches more than one customer ({described})")
+            described = ", ".join(
+                f"{kind} {value} -> customer {owner_of[(kind, value)][1]}"
+                if owner_of[(kind, value)][0] == "id"
+                else f"{kind} {value} -> an earlier row"
+                for kind, value in keys
+                if (kind, value) in owner_of
+            )
+            report.reject(
+                row.number,
+                keys[-1][0] if keys else None,
+                f"the row matches more than one customer ({described})",
+            )
             continue
         if targets:
             kind, ref = targets.pop()
@@ -510,14 +658,34 @@ def import_customers_csv(session: Session, *, org_id: int, stream: BinaryIO | by
         progress(len(rows), total_work)
 
     if not dry_run:
-        _write(session, org_id=org_id, new_states=new_states, new_tags=new_tags, new_identities=new_identities,
-               states=states, changed_fields=changed_fields, tags_added=tags_added,
-               identities_added=identities_added, contact_before=contact_before, actor_user_id=actor_user_id,
-               progress=(lambda done: progress(len(rows) + done, total_work)) if progress else None)
-        audit.record(session, action="customers.import", entity="customers", org_id=org_id,
-                     after={"file": source_name[:200], "total": report.total, "created": report.created,
-                            "updated": report.updated, "unchanged": report.unchanged,
-                            "rejected": report.rejected_count})
+        _write(
+            session,
+            org_id=org_id,
+            new_states=new_states,
+            new_tags=new_tags,
+            new_identities=new_identities,
+            states=states,
+            changed_fields=changed_fields,
+            tags_added=tags_added,
+            identities_added=identities_added,
+            contact_before=contact_before,
+            actor_user_id=actor_user_id,
+            progress=(lambda done: progress(len(rows) + done, total_work)) if progress else None,
+        )
+        audit.record(
+            session,
+            action="customers.import",
+            entity="customers",
+            org_id=org_id,
+            after={
+                "file": source_name[:200],
+                "total": report.total,
+                "created": report.created,
+                "updated": report.updated,
+                "unchanged": report.unchanged,
+                "rejected": report.rejected_count,
+            },
+        )
     if progress:
         progress(total_work, total_work)
     return report
@@ -525,35 +693,82 @@ def import_customers_csv(session: Session, *, org_id: int, stream: BinaryIO | by
 
 # --- writing ---------------------------------------------------------------------------------------
 
-def _write(session: Session, *, org_id: int, new_states: list[dict], new_tags: list[set[str]],
-           new_identities: list[list[tuple[str, str]]], states: dict[int, dict],
-           changed_fields: dict[int, set[str]], tags_added: dict[int, set[str]],
-           identities_added: dict[int, list[tuple[str, str]]], contact_before: dict[tuple[int, str], str | None],
-           actor_user_id: int | None,
-           progress: Callable[[int], None] | None) -> None:
+
+def _write(
+    session: Session,
+    *,
+    org_id: int,
+    new_states: list[dict],
+    new_tags: list[set[str]],
+    new_identities: list[list[tuple[str, str]]],
+    states: dict[int, dict],
+    changed_fields: dict[int, set[str]],
+    tags_added: dict[int, set[str]],
+    identities_added: dict[int, list[tuple[str, str]]],
+    contact_before: dict[tuple[int, str], str | None],
+    actor_user_id: int | None,
+    progress: Callable[[int], None] | None,
+) -> None:
     now = utcnow()
-    customers, identities, tags, timeline = (Customer.__table__, Identity.__table__, CustomerTag.__table__,
-                                             TimelineEntry.__table__)
+    customers, identities, tags, timeline = (
+        Customer.__table__,
+        Identity.__table__,
+        CustomerTag.__table__,
+        TimelineEntry.__table__,
+    )
     done = 0
     for start in range(0, len(new_states), WRITE_BATCH):
-        batch = new_states[start:start + WRITE_BATCH]
-        rows = [{"org_id": org_id, **{name: state[name] for name in PROFILE_COLUMNS}, "preferences": {},
-                 "created_at": now, "updated_at": now, "erased_at": None, "merged_into_id": None}
-                for state in batch]
-        ids = session.execute(insert(customers).returning(customers.c.id, sort_by_parameter_order=True),
-                              rows).scalars().all()
+        batch = new_states[start : start + WRITE_BATCH]
+        rows = [
+            {
+                "org_id": org_id,
+                **{name: state[name] for name in PROFILE_COLUMNS},
+                "preferences": {},
+                "created_at": now,
+                "updated_at": now,
+                "erased_at": None,
+                "merged_into_id": None,
+            }
+            for state in batch
+        ]
+        ids = (
+            session.execute(insert(customers).returning(customers.c.id, sort_by_parameter_order=True), rows)
+            .scalars()
+            .all()
+        )
         identity_rows, tag_rows, timeline_rows = [], [], []
         for offset, (customer_id, state) in enumerate(zip(ids, batch, strict=True)):
             index = start + offset
-            pairs = [(kind, state[kind]) for kind in ("email", "phone") if state[kind]] + new_identities[index]
-            identity_rows += [{"org_id": org_id, "customer_id": customer_id, "type": kind, "value": value,
-                               "created_at": now} for kind, value in dict.fromkeys(pairs)]
-            tag_rows += [{"org_id": org_id, "customer_id": customer_id, "tag": tag} for tag in sorted(new_tags[index])]
+            pairs = [(kind, state[kind]) for kind in ("email", "phone") if state[kind]] + new_identities[
+                index
+            ]
+            identity_rows += [
+                {
+                    "org_id": org_id,
+                    "customer_id": customer_id,
+                    "type": kind,
+                    "value": value,
+                    "created_at": now,
+                }
+                for kind, value in dict.fromkeys(pairs)
+            ]
+            tag_rows += [
+                {"org_id": org_id, "customer_id": customer_id, "tag": tag} for tag in sorted(new_tags[index])
+            ]
             name = f"{state['first_name']} {state['last_name']}".strip() or state["email"] or state["phone"]
-            timeline_rows.append({
-                "org_id": org_id, "customer_id": customer_id, "occurred_at": now, "kind": "customer.created",
-                "ref_type": "customer", "ref_id": customer_id, "summary": f"Customer created by import: {name}"[:500],
-                "data": {"source": "import"}, "actor_user_id": actor_user_id})
+            timeline_rows.append(
+                {
+                    "org_id": org_id,
+                    "customer_id": customer_id,
+                    "occurred_at": now,
+                    "kind": "customer.created",
+                    "ref_type": "customer",
+                    "ref_id": customer_id,
+                    "summary": f"Customer created by import: {name}"[:500],
+                    "data": {"source": "import"},
+                    "actor_user_id": actor_user_id,
+                }
+            )
         for table, payload in ((identities, identity_rows), (tags, tag_rows), (timeline, timeline_rows)):
             if payload:
                 session.execute(insert(table), payload)
@@ -564,21 +779,43 @@ def _write(session: Session, *, org_id: int, new_states: list[dict], new_tags: l
     changed_ids = sorted(set(changed_fields) | set(tags_added) | set(identities_added))
     profile_updates = [cid for cid in changed_ids if changed_fields.get(cid)]
     if profile_updates:
-        statement = update(customers).where(customers.c.id == bindparam("customer_id")).values(
-            updated_at=now, **{name: bindparam(f"new_{name}") for name in PROFILE_COLUMNS})
-        session.execute(statement, [{"customer_id": cid, **{f"new_{n}": states[cid][n] for n in PROFILE_COLUMNS}}
-                                    for cid in profile_updates])
+        statement = (
+            update(customers)
+            .where(customers.c.id == bindparam("customer_id"))
+            .values(updated_at=now, **{name: bindparam(f"new_{name}") for name in PROFILE_COLUMNS})
+        )
+        session.execute(
+            statement,
+            [
+                {"customer_id": cid, **{f"new_{n}": states[cid][n] for n in PROFILE_COLUMNS}}
+                for cid in profile_updates
+            ],
+        )
     replaced = [(cid, kind, old, states[cid][kind]) for (cid, kind), old in contact_before.items()]
     added = [(cid, kind, value) for cid in changed_ids for kind, value in identities_added.get(cid, [])]
     tag_rows, timeline_rows = [], []
     for cid in changed_ids:
-        tag_rows += [{"org_id": org_id, "customer_id": cid, "tag": tag} for tag in sorted(tags_added.get(cid, ()))]
-        fields = sorted(changed_fields.get(cid, set()) | ({"tags"} if tags_added.get(cid) else set())
-                        | ({"identities"} if identities_added.get(cid) else set()))
-        timeline_rows.append({
-            "org_id": org_id, "customer_id": cid, "occurred_at": now, "kind": "profile.updated",
-            "ref_type": "customer", "ref_id": cid, "summary": "Profile updated by import: " + ", ".join(fields),
-            "data": {"source": "import", "fields": fields}, "actor_user_id": actor_user_id})
+        tag_rows += [
+            {"org_id": org_id, "customer_id": cid, "tag": tag} for tag in sorted(tags_added.get(cid, ()))
+        ]
+        fields = sorted(
+            changed_fields.get(cid, set())
+            | ({"tags"} if tags_added.get(cid) else set())
+            | ({"identities"} if identities_added.get(cid) else set())
+        )
+        timeline_rows.append(
+            {
+                "org_id": org_id,
+                "customer_id": cid,
+                "occurred_at": now,
+                "kind": "profile.updated",
+                "ref_type": "customer",
+                "ref_id": cid,
+                "summary": "Profile updated by import: " + ", ".join(fields),
+                "data": {"source": "import", "fields": fields},
+                "actor_user_id": actor_user_id,
+            }
+        )
     if replaced or added:
         _update_identities(session, org_id=org_id, replaced=replaced, added=added, now=now)
     for table, payload in ((tags, tag_rows), (timeline, timeline_rows)):
@@ -588,16 +825,25 @@ def _write(session: Session, *, org_id: int, new_states: list[dict], new_tags: l
         progress(done + len(changed_ids))
 
 
-def _update_identities(session: Session, *, org_id: int, replaced: list[tuple[int, str, str | None, str]],
-                       added: list[tuple[int, str, str]], now) -> None:
+def _update_identities(
+    session: Session,
+    *,
+    org_id: int,
+    replaced: list[tuple[int, str, str | None, str]],
+    added: list[tuple[int, str, str]],
+    now,
+) -> None:
     """Keep existing customers' ``email``/``phone`` identities in step with changed columns (old value out,
     new value in) and add the identities rows brought."""
     table = Identity.__table__
     customer_ids = sorted({item[0] for item in [*replaced, *added]})
     held: dict[tuple[int, str, str], int] = {}
     for start in range(0, len(customer_ids), LOOKUP_CHUNK):
-        rows = session.execute(select(table.c.id, table.c.customer_id, table.c.type, table.c.value).where(
-            table.c.org_id == org_id, table.c.customer_id.in_(customer_ids[start:start + LOOKUP_CHUNK])))
+        rows = session.execute(
+            select(table.c.id, table.c.customer_id, table.c.type, table.c.value).where(
+                table.c.org_id == org_id, table.c.customer_id.in_(customer_ids[start : start + LOOKUP_CHUNK])
+            )
+        )
         held.update(((cid, kind, value), identity_id) for identity_id, cid, kind, value in rows)
     deletes: list[int] = []
     inserts: dict[tuple[int, str, str], dict] = {}
@@ -608,8 +854,13 @@ def _update_identities(session: Session, *, org_id: int, replaced: list[tuple[in
             added.append((cid, kind, new))
     for cid, kind, value in added:
         if (cid, kind, value) not in held:
-            inserts[(cid, kind, value)] = {"org_id": org_id, "customer_id": cid, "type": kind, "value": value,
-                                           "created_at": now}
+            inserts[(cid, kind, value)] = {
+                "org_id": org_id,
+                "customer_id": cid,
+                "type": kind,
+                "value": value,
+                "created_at": now,
+            }
     if deletes:
         session.execute(table.delete().where(table.c.org_id == org_id, table.c.id.in_(deletes)))
     if inserts:

@@ -23,8 +23,21 @@ from patron.customers.models import ConsentRecord, Customer, CustomerTag, Identi
 from patron.customers.places import VISIT_RADIUS_M, haversine_m
 from patron.customers.timeline import record_timeline
 
-FILLED_FROM_DUPLICATE = ("first_name", "last_name", "email", "phone", "birth_year", "gender", "education",
-                         "occupation", "income_band", "city", "country", "timezone", "owner_id")
+FILLED_FROM_DUPLICATE = (
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "birth_year",
+    "gender",
+    "education",
+    "occupation",
+    "income_band",
+    "city",
+    "country",
+    "timezone",
+    "owner_id",
+)
 
 
 @dataclass(frozen=True)
@@ -36,19 +49,31 @@ class MergeResult:
 
 
 def _move(session: Session, model: type, *, org_id: int, from_id: int, to_id: int) -> int:
-    result = session.execute(update(model).where(model.org_id == org_id, model.customer_id == from_id)
-                             .values(customer_id=to_id).execution_options(synchronize_session=False))
+    result = session.execute(
+        update(model)
+        .where(model.org_id == org_id, model.customer_id == from_id)
+        .values(customer_id=to_id)
+        .execution_options(synchronize_session=False)
+    )
     return result.rowcount or 0
 
 
 def _merge_tags(session: Session, *, org_id: int, survivor_id: int, duplicate_id: int) -> int:
     def tags_of(customer_id: int) -> set[str]:
-        return set(session.scalars(select(CustomerTag.tag).where(CustomerTag.org_id == org_id,
-                                                                 CustomerTag.customer_id == customer_id)))
+        return set(
+            session.scalars(
+                select(CustomerTag.tag).where(
+                    CustomerTag.org_id == org_id, CustomerTag.customer_id == customer_id
+                )
+            )
+        )
 
     new = tags_of(duplicate_id) - tags_of(survivor_id)
-    session.execute(delete(CustomerTag).where(CustomerTag.org_id == org_id, CustomerTag.customer_id == duplicate_id)
-                    .execution_options(synchronize_session=False))
+    session.execute(
+        delete(CustomerTag)
+        .where(CustomerTag.org_id == org_id, CustomerTag.customer_id == duplicate_id)
+        .execution_options(synchronize_session=False)
+    )
     for tag in sorted(new):
         session.add(CustomerTag(org_id=org_id, customer_id=survivor_id, tag=tag))
     return len(new)
@@ -56,18 +81,24 @@ def _merge_tags(session: Session, *, org_id: int, survivor_id: int, duplicate_id
 
 def _merge_places(session: Session, *, org_id: int, survivor_id: int, duplicate_id: int) -> int:
     def places_of(customer_id: int) -> list[Place]:
-        return list(session.scalars(select(Place).where(Place.org_id == org_id, Place.customer_id == customer_id)))
+        return list(
+            session.scalars(select(Place).where(Place.org_id == org_id, Place.customer_id == customer_id))
+        )
 
     kept = places_of(survivor_id)
     moved = 0
     for place in places_of(duplicate_id):
-        near = [p for p in kept if haversine_m(p.latitude, p.longitude, place.latitude, place.longitude)
-                <= VISIT_RADIUS_M]
+        near = [
+            p
+            for p in kept
+            if haversine_m(p.latitude, p.longitude, place.latitude, place.longitude) <= VISIT_RADIUS_M
+        ]
         if near:
             target = near[0]
             target.visit_count = (target.visit_count or 0) + (place.visit_count or 0)
-            if place.last_visited_at and (target.last_visited_at is None
-                                          or place.last_visited_at > target.last_visited_at):
+            if place.last_visited_at and (
+                target.last_visited_at is None or place.last_visited_at > target.last_visited_at
+            ):
                 target.last_visited_at = place.last_visited_at
             if not target.address and place.address:
                 target.address = place.address
@@ -97,39 +128,63 @@ def _fill_profile(survivor: Customer, duplicate: Customer) -> list[str]:
     return filled
 
 
-def do_merge_customers(session: Session, *, org_id: int, survivor_id: int, duplicate_id: int,
-                       actor_user_id: int | None = None) -> MergeResult:
+def do_merge_customers(
+    session: Session, *, org_id: int, survivor_id: int, duplicate_id: int, actor_user_id: int | None = None
+) -> MergeResult:
     """Fold ``duplicate_id`` into ``survivor_id`` (see the module docstring); audited as ``customers.merge``."""
     if survivor_id == duplicate_id:
         raise Invalid("A customer cannot be merged into itself.", field="duplicate_id")
     survivor = get_writable_customer_or_raise(session, org_id=org_id, customer_id=survivor_id)
     duplicate = get_customer_or_raise(session, org_id=org_id, customer_id=duplicate_id, field="duplicate_id")
     if duplicate.erased_at is not None:
-        raise Conflict(f"Customer {duplicate_id} was erased; there is nothing left to merge.", field="duplicate_id")
+        raise Conflict(
+            f"Customer {duplicate_id} was erased; there is nothing left to merge.", field="duplicate_id"
+        )
     duplicate_name = display_name(duplicate)
     filled = _fill_profile(survivor, duplicate)
     session.flush()
     moved = {
         "identities": _move(session, Identity, org_id=org_id, from_id=duplicate_id, to_id=survivor_id),
         "tags": _merge_tags(session, org_id=org_id, survivor_id=survivor_id, duplicate_id=duplicate_id),
-        "consent_records": _move(session, ConsentRecord, org_id=org_id, from_id=duplicate_id, to_id=survivor_id),
+        "consent_records": _move(
+            session, ConsentRecord, org_id=org_id, from_id=duplicate_id, to_id=survivor_id
+        ),
         "places": _merge_places(session, org_id=org_id, survivor_id=survivor_id, duplicate_id=duplicate_id),
-        "timeline_entries": _move(session, TimelineEntry, org_id=org_id, from_id=duplicate_id, to_id=survivor_id),
+        "timeline_entries": _move(
+            session, TimelineEntry, org_id=org_id, from_id=duplicate_id, to_id=survivor_id
+        ),
     }
-    session.execute(update(Customer).where(Customer.org_id == org_id, Customer.merged_into_id == duplicate_id)
-                    .values(merged_into_id=survivor_id).execution_options(synchronize_session=False))
-    for domain, count in hooks.reassign_everywhere(session, org_id=org_id, from_customer_id=duplicate_id,
-                                                   to_customer_id=survivor_id).items():
+    session.execute(
+        update(Customer)
+        .where(Customer.org_id == org_id, Customer.merged_into_id == duplicate_id)
+        .values(merged_into_id=survivor_id)
+        .execution_options(synchronize_session=False)
+    )
+    for domain, count in hooks.reassign_everywhere(
+        session, org_id=org_id, from_customer_id=duplicate_id, to_customer_id=survivor_id
+    ).items():
         moved[domain] = count
     duplicate.merged_into_id = survivor_id
     session.flush()
-    record_timeline(session, org_id=org_id, customer_id=survivor_id, kind="customer.merged",
-                    summary=f"Merged duplicate profile {duplicate_name} (customer {duplicate_id}) into this one",
-                    ref_type="customer", ref_id=duplicate_id,
-                    data={"duplicate_id": duplicate_id, "moved": moved, "filled": filled},
-                    actor_user_id=actor_user_id)
-    audit.record(session, action="customers.merge", entity="customers", entity_id=survivor_id, org_id=org_id,
-                 before={"duplicate_id": duplicate_id},
-                 after={"survivor_id": survivor_id, "moved": moved, "filled": filled})
+    record_timeline(
+        session,
+        org_id=org_id,
+        customer_id=survivor_id,
+        kind="customer.merged",
+        summary=f"Merged duplicate profile {duplicate_name} (customer {duplicate_id}) into this one",
+        ref_type="customer",
+        ref_id=duplicate_id,
+        data={"duplicate_id": duplicate_id, "moved": moved, "filled": filled},
+        actor_user_id=actor_user_id,
+    )
+    audit.record(
+        session,
+        action="customers.merge",
+        entity="customers",
+        entity_id=survivor_id,
+        org_id=org_id,
+        before={"duplicate_id": duplicate_id},
+        after={"survivor_id": survivor_id, "moved": moved, "filled": filled},
+    )
     session.flush()
     return MergeResult(survivor=survivor, duplicate_id=duplicate_id, moved=moved, filled=filled)

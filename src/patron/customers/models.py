@@ -43,7 +43,9 @@ class Customer(TimestampMixin, OrgScoped, Base):
     timezone: Mapped[str | None] = mapped_column(String(64))
     owner_id: Mapped[int | None] = mapped_column(Integer, ForeignKey("users.id", ondelete="SET NULL"))
     erased_at: Mapped[datetime | None] = mapped_column(default=None)
-    merged_into_id: Mapped[int | None] = mapped_column(Integer, ForeignKey("customers.id", ondelete="SET NULL"))
+    merged_into_id: Mapped[int | None] = mapped_column(
+        Integer, ForeignKey("customers.id", ondelete="SET NULL")
+    )
 
 
 class CustomerTag(OrgScoped, Base):
@@ -63,7 +65,9 @@ class Identity(OrgScoped, Base):
     __table_args__ = (UniqueConstraint("org_id", "type", "value", name="uq_identities_org_type_value"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    customer_id: Mapped[int] = mapped_column(Integer, ForeignKey("customers.id", ondelete="CASCADE"), index=True)
+    customer_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("customers.id", ondelete="CASCADE"), index=True
+    )
     type: Mapped[str] = mapped_column(String(20))
     value: Mapped[str] = mapped_column(String(254))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -92,7 +96,9 @@ class Place(TimestampMixin, OrgScoped, Base):
     __tablename__ = "places"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    customer_id: Mapped[int] = mapped_column(Integer, ForeignKey("customers.id", ondelete="CASCADE"), index=True)
+    customer_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("customers.id", ondelete="CASCADE"), index=True
+    )
     label: Mapped[str] = mapped_column(String(100))
     latitude: Mapped[float] = mapped_column(Float)
     longitude: Mapped[float] = mapped_column(Float)

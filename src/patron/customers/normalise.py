@@ -33,7 +33,9 @@ def normalise_phone(value: str) -> str:
     plus = compact.startswith("+")
     digits = compact[1:] if plus else compact
     if not digits.isdigit() or not digits.isascii():
-        raise ValueError("value is not a valid phone number (digits, spaces, dashes, dots, brackets, a leading +)")
+        raise ValueError(
+            "value is not a valid phone number (digits, spaces, dashes, dots, brackets, a leading +)"
+        )
     if not plus and digits.startswith("00"):
         digits = digits[2:]
     if not 5 <= len(digits) <= 15:

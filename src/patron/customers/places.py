@@ -30,8 +30,12 @@ def haversine_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
 
 def _check_position(latitude: Any, longitude: Any) -> None:
     for name, value, bound in (("latitude", latitude, 90), ("longitude", longitude, 180)):
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) \
-                or not -bound <= value <= bound:
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not math.isfinite(value)
+            or not -bound <= value <= bound
+        ):
             raise Invalid(f"{name} must be a number between -{bound} and {bound}.", field=name)
 
 
@@ -44,41 +48,69 @@ def _check_text(name: str, value: Any, limit: int, *, required: bool) -> str:
 def list_places(session: Session, *, org_id: int, customer_id: int) -> list[Place]:
     """The customer's saved places, most visited first."""
     get_customer_or_raise(session, org_id=org_id, customer_id=customer_id)
-    return list(session.scalars(select(Place).where(Place.org_id == org_id, Place.customer_id == customer_id)
-                                .order_by(Place.visit_count.desc(), Place.last_visited_at.desc().nulls_last(), Place.id)))
+    return list(
+        session.scalars(
+            select(Place)
+            .where(Place.org_id == org_id, Place.customer_id == customer_id)
+            .order_by(Place.visit_count.desc(), Place.last_visited_at.desc().nulls_last(), Place.id)
+        )
+    )
 
 
 def get_place_or_raise(session: Session, *, org_id: int, customer_id: int, place_id: int) -> Place:
     get_customer_or_raise(session, org_id=org_id, customer_id=customer_id)
-    place = session.scalar(select(Place).where(Place.org_id == org_id, Place.customer_id == customer_id,
-                                               Place.id == place_id))
+    place = session.scalar(
+        select(Place).where(Place.org_id == org_id, Place.customer_id == customer_id, Place.id == place_id)
+    )
     if place is None:
         raise NotFound(f"No place {place_id} for customer {customer_id}.", field="place_id")
     return place
 
 
 def _place_count(session: Session, org_id: int, customer_id: int) -> int:
-    return session.scalar(select(func.count()).select_from(Place).where(
-        Place.org_id == org_id, Place.customer_id == customer_id)) or 0
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(Place)
+            .where(Place.org_id == org_id, Place.customer_id == customer_id)
+        )
+        or 0
+    )
 
 
-def create_place(session: Session, *, org_id: int, customer_id: int, label: str, latitude: float,
-                 longitude: float, address: str = "") -> Place:
+def create_place(
+    session: Session,
+    *,
+    org_id: int,
+    customer_id: int,
+    label: str,
+    latitude: float,
+    longitude: float,
+    address: str = "",
+) -> Place:
     get_writable_customer_or_raise(session, org_id=org_id, customer_id=customer_id)
     _check_position(latitude, longitude)
     label = _check_text("label", label, 100, required=True)
     address = _check_text("address", address, 300, required=False)
     if _place_count(session, org_id, customer_id) >= MAX_PLACES:
         raise Invalid(f"A customer can have at most {MAX_PLACES} saved places.", field="customer_id")
-    place = Place(org_id=org_id, customer_id=customer_id, label=label, latitude=float(latitude),
-                  longitude=float(longitude), address=address, visit_count=0)
+    place = Place(
+        org_id=org_id,
+        customer_id=customer_id,
+        label=label,
+        latitude=float(latitude),
+        longitude=float(longitude),
+        address=address,
+        visit_count=0,
+    )
     session.add(place)
     session.flush()
     return place
 
 
-def update_place(session: Session, *, org_id: int, customer_id: int, place_id: int, changes: dict[str, Any]
-                 ) -> Place:
+def update_place(
+    session: Session, *, org_id: int, customer_id: int, place_id: int, changes: dict[str, Any]
+) -> Place:
     get_writable_customer_or_raise(session, org_id=org_id, customer_id=customer_id)
     place = get_place_or_raise(session, org_id=org_id, customer_id=customer_id, place_id=place_id)
     latitude = changes.get("latitude", place.latitude)
@@ -99,7 +131,9 @@ def delete_place(session: Session, *, org_id: int, customer_id: int, place_id: i
     session.flush()
 
 
-def nearest_place(places: list[Place], latitude: float, longitude: float) -> tuple[Place | None, float | None]:
+def nearest_place(
+    places: list[Place], latitude: float, longitude: float
+) -> tuple[Place | None, float | None]:
     best, best_distance = None, None
     for place in places:
         distance = haversine_m(latitude, longitude, place.latitude, place.longitude)
@@ -108,13 +142,22 @@ def nearest_place(places: list[Place], latitude: float, longitude: float) -> tup
     return best, best_distance
 
 
-def do_record_visit(session: Session, *, org_id: int, customer_id: int, latitude: float, longitude: float,
-                    label: str | None = None) -> tuple[Place, bool, float | None]:
+def do_record_visit(
+    session: Session,
+    *,
+    org_id: int,
+    customer_id: int,
+    latitude: float,
+    longitude: float,
+    label: str | None = None,
+) -> tuple[Place, bool, float | None]:
     """Count a visit: the nearest saved place within 150 m gets ``visit_count + 1``; otherwise a new place is
     saved (labelled ``label`` or "Visited place"). Returns ``(place, created, distance in metres)``."""
     get_writable_customer_or_raise(session, org_id=org_id, customer_id=customer_id)
     _check_position(latitude, longitude)
-    places = list(session.scalars(select(Place).where(Place.org_id == org_id, Place.customer_id == customer_id)))
+    places = list(
+        session.scalars(select(Place).where(Place.org_id == org_id, Place.customer_id == customer_id))
+    )
     place, distance = nearest_place(places, latitude, longitude)
     now = utcnow()
     if place is not None and distance is not None and distance <= VISIT_RADIUS_M:
@@ -123,8 +166,9 @@ def do_record_visit(session: Session, *, org_id: int, customer_id: int, latitude
         session.flush()
         return place, False, distance
     chosen = label if label is not None and label.strip() else "Visited place"
-    place = create_place(session, org_id=org_id, customer_id=customer_id, label=chosen, latitude=latitude,
-                         longitude=longitude)
+    place = create_place(
+        session, org_id=org_id, customer_id=customer_id, label=chosen, latitude=latitude, longitude=longitude
+    )
     place.visit_count = 1
     place.last_visited_at = now
     session.flush()

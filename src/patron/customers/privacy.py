@@ -30,17 +30,44 @@ ERASED_MARK = "[erased]"
 SCRUBBED_SUMMARY = "(erased)"
 #: columns holding personal data, per audited table: their values are scrubbed from the audit log on erasure
 PERSONAL_COLUMNS = {
-    "customers": {"first_name", "last_name", "email", "phone", "birth_year", "gender", "education", "occupation",
-                  "income_band", "lifestyle_tags", "preferences", "attributes", "city", "country", "timezone"},
+    "customers": {
+        "first_name",
+        "last_name",
+        "email",
+        "phone",
+        "birth_year",
+        "gender",
+        "education",
+        "occupation",
+        "income_band",
+        "lifestyle_tags",
+        "preferences",
+        "attributes",
+        "city",
+        "country",
+        "timezone",
+    },
     "identities": {"value"},
     "places": {"label", "latitude", "longitude", "address"},
     "customer_tags": {"tag"},
     "consent_records": {"note"},
 }
 ERASED_VALUES: dict[str, Any] = {
-    "first_name": ERASED_NAME, "last_name": "", "email": None, "phone": None, "birth_year": None, "gender": None,
-    "education": None, "occupation": None, "income_band": None, "lifestyle_tags": [], "preferences": {},
-    "attributes": {}, "city": None, "country": None, "timezone": None,
+    "first_name": ERASED_NAME,
+    "last_name": "",
+    "email": None,
+    "phone": None,
+    "birth_year": None,
+    "gender": None,
+    "education": None,
+    "occupation": None,
+    "income_band": None,
+    "lifestyle_tags": [],
+    "preferences": {},
+    "attributes": {},
+    "city": None,
+    "country": None,
+    "timezone": None,
 }
 
 
@@ -56,8 +83,11 @@ def _rows(session: Session, model: type, *, org_id: int, customer_id: int, order
 def build_privacy_export(session: Session, *, org_id: int, customer_id: int) -> dict:
     """Everything held about the customer, as JSON-ready data."""
     customer = get_customer_or_raise(session, org_id=org_id, customer_id=customer_id)
-    merged = list(session.scalars(select(Customer).where(Customer.org_id == org_id,
-                                                          Customer.merged_into_id == customer_id)))
+    merged = list(
+        session.scalars(
+            select(Customer).where(Customer.org_id == org_id, Customer.merged_into_id == customer_id)
+        )
+    )
     timeline: list[dict] = []
     unavailable: set[str] = set()
     before = None
@@ -73,13 +103,23 @@ def build_privacy_export(session: Session, *, org_id: int, customer_id: int) -> 
         "format": EXPORT_FORMAT,
         "exported_at": jsonable(utcnow()),
         "customer": _row(customer),
-        "tags": sorted(session.scalars(select(CustomerTag.tag).where(CustomerTag.org_id == org_id,
-                                                                     CustomerTag.customer_id == customer_id))),
+        "tags": sorted(
+            session.scalars(
+                select(CustomerTag.tag).where(
+                    CustomerTag.org_id == org_id, CustomerTag.customer_id == customer_id
+                )
+            )
+        ),
         "identities": _rows(session, Identity, org_id=org_id, customer_id=customer_id, order=(Identity.id,)),
         "consents": {
             "current": {channel: jsonable(state.__dict__) for channel, state in consents.items()},
-            "ledger": _rows(session, ConsentRecord, org_id=org_id, customer_id=customer_id,
-                            order=(ConsentRecord.recorded_at, ConsentRecord.id)),
+            "ledger": _rows(
+                session,
+                ConsentRecord,
+                org_id=org_id,
+                customer_id=customer_id,
+                order=(ConsentRecord.recorded_at, ConsentRecord.id),
+            ),
         },
         "places": _rows(session, Place, org_id=org_id, customer_id=customer_id, order=(Place.id,)),
         "timeline": timeline,
@@ -92,28 +132,53 @@ def build_privacy_export(session: Session, *, org_id: int, customer_id: int) -> 
 def do_privacy_export(session: Session, *, org_id: int, customer_id: int) -> dict:
     """:func:`build_privacy_export`, recorded in the audit log as ``customers.privacy_export``."""
     export = build_privacy_export(session, org_id=org_id, customer_id=customer_id)
-    audit.record(session, action="customers.privacy_export", entity="customers", entity_id=customer_id,
-                 org_id=org_id, after={"sections": sorted(export), "timeline_items": len(export["timeline"]),
-                                       "related": sorted(export["related"])})
+    audit.record(
+        session,
+        action="customers.privacy_export",
+        entity="customers",
+        entity_id=customer_id,
+        org_id=org_id,
+        after={
+            "sections": sorted(export),
+            "timeline_items": len(export["timeline"]),
+            "related": sorted(export["related"]),
+        },
+    )
     return export
 
 
 def _scrub(values: dict | None, personal: set[str]) -> dict | None:
     if values is None:
         return None
-    return {key: (ERASED_MARK if key in personal and value not in (None, "", [], {}) else value)
-            for key, value in values.items()}
+    return {
+        key: (ERASED_MARK if key in personal and value not in (None, "", [], {}) else value)
+        for key, value in values.items()
+    }
 
 
-def _scrub_audit_log(session: Session, *, org_id: int, customer_ids: list[int], identity_ids: list[int],
-                     place_ids: list[int], consent_ids: list[int]) -> int:
+def _scrub_audit_log(
+    session: Session,
+    *,
+    org_id: int,
+    customer_ids: list[int],
+    identity_ids: list[int],
+    place_ids: list[int],
+    consent_ids: list[int],
+) -> int:
     """Replace personal values in earlier audit entries about these rows; returns how many entries changed."""
-    wanted = {"customers": [str(i) for i in customer_ids], "identities": [str(i) for i in identity_ids],
-              "places": [str(i) for i in place_ids], "consent_records": [str(i) for i in consent_ids]}
-    conditions = [(AuditEntry.entity == entity) & AuditEntry.entity_id.in_(ids) for entity, ids in wanted.items()
-                  if ids]
-    conditions += [(AuditEntry.entity == "customer_tags") & AuditEntry.entity_id.startswith(f"{cid},")
-                   for cid in customer_ids]
+    wanted = {
+        "customers": [str(i) for i in customer_ids],
+        "identities": [str(i) for i in identity_ids],
+        "places": [str(i) for i in place_ids],
+        "consent_records": [str(i) for i in consent_ids],
+    }
+    conditions = [
+        (AuditEntry.entity == entity) & AuditEntry.entity_id.in_(ids) for entity, ids in wanted.items() if ids
+    ]
+    conditions += [
+        (AuditEntry.entity == "customer_tags") & AuditEntry.entity_id.startswith(f"{cid},")
+        for cid in customer_ids
+    ]
     changed = 0
     for entry in session.scalars(select(AuditEntry).where(AuditEntry.org_id == org_id, or_(*conditions))):
         personal = PERSONAL_COLUMNS.get(entry.entity, set())
@@ -124,53 +189,90 @@ def _scrub_audit_log(session: Session, *, org_id: int, customer_ids: list[int], 
     return changed
 
 
-def do_erase_customer(session: Session, *, org_id: int, customer_id: int, actor_user_id: int | None = None
-                      ) -> Customer:
+def do_erase_customer(
+    session: Session, *, org_id: int, customer_id: int, actor_user_id: int | None = None
+) -> Customer:
     """Erase the customer's personal data (see the module docstring); audited as ``customers.erase``."""
     customer = get_customer_or_raise(session, org_id=org_id, customer_id=customer_id)
     if customer.erased_at is not None:
-        raise Conflict(f"Customer {customer_id} was already erased on {customer.erased_at:%Y-%m-%d}.",
-                       field="customer_id", code="customer_erased")
-    ids = [customer_id, *session.scalars(select(Customer.id).where(Customer.org_id == org_id,
-                                                                   Customer.merged_into_id == customer_id))]
+        raise Conflict(
+            f"Customer {customer_id} was already erased on {customer.erased_at:%Y-%m-%d}.",
+            field="customer_id",
+            code="customer_erased",
+        )
+    ids = [
+        customer_id,
+        *session.scalars(
+            select(Customer.id).where(Customer.org_id == org_id, Customer.merged_into_id == customer_id)
+        ),
+    ]
     session.flush()
 
     def owned(model: type) -> list[int]:
-        return list(session.scalars(select(model.id).where(model.org_id == org_id, model.customer_id.in_(ids))))
+        return list(
+            session.scalars(select(model.id).where(model.org_id == org_id, model.customer_id.in_(ids)))
+        )
 
     identity_ids, place_ids, consent_ids = owned(Identity), owned(Place), owned(ConsentRecord)
     now = utcnow()
     counts: dict[str, Any] = {"profiles": len(ids), "identities": len(identity_ids), "places": len(place_ids)}
     # Core statements: the automatic audit would otherwise copy the personal data into the log.
     table = Customer.__table__
-    session.execute(update(table).where(table.c.org_id == org_id, table.c.id.in_(ids))
-                    .values(**ERASED_VALUES, erased_at=now, updated_at=now))
+    session.execute(
+        update(table)
+        .where(table.c.org_id == org_id, table.c.id.in_(ids))
+        .values(**ERASED_VALUES, erased_at=now, updated_at=now)
+    )
     for model in (Identity, Place, CustomerTag):
         table = model.__table__
         result = session.execute(table.delete().where(table.c.org_id == org_id, table.c.customer_id.in_(ids)))
         counts[model.__tablename__] = result.rowcount or 0
     table = TimelineEntry.__table__
-    result = session.execute(update(table).where(table.c.org_id == org_id, table.c.customer_id.in_(ids))
-                             .values(summary=SCRUBBED_SUMMARY, data={}))
+    result = session.execute(
+        update(table)
+        .where(table.c.org_id == org_id, table.c.customer_id.in_(ids))
+        .values(summary=SCRUBBED_SUMMARY, data={})
+    )
     counts["timeline_entries"] = result.rowcount or 0
     table = ConsentRecord.__table__
-    session.execute(update(table).where(table.c.org_id == org_id, table.c.customer_id.in_(ids)).values(note=""))
+    session.execute(
+        update(table).where(table.c.org_id == org_id, table.c.customer_id.in_(ids)).values(note="")
+    )
     related: dict[str, int] = {}
     for cid in ids:
         for domain, count in hooks.erase_everywhere(session, org_id=org_id, customer_id=cid).items():
             related[domain] = related.get(domain, 0) + count
     counts["related"] = related
-    counts["audit_entries_scrubbed"] = _scrub_audit_log(session, org_id=org_id, customer_ids=ids,
-                                                        identity_ids=identity_ids, place_ids=place_ids,
-                                                        consent_ids=consent_ids)
+    counts["audit_entries_scrubbed"] = _scrub_audit_log(
+        session,
+        org_id=org_id,
+        customer_ids=ids,
+        identity_ids=identity_ids,
+        place_ids=place_ids,
+        consent_ids=consent_ids,
+    )
     for cid in ids:
         stale = session.get(Customer, cid)
         if stale is not None:
             session.refresh(stale)
-    record_timeline(session, org_id=org_id, customer_id=customer_id, kind="customer.erased",
-                    summary="Personal data erased on request", ref_type="customer", ref_id=customer_id,
-                    occurred_at=now, actor_user_id=actor_user_id)
-    audit.record(session, action="customers.erase", entity="customers", entity_id=customer_id, org_id=org_id,
-                 after={"erased_at": now, **counts})
+    record_timeline(
+        session,
+        org_id=org_id,
+        customer_id=customer_id,
+        kind="customer.erased",
+        summary="Personal data erased on request",
+        ref_type="customer",
+        ref_id=customer_id,
+        occurred_at=now,
+        actor_user_id=actor_user_id,
+    )
+    audit.record(
+        session,
+        action="customers.erase",
+        entity="customers",
+        entity_id=customer_id,
+        org_id=org_id,
+        after={"erased_at": now, **counts},
+    )
     session.flush()
     return customer

@@ -47,15 +47,24 @@ def _converter(function, code: str):
             return function(value)
         except ValueError as exc:
             raise PydanticCustomError(code, str(exc)) from None
+
     return BeforeValidator(convert)
 
 
 Email = Annotated[str, _converter(normalise_email, "email"), Field(max_length=254)]
 Phone = Annotated[str, _converter(normalise_phone, "phone"), Field(max_length=16)]
-Country = Annotated[str, _converter(normalise_country, "country"),
-                    Field(min_length=2, max_length=2, description="ISO 3166-1 alpha-2 code, e.g. DE.")]
-TimeZone = Annotated[str, _converter(normalise_timezone, "timezone"),
-                     Field(max_length=64, description="IANA time zone, e.g. Europe/Berlin.")]
+Country = Annotated[
+    str,
+    _converter(normalise_country, "country"),
+    Field(min_length=2, max_length=2, description="ISO 3166-1 alpha-2 code, e.g. DE."),
+]
+TimeZone = Annotated[
+    str,
+    _converter(normalise_timezone, "timezone"),
+    Field(max_length=64, description="IANA time zone, e.g. Europe/Berlin."),
+]
+
+
 def _birth_year(value: int) -> int:
     try:
         return check_birth_year(value)
@@ -80,24 +89,38 @@ def _check_json_size(value: dict | None, limit: int, what: str) -> dict | None:
 class _ProfileFields(Schema):
     first_name: str | None = Field(None, max_length=100)
     last_name: str | None = Field(None, max_length=100)
-    email: Email | None = Field(None, description="Stored lower-cased; kept in step with an `email` identity.")
-    phone: Phone | None = Field(None, description="Any common notation; stored as `+` and digits, kept in step "
-                                                  "with a `phone` identity.")
+    email: Email | None = Field(
+        None, description="Stored lower-cased; kept in step with an `email` identity."
+    )
+    phone: Phone | None = Field(
+        None,
+        description="Any common notation; stored as `+` and digits, kept in step with a `phone` identity.",
+    )
     birth_year: BirthYear | None = Field(None, description="Between 1900 and the current year.")
     gender: Gender | None = None
     education: Education | None = Field(None, description="Highest completed level of education.")
     occupation: ShortText | None = None
     income_band: IncomeBand | None = Field(None, description="Household income band used by segmentation.")
-    lifestyle_tags: list[LifestyleTag] | None = Field(None, max_length=30,
-                                                      description="Lifestyle words such as commuter, outdoors.")
-    preferences: dict[str, Any] | None = Field(None, max_length=50, description="Free-form preferences "
-                                               "(at most 50 keys, 8 KB of JSON). On PATCH merged into the stored "
-                                               "ones; a key set to null is removed.")
-    attributes: dict[str, Any] | None = Field(None, max_length=100, description="Custom attributes defined at "
-                                              "/api/v1/customer-attributes, typed. On PATCH merged like "
-                                              "preferences.")
-    tags: list[Tag] | None = Field(None, max_length=50, description="Lower-cased labels; on PATCH they replace "
-                                                                      "the customer's tags.")
+    lifestyle_tags: list[LifestyleTag] | None = Field(
+        None, max_length=30, description="Lifestyle words such as commuter, outdoors."
+    )
+    preferences: dict[str, Any] | None = Field(
+        None,
+        max_length=50,
+        description="Free-form preferences "
+        "(at most 50 keys, 8 KB of JSON). On PATCH merged into the stored "
+        "ones; a key set to null is removed.",
+    )
+    attributes: dict[str, Any] | None = Field(
+        None,
+        max_length=100,
+        description="Custom attributes defined at "
+        "/api/v1/customer-attributes, typed. On PATCH merged like "
+        "preferences.",
+    )
+    tags: list[Tag] | None = Field(
+        None, max_length=50, description="Lower-cased labels; on PATCH they replace the customer's tags."
+    )
     owner_id: int | None = Field(None, ge=1, description="Staff member (user id) who owns the relationship.")
     city: ShortText | None = None
     country: Country | None = None
@@ -142,16 +165,21 @@ class CustomerOut(Schema):
     city: str | None
     country: str | None
     timezone: str | None
-    consents: dict[str, bool] | None = Field(None, description="Current consent per channel (single-customer "
-                                                               "reads only; null in lists).")
+    consents: dict[str, bool] | None = Field(
+        None, description="Current consent per channel (single-customer reads only; null in lists)."
+    )
     created_at: datetime
     updated_at: datetime
     erased_at: datetime | None = Field(description="Set when the personal data was erased on request.")
 
 
 class AttributeDefinitionCreate(Schema):
-    key: str = Field(min_length=1, max_length=60, pattern=r"^[a-z][a-z0-9_]*$",
-                     description="Lower-case letters, digits and _; used as `attributes.<key>` and `attr.<key>`.")
+    key: str = Field(
+        min_length=1,
+        max_length=60,
+        pattern=r"^[a-z][a-z0-9_]*$",
+        description="Lower-case letters, digits and _; used as `attributes.<key>` and `attr.<key>`.",
+    )
     label: str = Field(min_length=1, max_length=120)
     type: AttributeType = Field(description="string, number, integer, boolean or date (YYYY-MM-DD).")
     description: str = Field("", max_length=2000)
@@ -178,7 +206,9 @@ class TagCount(Schema):
 
 class IdentityCreate(Schema):
     type: IdentityType = Field(description="Channel of the identity.")
-    value: str = Field(min_length=1, max_length=254, description="Normalised: e-mail lower-cased, phone as +digits.")
+    value: str = Field(
+        min_length=1, max_length=254, description="Normalised: e-mail lower-cased, phone as +digits."
+    )
 
 
 class IdentityOut(Schema):
@@ -192,8 +222,11 @@ class IdentityOut(Schema):
 class ConsentChange(Schema):
     channel: ConsentChannel
     granted: bool
-    source: str = Field(min_length=1, max_length=60, description="Where the statement came from: web_form, "
-                                                                  "app, call, import...")
+    source: str = Field(
+        min_length=1,
+        max_length=60,
+        description="Where the statement came from: web_form, app, call, import...",
+    )
     method: str = Field("", max_length=60, description="How it was given: checkbox, double_opt_in, verbal...")
     note: str = Field("", max_length=500)
 
@@ -235,7 +268,9 @@ class PlaceUpdate(Schema):
 class PlaceVisit(Schema):
     latitude: float = Field(ge=-90, le=90)
     longitude: float = Field(ge=-180, le=180)
-    label: str | None = Field(None, max_length=100, description="Label for a new place if none is within 150 m.")
+    label: str | None = Field(
+        None, max_length=100, description="Label for a new place if none is within 150 m."
+    )
 
 
 class PlaceOut(Schema):
@@ -253,7 +288,9 @@ class PlaceOut(Schema):
 class PlaceVisitOut(Schema):
     place: PlaceOut
     created: bool = Field(description="True when no saved place was within 150 m and a new one was saved.")
-    distance_m: float | None = Field(description="Distance to the matched place in metres; null when created.")
+    distance_m: float | None = Field(
+        description="Distance to the matched place in metres; null when created."
+    )
 
 
 class TimelineItemOut(Schema):
@@ -270,8 +307,12 @@ class TimelineItemOut(Schema):
 
 class TimelinePageOut(Schema):
     items: list[TimelineItemOut]
-    next_before: str | None = Field(description="Pass as `before` for the next (older) page; null at the end.")
-    unavailable: list[str] = Field(description="Providers that failed for this request (their items are missing).")
+    next_before: str | None = Field(
+        description="Pass as `before` for the next (older) page; null at the end."
+    )
+    unavailable: list[str] = Field(
+        description="Providers that failed for this request (their items are missing)."
+    )
 
 
 class RejectedRowOut(Schema):
@@ -294,7 +335,9 @@ class ImportReportOut(Schema):
 
 
 class MergeRequest(Schema):
-    duplicate_id: int = Field(ge=1, description="The customer folded into this one (it disappears from lists).")
+    duplicate_id: int = Field(
+        ge=1, description="The customer folded into this one (it disappears from lists)."
+    )
 
 
 class MergeOut(Schema):

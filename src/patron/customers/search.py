@@ -68,8 +68,9 @@ class CustomerFilters:
     sort: str = "name"
 
 
-def parse_attribute_filters(session: Session, *, org_id: int, params: Iterable[tuple[str, str]]
-                            ) -> list[AttributeFilter]:
+def parse_attribute_filters(
+    session: Session, *, org_id: int, params: Iterable[tuple[str, str]]
+) -> list[AttributeFilter]:
     """Read ``attr.*`` query parameters, checked against the organisation's attribute definitions."""
     wanted = [(name, value) for name, value in params if name.startswith("attr.")]
     if not wanted:
@@ -79,8 +80,11 @@ def parse_attribute_filters(session: Session, *, org_id: int, params: Iterable[t
     for name, text in wanted:
         match = ATTR_PARAM_RE.match(name)
         if match is None:
-            raise Invalid(f"'{name[:80]}' is not an attribute filter; use attr.<key>, attr.<key>.gte or "
-                          "attr.<key>.lte.", field=name[:80])
+            raise Invalid(
+                f"'{name[:80]}' is not an attribute filter; use attr.<key>, attr.<key>.gte or "
+                "attr.<key>.lte.",
+                field=name[:80],
+            )
         key, op = match.group(1), match.group(2) or "eq"
         definition = definitions.get(key)
         if definition is None:
@@ -124,13 +128,18 @@ def _text_condition(session: Session, org_id: int, q: str):
     if _looks_like_phone(q):
         with contextlib.suppress(ValueError):
             candidates.add(normalise_phone(q))
-    identity_match = Customer.id.in_(select(Identity.customer_id).where(
-        Identity.org_id == org_id, Identity.type.in_(IDENTITY_TYPES), Identity.value.in_(candidates)))
+    identity_match = Customer.id.in_(
+        select(Identity.customer_id).where(
+            Identity.org_id == org_id, Identity.type.in_(IDENTITY_TYPES), Identity.value.in_(candidates)
+        )
+    )
     word_conditions = []
     for term in q.split()[:MAX_TERMS]:
-        alternatives = [Customer.first_name.icontains(term, autoescape=True),
-                        Customer.last_name.icontains(term, autoescape=True),
-                        Customer.email.icontains(term, autoescape=True)]
+        alternatives = [
+            Customer.first_name.icontains(term, autoescape=True),
+            Customer.last_name.icontains(term, autoescape=True),
+            Customer.email.icontains(term, autoescape=True),
+        ]
         if _looks_like_phone(term):
             digits = "".join(ch for ch in term if ch.isdigit())
             alternatives.append(Customer.phone.contains(digits.lstrip("0") or digits, autoescape=True))
@@ -162,11 +171,18 @@ def filtered_query(session: Session, *, org_id: int, filters: CustomerFilters) -
             tag = normalise_tag(tag)
         except ValueError as exc:
             raise Invalid(f"tag: {exc}.", field="tag") from None
-        query = query.where(Customer.id.in_(select(CustomerTag.customer_id).where(
-            CustomerTag.org_id == org_id, CustomerTag.tag == tag)))
+        query = query.where(
+            Customer.id.in_(
+                select(CustomerTag.customer_id).where(CustomerTag.org_id == org_id, CustomerTag.tag == tag)
+            )
+        )
     if filters.owner_id is not None:
         query = query.where(Customer.owner_id == filters.owner_id)
-    for name, allowed in (("income_band", INCOME_BANDS), ("gender", GENDERS), ("education", EDUCATION_LEVELS)):
+    for name, allowed in (
+        ("income_band", INCOME_BANDS),
+        ("gender", GENDERS),
+        ("education", EDUCATION_LEVELS),
+    ):
         value = getattr(filters, name)
         if value is not None:
             if value not in allowed:
@@ -179,24 +195,30 @@ def filtered_query(session: Session, *, org_id: int, filters: CustomerFilters) -
     return query
 
 
-def search_customers(session: Session, *, org_id: int, filters: CustomerFilters, limit: int = 50,
-                     offset: int = 0) -> tuple[list[Customer], int]:
+def search_customers(
+    session: Session, *, org_id: int, filters: CustomerFilters, limit: int = 50, offset: int = 0
+) -> tuple[list[Customer], int]:
     """One page of matching customers and how many match in all."""
     if filters.sort not in SORTS:
         raise Invalid(f"Unknown sort '{filters.sort}'; choose one of {', '.join(SORTS)}.", field="sort")
     query = filtered_query(session, org_id=org_id, filters=filters)
-    total = session.scalar(select(func.count()).select_from(query.with_only_columns(Customer.id).subquery())) or 0
+    total = (
+        session.scalar(select(func.count()).select_from(query.with_only_columns(Customer.id).subquery())) or 0
+    )
     rows = session.scalars(query.order_by(*SORTS[filters.sort]).limit(limit).offset(offset))
     return list(rows), total
 
 
-def iter_customer_batches(session: Session, *, org_id: int, filters: CustomerFilters, batch_size: int = 1000
-                          ) -> Iterator[list[Customer]]:
+def iter_customer_batches(
+    session: Session, *, org_id: int, filters: CustomerFilters, batch_size: int = 1000
+) -> Iterator[list[Customer]]:
     """Every matching customer in id order, a batch at a time (keyset pagination: steady memory on any size)."""
     query = filtered_query(session, org_id=org_id, filters=filters)
     last_id = 0
     while True:
-        batch = list(session.scalars(query.where(Customer.id > last_id).order_by(Customer.id).limit(batch_size)))
+        batch = list(
+            session.scalars(query.where(Customer.id > last_id).order_by(Customer.id).limit(batch_size))
+        )
         if not batch:
             return
         yield batch

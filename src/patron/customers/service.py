@@ -2,7 +2,7 @@
 the sibling modules this one re-exports, so other domains need only ``from patron.customers import service``.
 
 Import/export, merge and privacy live in :mod:`patron.customers.importer`, :mod:`~patron.customers.exporter`,
-:mod:`~patron.customers.merge` and :mod:`~patron.customers.privacy`; places in :mod:`~patron.customers.places`.
+:mod:`~patron.customers.merge` and :mod:`~patron.customers.privacy` (they build on this module).
 Only the modules of this package query the customers tables.
 """
 
@@ -12,7 +12,7 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from patron.accounts import service as accounts_service
@@ -59,6 +59,14 @@ from patron.customers.normalise import (
     normalise_tags,
     normalise_timezone,
 )
+from patron.customers.places import (  # noqa: F401 - re-exported
+    create_place,
+    delete_place,
+    do_record_visit,
+    get_place_or_raise,
+    list_places,
+    update_place,
+)
 from patron.customers.search import (  # noqa: F401 - re-exported
     AttributeFilter,
     CustomerFilters,
@@ -75,9 +83,24 @@ from patron.customers.timeline import (  # noqa: F401 - re-exported
     unregister_timeline_provider,
 )
 
-PROFILE_FIELDS = ("first_name", "last_name", "email", "phone", "birth_year", "gender", "education", "occupation",
-                  "income_band", "lifestyle_tags", "preferences", "attributes", "city", "country", "timezone",
-                  "owner_id")
+PROFILE_FIELDS = (
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "birth_year",
+    "gender",
+    "education",
+    "occupation",
+    "income_band",
+    "lifestyle_tags",
+    "preferences",
+    "attributes",
+    "city",
+    "country",
+    "timezone",
+    "owner_id",
+)
 CONTACT_IDENTITIES = ("email", "phone")
 MAX_TAGS = 50
 MAX_LIFESTYLE_TAGS = 30
@@ -89,6 +112,7 @@ _ENUMS = {"gender": GENDERS, "education": EDUCATION_LEVELS, "income_band": INCOM
 
 
 # --- validating profile values ---------------------------------------------------------------------
+
 
 def _bad(field: str, message: str) -> Invalid:
     return Invalid(f"{field}: {message}.", field=field)
@@ -113,8 +137,12 @@ def _clean_value(session: Session, org_id: int, name: str, value: Any) -> Any:
             return None
         if not isinstance(value, str):
             raise _bad(name, "expected text")
-        convert = {"email": normalise_email, "phone": normalise_phone, "country": normalise_country,
-                   "timezone": normalise_timezone}[name]
+        convert = {
+            "email": normalise_email,
+            "phone": normalise_phone,
+            "country": normalise_country,
+            "timezone": normalise_timezone,
+        }[name]
         try:
             return convert(value)
         except ValueError as exc:
@@ -137,8 +165,11 @@ def _clean_value(session: Session, org_id: int, name: str, value: Any) -> Any:
     if name == "lifestyle_tags":
         if value is None:
             return []
-        if not isinstance(value, list) or len(value) > MAX_LIFESTYLE_TAGS or not all(
-                isinstance(v, str) and len(v) <= 40 for v in value):
+        if (
+            not isinstance(value, list)
+            or len(value) > MAX_LIFESTYLE_TAGS
+            or not all(isinstance(v, str) and len(v) <= 40 for v in value)
+        ):
             raise _bad(name, f"expected at most {MAX_LIFESTYLE_TAGS} words of at most 40 characters")
         try:
             return normalise_tags(value)
@@ -147,8 +178,11 @@ def _clean_value(session: Session, org_id: int, name: str, value: Any) -> Any:
     if name == "owner_id":
         if value is None:
             return None
-        if isinstance(value, bool) or not isinstance(value, int) or accounts_service.get_user(
-                session, org_id=org_id, user_id=value) is None:
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int)
+            or accounts_service.get_user(session, org_id=org_id, user_id=value) is None
+        ):
             raise Invalid(f"owner_id: no user {value} in this organisation.", field="owner_id")
         return value
     raise Invalid(f"Unknown field '{name}'.", field=name)
@@ -175,8 +209,9 @@ def _check_preferences(value: Any) -> dict:
     return value
 
 
-def clean_profile(session: Session, *, org_id: int, data: Mapping[str, Any], current: Customer | None = None
-                  ) -> dict[str, Any]:
+def clean_profile(
+    session: Session, *, org_id: int, data: Mapping[str, Any], current: Customer | None = None
+) -> dict[str, Any]:
     """Validate and normalise profile fields.
 
     ``preferences`` and ``attributes`` are merged into ``current``'s (a key set to None is removed; the whole
@@ -208,69 +243,113 @@ def clean_profile(session: Session, *, org_id: int, data: Mapping[str, Any], cur
 
 # --- identities ------------------------------------------------------------------------------------
 
+
 def find_identity(session: Session, *, org_id: int, type: str, value: str) -> Identity | None:
-    return session.scalar(select(Identity).where(Identity.org_id == org_id, Identity.type == type,
-                                                 Identity.value == value))
+    return session.scalar(
+        select(Identity).where(Identity.org_id == org_id, Identity.type == type, Identity.value == value)
+    )
 
 
 def list_identities(session: Session, *, org_id: int, customer_id: int) -> list[Identity]:
     get_customer_or_raise(session, org_id=org_id, customer_id=customer_id)
-    return list(session.scalars(select(Identity).where(Identity.org_id == org_id,
-                                                       Identity.customer_id == customer_id)
-                                .order_by(Identity.type, Identity.id)))
+    return list(
+        session.scalars(
+            select(Identity)
+            .where(Identity.org_id == org_id, Identity.customer_id == customer_id)
+            .order_by(Identity.type, Identity.id)
+        )
+    )
 
 
 def _normalised_identity(type: str, value: str) -> str:
     if type not in IDENTITY_TYPES:
-        raise Invalid(f"Unknown identity type '{type}'; choose one of {', '.join(IDENTITY_TYPES)}.", field="type")
+        raise Invalid(
+            f"Unknown identity type '{type}'; choose one of {', '.join(IDENTITY_TYPES)}.", field="type"
+        )
     try:
         return normalise_identity(type, value)
     except ValueError as exc:
         raise Invalid(f"value: {exc}.", field="value") from None
 
 
-def _ensure_identity_free(session: Session, *, org_id: int, type: str, value: str, customer_id: int | None,
-                          field: str) -> Identity | None:
+def _ensure_identity_free(
+    session: Session, *, org_id: int, type: str, value: str, customer_id: int | None, field: str
+) -> Identity | None:
     """The customer's own identity with this value, None if free, Conflict if another customer holds it."""
     existing = find_identity(session, org_id=org_id, type=type, value=value)
     if existing is not None and existing.customer_id != customer_id:
-        raise Conflict(f"The {type} identity '{value}' already belongs to customer {existing.customer_id}.",
-                       field=field)
+        raise Conflict(
+            f"The {type} identity '{value}' already belongs to customer {existing.customer_id}.", field=field
+        )
     return existing
 
 
-def create_identity(session: Session, *, org_id: int, customer_id: int, type: str, value: str,
-                    actor_user_id: int | None = None) -> Identity:
+def create_identity(
+    session: Session,
+    *,
+    org_id: int,
+    customer_id: int,
+    type: str,
+    value: str,
+    actor_user_id: int | None = None,
+) -> Identity:
     """Attach an identity (normalised: e-mail lower-cased, phone as +digits); Conflict (409, ``value``) if taken."""
     customer = get_writable_customer_or_raise(session, org_id=org_id, customer_id=customer_id)
     value = _normalised_identity(type, value)
-    if _ensure_identity_free(session, org_id=org_id, type=type, value=value, customer_id=customer.id,
-                             field="value") is not None:
+    if (
+        _ensure_identity_free(
+            session, org_id=org_id, type=type, value=value, customer_id=customer.id, field="value"
+        )
+        is not None
+    ):
         raise Conflict(f"Customer {customer.id} already has the {type} identity '{value}'.", field="value")
     identity = Identity(org_id=org_id, customer_id=customer.id, type=type, value=value)
     session.add(identity)
     session.flush()
-    record_timeline(session, org_id=org_id, customer_id=customer.id, kind="identity.added",
-                    summary=f"Identity added: {type}", ref_type="identity", ref_id=identity.id,
-                    data={"type": type}, actor_user_id=actor_user_id)
+    record_timeline(
+        session,
+        org_id=org_id,
+        customer_id=customer.id,
+        kind="identity.added",
+        summary=f"Identity added: {type}",
+        ref_type="identity",
+        ref_id=identity.id,
+        data={"type": type},
+        actor_user_id=actor_user_id,
+    )
     return identity
 
 
-def delete_identity(session: Session, *, org_id: int, customer_id: int, identity_id: int,
-                    actor_user_id: int | None = None) -> None:
+def delete_identity(
+    session: Session, *, org_id: int, customer_id: int, identity_id: int, actor_user_id: int | None = None
+) -> None:
     customer = get_writable_customer_or_raise(session, org_id=org_id, customer_id=customer_id)
-    identity = session.scalar(select(Identity).where(Identity.org_id == org_id, Identity.id == identity_id,
-                                                     Identity.customer_id == customer.id))
+    identity = session.scalar(
+        select(Identity).where(
+            Identity.org_id == org_id, Identity.id == identity_id, Identity.customer_id == customer.id
+        )
+    )
     if identity is None:
         raise NotFound(f"No identity {identity_id} on customer {customer_id}.", field="identity_id")
     if identity.type in CONTACT_IDENTITIES and getattr(customer, identity.type) == identity.value:
-        raise Conflict(f"This identity is the customer's {identity.type}; change or clear the profile's "
-                       f"{identity.type} instead.", field="identity_id")
+        raise Conflict(
+            f"This identity is the customer's {identity.type}; change or clear the profile's "
+            f"{identity.type} instead.",
+            field="identity_id",
+        )
     session.delete(identity)
     session.flush()
-    record_timeline(session, org_id=org_id, customer_id=customer.id, kind="identity.removed",
-                    summary=f"Identity removed: {identity.type}", ref_type="identity", ref_id=identity_id,
-                    data={"type": identity.type}, actor_user_id=actor_user_id)
+    record_timeline(
+        session,
+        org_id=org_id,
+        customer_id=customer.id,
+        kind="identity.removed",
+        summary=f"Identity removed: {identity.type}",
+        ref_type="identity",
+        ref_id=identity_id,
+        data={"type": identity.type},
+        actor_user_id=actor_user_id,
+    )
 
 
 def find_customer_by_identity(session: Session, *, org_id: int, type: str, value: str) -> Customer | None:
@@ -294,15 +373,22 @@ def lookup_customer_or_raise(session: Session, *, org_id: int, type: str, value:
     return customer
 
 
-def _sync_contact_identity(session: Session, customer: Customer, type: str, old: str | None, new: str | None
-                           ) -> None:
+def _sync_contact_identity(
+    session: Session, customer: Customer, type: str, old: str | None, new: str | None
+) -> None:
     """Keep the ``email``/``phone`` identity equal to the profile's column."""
     if old == new:
         return
     mine = None
     if old:
-        mine = session.scalar(select(Identity).where(Identity.org_id == customer.org_id, Identity.type == type,
-                                                     Identity.value == old, Identity.customer_id == customer.id))
+        mine = session.scalar(
+            select(Identity).where(
+                Identity.org_id == customer.org_id,
+                Identity.type == type,
+                Identity.value == old,
+                Identity.customer_id == customer.id,
+            )
+        )
     already = find_identity(session, org_id=customer.org_id, type=type, value=new) if new else None
     if mine is not None and (new is None or already is not None):
         session.delete(mine)
@@ -313,6 +399,7 @@ def _sync_contact_identity(session: Session, customer: Customer, type: str, old:
 
 
 # --- tags ------------------------------------------------------------------------------------------
+
 
 def clean_tags(tags: Iterable[Any]) -> list[str]:
     tags = list(tags)
@@ -329,9 +416,11 @@ def tags_for(session: Session, *, org_id: int, customer_ids: Iterable[int]) -> d
     ids = list(dict.fromkeys(customer_ids))
     found: dict[int, list[str]] = {cid: [] for cid in ids}
     for start in range(0, len(ids), 500):
-        rows = session.execute(select(CustomerTag.customer_id, CustomerTag.tag).where(
-            CustomerTag.org_id == org_id, CustomerTag.customer_id.in_(ids[start:start + 500]))
-            .order_by(CustomerTag.tag))
+        rows = session.execute(
+            select(CustomerTag.customer_id, CustomerTag.tag)
+            .where(CustomerTag.org_id == org_id, CustomerTag.customer_id.in_(ids[start : start + 500]))
+            .order_by(CustomerTag.tag)
+        )
         for customer_id, tag in rows:
             found[customer_id].append(tag)
     return found
@@ -342,8 +431,11 @@ def set_customer_tags(session: Session, *, org_id: int, customer_id: int, tags: 
     wanted = set(clean_tags(tags))
     current = set(tags_for(session, org_id=org_id, customer_ids=[customer_id])[customer_id])
     for tag in sorted(current - wanted):
-        session.execute(delete(CustomerTag).where(CustomerTag.org_id == org_id,
-                                                  CustomerTag.customer_id == customer_id, CustomerTag.tag == tag))
+        session.execute(
+            delete(CustomerTag).where(
+                CustomerTag.org_id == org_id, CustomerTag.customer_id == customer_id, CustomerTag.tag == tag
+            )
+        )
     for tag in sorted(wanted - current):
         session.add(CustomerTag(org_id=org_id, customer_id=customer_id, tag=tag))
     session.flush()
@@ -352,19 +444,26 @@ def set_customer_tags(session: Session, *, org_id: int, customer_id: int, tags: 
 
 def list_tag_counts(session: Session, *, org_id: int, limit: int = 200) -> list[tuple[str, int]]:
     """The organisation's tags with how many customers carry each, most used first."""
-    rows = session.execute(select(CustomerTag.tag, func.count()).where(CustomerTag.org_id == org_id)
-                           .group_by(CustomerTag.tag).order_by(func.count().desc(), CustomerTag.tag).limit(limit))
+    rows = session.execute(
+        select(CustomerTag.tag, func.count())
+        .where(CustomerTag.org_id == org_id)
+        .group_by(CustomerTag.tag)
+        .order_by(func.count().desc(), CustomerTag.tag)
+        .limit(limit)
+    )
     return [(tag, count) for tag, count in rows]
 
 
 # --- profiles --------------------------------------------------------------------------------------
 
+
 def _describe(value: Any) -> Any:
     return value if not isinstance(value, dict) else sorted(value)
 
 
-def create_customer(session: Session, *, org_id: int, data: Mapping[str, Any],
-                    actor_user_id: int | None = None) -> Customer:
+def create_customer(
+    session: Session, *, org_id: int, data: Mapping[str, Any], actor_user_id: int | None = None
+) -> Customer:
     """Create a profile from ``data`` (the fields of :data:`PROFILE_FIELDS` plus ``tags``).
 
     The e-mail and phone become ``email``/``phone`` identities; Conflict (409) if another customer holds one.
@@ -376,8 +475,9 @@ def create_customer(session: Session, *, org_id: int, data: Mapping[str, Any],
         raise Invalid("A customer needs a name, an e-mail address or a phone number.", field="first_name")
     for type in CONTACT_IDENTITIES:
         if values.get(type):
-            _ensure_identity_free(session, org_id=org_id, type=type, value=values[type], customer_id=None,
-                                  field=type)
+            _ensure_identity_free(
+                session, org_id=org_id, type=type, value=values[type], customer_id=None, field=type
+            )
     customer = Customer(org_id=org_id, **values)
     customer.lifestyle_tags = values.get("lifestyle_tags", [])
     customer.preferences = values.get("preferences", {})
@@ -390,30 +490,51 @@ def create_customer(session: Session, *, org_id: int, data: Mapping[str, Any],
     for tag in tags:
         session.add(CustomerTag(org_id=org_id, customer_id=customer.id, tag=tag))
     filled = sorted(name for name, value in values.items() if value not in (None, "", [], {}))
-    record_timeline(session, org_id=org_id, customer_id=customer.id, kind="customer.created",
-                    summary=f"Customer created: {display_name(customer)}", ref_type="customer", ref_id=customer.id,
-                    data={"fields": filled + (["tags"] if tags else [])}, actor_user_id=actor_user_id)
+    record_timeline(
+        session,
+        org_id=org_id,
+        customer_id=customer.id,
+        kind="customer.created",
+        summary=f"Customer created: {display_name(customer)}",
+        ref_type="customer",
+        ref_id=customer.id,
+        data={"fields": filled + (["tags"] if tags else [])},
+        actor_user_id=actor_user_id,
+    )
     session.flush()
     return customer
 
 
-def update_customer(session: Session, *, org_id: int, customer_id: int, changes: Mapping[str, Any],
-                    actor_user_id: int | None = None) -> Customer:
+def update_customer(
+    session: Session,
+    *,
+    org_id: int,
+    customer_id: int,
+    changes: Mapping[str, Any],
+    actor_user_id: int | None = None,
+) -> Customer:
     """Change profile fields (and ``tags``, which replace). Writes ``profile.updated`` with what changed."""
     customer = get_writable_customer_or_raise(session, org_id=org_id, customer_id=customer_id)
     changes = dict(changes)
     new_tags = clean_tags(changes.pop("tags")) if "tags" in changes and changes["tags"] is not None else None
     changes.pop("tags", None)
     values = clean_profile(session, org_id=org_id, data=changes, current=customer)
-    after = {**{name: getattr(customer, name) for name in ("first_name", "last_name", "email", "phone")}, **values}
+    after = {
+        **{name: getattr(customer, name) for name in ("first_name", "last_name", "email", "phone")},
+        **values,
+    }
     if not any(after.get(name) for name in ("first_name", "last_name", "email", "phone")):
         raise Invalid("A customer needs a name, an e-mail address or a phone number.", field="first_name")
-    diff = {name: {"from": _describe(getattr(customer, name)), "to": _describe(value)}
-            for name, value in values.items() if getattr(customer, name) != value}
+    diff = {
+        name: {"from": _describe(getattr(customer, name)), "to": _describe(value)}
+        for name, value in values.items()
+        if getattr(customer, name) != value
+    }
     for type in CONTACT_IDENTITIES:
         if type in diff and values[type]:
-            _ensure_identity_free(session, org_id=org_id, type=type, value=values[type], customer_id=customer.id,
-                                  field=type)
+            _ensure_identity_free(
+                session, org_id=org_id, type=type, value=values[type], customer_id=customer.id, field=type
+            )
     for type in CONTACT_IDENTITIES:
         if type in diff:
             _sync_contact_identity(session, customer, type, getattr(customer, type), values[type])
@@ -425,10 +546,17 @@ def update_customer(session: Session, *, org_id: int, customer_id: int, changes:
         if before_tags != after_tags:
             diff["tags"] = {"from": before_tags, "to": after_tags}
     if diff:
-        record_timeline(session, org_id=org_id, customer_id=customer.id, kind="profile.updated",
-                        summary="Profile updated: " + ", ".join(sorted(diff)), ref_type="customer",
-                        ref_id=customer.id, data={"fields": sorted(diff), "changes": diff},
-                        actor_user_id=actor_user_id)
+        record_timeline(
+            session,
+            org_id=org_id,
+            customer_id=customer.id,
+            kind="profile.updated",
+            summary="Profile updated: " + ", ".join(sorted(diff)),
+            ref_type="customer",
+            ref_id=customer.id,
+            data={"fields": sorted(diff), "changes": diff},
+            actor_user_id=actor_user_id,
+        )
     session.flush()
     return customer
 
@@ -436,8 +564,9 @@ def update_customer(session: Session, *, org_id: int, customer_id: int, changes:
 def delete_customer(session: Session, *, org_id: int, customer_id: int) -> None:
     """Delete the profile and everything hanging off it (and profiles merged into it)."""
     customer = get_customer_or_raise(session, org_id=org_id, customer_id=customer_id)
-    for merged in session.scalars(select(Customer).where(Customer.org_id == org_id,
-                                                          Customer.merged_into_id == customer.id)):
+    for merged in session.scalars(
+        select(Customer).where(Customer.org_id == org_id, Customer.merged_into_id == customer.id)
+    ):
         session.delete(merged)
     session.flush()
     session.delete(customer)
@@ -449,20 +578,19 @@ def customer_names(session: Session, *, org_id: int, customer_ids: Iterable[int]
     ids = list(dict.fromkeys(customer_ids))
     names: dict[int, str] = {}
     for start in range(0, len(ids), 500):
-        for customer in session.scalars(select(Customer).where(Customer.org_id == org_id,
-                                                               Customer.id.in_(ids[start:start + 500]))):
+        for customer in session.scalars(
+            select(Customer).where(Customer.org_id == org_id, Customer.id.in_(ids[start : start + 500]))
+        ):
             names[customer.id] = display_name(customer)
     return names
 
 
 def count_customers(session: Session, *, org_id: int) -> int:
-    return session.scalar(select(func.count()).select_from(Customer).where(
-        Customer.org_id == org_id, Customer.merged_into_id.is_(None), Customer.erased_at.is_(None))) or 0
-
-
-def move_customer_rows(session: Session, *, model: type, org_id: int, from_customer_id: int,
-                       to_customer_id: int) -> int:
-    """Re-point every ``model`` row of one customer at another (merge); returns how many moved."""
-    result = session.execute(update(model).where(model.org_id == org_id, model.customer_id == from_customer_id)
-                             .values(customer_id=to_customer_id).execution_options(synchronize_session=False))
-    return result.rowcount or 0
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(Customer)
+            .where(Customer.org_id == org_id, Customer.merged_into_id.is_(None), Customer.erased_at.is_(None))
+        )
+        or 0
+    )

@@ -70,22 +70,41 @@ _PROVIDERS: dict[str, TimelineProvider] = {}
 _TAKES_KINDS: dict[TimelineProvider, bool] = {}
 
 
-def record_timeline(session: Session, *, org_id: int, customer_id: int, kind: str, summary: str,
-                    ref_type: str | None = None, ref_id: int | None = None, occurred_at: datetime | None = None,
-                    data: dict | None = None, actor_user_id: int | None = None) -> TimelineEntry:
+def record_timeline(
+    session: Session,
+    *,
+    org_id: int,
+    customer_id: int,
+    kind: str,
+    summary: str,
+    ref_type: str | None = None,
+    ref_id: int | None = None,
+    occurred_at: datetime | None = None,
+    data: dict | None = None,
+    actor_user_id: int | None = None,
+) -> TimelineEntry:
     """Add one entry to a customer's timeline: the extension point every domain writes to.
 
     ``kind`` is ``<domain>.<event>`` (``ticket.created``, ``deal.won``, ``interaction.call``),
     ``ref_type``/``ref_id`` point at the record the entry is about.
     """
-    entry = TimelineEntry(org_id=org_id, customer_id=customer_id, kind=kind, summary=summary[:500],
-                          ref_type=ref_type, ref_id=ref_id, occurred_at=occurred_at or utcnow(),
-                          data=data or {}, actor_user_id=actor_user_id)
+    entry = TimelineEntry(
+        org_id=org_id,
+        customer_id=customer_id,
+        kind=kind,
+        summary=summary[:500],
+        ref_type=ref_type,
+        ref_id=ref_id,
+        occurred_at=occurred_at or utcnow(),
+        data=data or {},
+        actor_user_id=actor_user_id,
+    )
     session.add(entry)
     return entry
 
 
 # --- providers -------------------------------------------------------------------------------------
+
 
 def register_timeline_provider(name: str, fn: TimelineProvider) -> None:
     """Merge ``fn``'s items into every customer's timeline (replaces a provider of the same name)."""
@@ -114,6 +133,7 @@ def _takes_kinds(fn: TimelineProvider) -> bool:
 
 # --- cursors ---------------------------------------------------------------------------------------
 
+
 def _utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
@@ -134,8 +154,9 @@ def parse_cursor(before: str | datetime | None) -> tuple[datetime | None, int | 
     try:
         moment = _utc(datetime.fromisoformat(text))
     except ValueError:
-        raise Invalid("before: expected an ISO 8601 time or the next_before cursor of a previous page.",
-                      field="before") from None
+        raise Invalid(
+            "before: expected an ISO 8601 time or the next_before cursor of a previous page.", field="before"
+        ) from None
     if not tie:
         return moment, None
     if tie == "p":
@@ -148,8 +169,10 @@ def parse_cursor(before: str | datetime | None) -> tuple[datetime | None, int | 
 def check_kind_patterns(kinds: list[str]) -> list[str]:
     for kind in kinds:
         if len(kind) > 60 or not KIND_PATTERN_RE.match(kind):
-            raise Invalid(f"kinds: '{kind[:60]}' is not a kind such as ticket.created or a pattern such as ticket.*",
-                          field="kinds")
+            raise Invalid(
+                f"kinds: '{kind[:60]}' is not a kind such as ticket.created or a pattern such as ticket.*",
+                field="kinds",
+            )
     return kinds
 
 
@@ -163,15 +186,30 @@ def _sort_key(item: TimelineItem) -> tuple:
 
 # --- reading ---------------------------------------------------------------------------------------
 
-def _table_items(session: Session, *, org_id: int, customer_id: int, moment: datetime | None,
-                 tie: int | str | None, limit: int, kinds: list[str] | None) -> list[TimelineItem]:
-    query = select(TimelineEntry).where(TimelineEntry.customer_id == customer_id, TimelineEntry.org_id == org_id)
+
+def _table_items(
+    session: Session,
+    *,
+    org_id: int,
+    customer_id: int,
+    moment: datetime | None,
+    tie: int | str | None,
+    limit: int,
+    kinds: list[str] | None,
+) -> list[TimelineItem]:
+    query = select(TimelineEntry).where(
+        TimelineEntry.customer_id == customer_id, TimelineEntry.org_id == org_id
+    )
     if moment is not None:
         if tie == "p":
             query = query.where(TimelineEntry.occurred_at <= moment)
         elif isinstance(tie, int):
-            query = query.where(or_(TimelineEntry.occurred_at < moment,
-                                    and_(TimelineEntry.occurred_at == moment, TimelineEntry.id < tie)))
+            query = query.where(
+                or_(
+                    TimelineEntry.occurred_at < moment,
+                    and_(TimelineEntry.occurred_at == moment, TimelineEntry.id < tie),
+                )
+            )
         else:
             query = query.where(TimelineEntry.occurred_at < moment)
     if kinds:
@@ -185,21 +223,37 @@ def _table_items(session: Session, *, org_id: int, customer_id: int, moment: dat
 
 
 def entry_item(entry: TimelineEntry) -> TimelineItem:
-    return TimelineItem(occurred_at=entry.occurred_at, kind=entry.kind, summary=entry.summary,
-                        ref_type=entry.ref_type, ref_id=entry.ref_id, data=entry.data or {},
-                        actor_user_id=entry.actor_user_id, source=TABLE_SOURCE, id=entry.id)
+    return TimelineItem(
+        occurred_at=entry.occurred_at,
+        kind=entry.kind,
+        summary=entry.summary,
+        ref_type=entry.ref_type,
+        ref_id=entry.ref_id,
+        data=entry.data or {},
+        actor_user_id=entry.actor_user_id,
+        source=TABLE_SOURCE,
+        id=entry.id,
+    )
 
 
-def list_timeline(session: Session, *, org_id: int, customer_id: int, before: str | datetime | None = None,
-                  limit: int = 50, kinds: list[str] | None = None) -> TimelinePage:
+def list_timeline(
+    session: Session,
+    *,
+    org_id: int,
+    customer_id: int,
+    before: str | datetime | None = None,
+    limit: int = 50,
+    kinds: list[str] | None = None,
+) -> TimelinePage:
     """One page of the customer's timeline, newest first, merged from the table and every provider."""
     get_customer_or_raise(session, org_id=org_id, customer_id=customer_id)
     if not 1 <= limit <= 500:
         raise Invalid("limit must be between 1 and 500.", field="limit")
     kinds = check_kind_patterns(kinds) if kinds else None
     moment, tie = parse_cursor(before)
-    merged = _table_items(session, org_id=org_id, customer_id=customer_id, moment=moment, tie=tie,
-                          limit=limit + 1, kinds=kinds)
+    merged = _table_items(
+        session, org_id=org_id, customer_id=customer_id, moment=moment, tie=tie, limit=limit + 1, kinds=kinds
+    )
     more = len(merged) > limit
     horizon: tuple | None = None
     unavailable: list[str] = []
@@ -213,8 +267,11 @@ def list_timeline(session: Session, *, org_id: int, customer_id: int, before: st
             log.exception("timeline provider %s failed", name)
             unavailable.append(name)
             continue
-        items = [replace(item, source=name, occurred_at=_utc(item.occurred_at))
-                 for item in raw if moment is None or _utc(item.occurred_at) < moment]
+        items = [
+            replace(item, source=name, occurred_at=_utc(item.occurred_at))
+            for item in raw
+            if moment is None or _utc(item.occurred_at) < moment
+        ]
         if len(items) > limit:
             # Past this provider's window its stream is unknown: the page may not reach beyond it.
             more = True
