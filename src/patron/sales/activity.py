@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from importlib import import_module
 
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
@@ -18,8 +17,10 @@ from sqlalchemy.orm import Session
 from patron.accounts import service as accounts_service
 from patron.core.db import utcnow
 from patron.core.errors import Invalid
+from patron.interactions import service as interactions_service
 from patron.sales.models import Deal, Task
 from patron.sales.service import org_currency
+from patron.tickets import service as tickets_service
 
 #: roles whose members appear in the staff activity report
 STAFF_ROLES = ("owner", "admin", "manager", "agent")
@@ -60,15 +61,9 @@ class ActivityBucket:
 
 
 def _from_other_domain(
-    module_path: str, function: str, session: Session, *, org_id: int, since: datetime, until: datetime
+    module, function: str, session: Session, *, org_id: int, since: datetime, until: datetime
 ) -> dict[int, int]:
-    """Per-user counts from another domain's service, or nothing while that service lacks the function."""
-    try:
-        module = import_module(module_path)
-    except ModuleNotFoundError as exc:
-        if exc.name != module_path:
-            raise
-        return {}
+    """Per-user counts from another domain's service function, or nothing if that service lacks it."""
     counter = getattr(module, function, None)
     if counter is None:
         return {}
@@ -125,10 +120,10 @@ def _counts(session: Session, org_id: int, since: datetime, until: datetime, cur
             lost[owner_id] = count
     return _Counts(
         interactions=_from_other_domain(
-            "patron.interactions.service", "count_by_user", session, org_id=org_id, since=since, until=until
+            interactions_service, "count_by_user", session, org_id=org_id, since=since, until=until
         ),
         tickets_resolved=_from_other_domain(
-            "patron.tickets.service",
+            tickets_service,
             "resolved_count_by_user",
             session,
             org_id=org_id,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Path, Query, Response
 from pydantic import AwareDatetime
 
 from patron.accounts.deps import Allowed
@@ -17,7 +17,8 @@ from patron.sales.models import Pipeline, PipelineStage
 
 router = APIRouter(prefix="/api/v1", tags=["sales"])
 
-IdQuery = Annotated[int | None, Query(ge=1, le=2**31 - 1)]
+IdQuery = Annotated[int | None, Query(ge=1, le=schemas.MAX_ID)]
+PathId = Annotated[int, Path(ge=1, le=schemas.MAX_ID)]
 SearchQuery = Annotated[str | None, Query(max_length=200, description="Text to look for.")]
 
 
@@ -66,7 +67,10 @@ def create_pipeline(body: schemas.PipelineCreate, principal: Allowed("settings.m
     summary="Rename a pipeline or make it the default",
 )
 def update_pipeline(
-    pipeline_id: int, body: schemas.PipelineUpdate, principal: Allowed("settings.manage"), session: SessionDep
+    pipeline_id: PathId,
+    body: schemas.PipelineUpdate,
+    principal: Allowed("settings.manage"),
+    session: SessionDep,
 ):
     pipeline = sales_service.update_pipeline(
         session, org_id=principal.org_id, pipeline_id=pipeline_id, changes=body.model_dump(exclude_unset=True)
@@ -77,7 +81,9 @@ def update_pipeline(
 
 
 @router.delete("/pipelines/{pipeline_id}", status_code=204, summary="Delete an empty, non-default pipeline")
-def delete_pipeline(pipeline_id: int, principal: Allowed("settings.manage"), session: SessionDep) -> Response:
+def delete_pipeline(
+    pipeline_id: PathId, principal: Allowed("settings.manage"), session: SessionDep
+) -> Response:
     sales_service.delete_pipeline(session, org_id=principal.org_id, pipeline_id=pipeline_id)
     return Response(status_code=204)
 
@@ -89,7 +95,7 @@ def delete_pipeline(pipeline_id: int, principal: Allowed("settings.manage"), ses
     summary="Add an open stage to a pipeline",
 )
 def create_stage(
-    pipeline_id: int, body: schemas.StageCreate, principal: Allowed("settings.manage"), session: SessionDep
+    pipeline_id: PathId, body: schemas.StageCreate, principal: Allowed("settings.manage"), session: SessionDep
 ):
     return sales_service.create_stage(
         session,
@@ -108,7 +114,7 @@ def create_stage(
     summary="Reorder a pipeline's stages",
 )
 def reorder_stages(
-    pipeline_id: int, body: schemas.StageOrder, principal: Allowed("settings.manage"), session: SessionDep
+    pipeline_id: PathId, body: schemas.StageOrder, principal: Allowed("settings.manage"), session: SessionDep
 ) -> list:
     return sales_service.reorder_stages(
         session, org_id=principal.org_id, pipeline_id=pipeline_id, stage_ids=body.stage_ids
@@ -119,7 +125,7 @@ def reorder_stages(
     "/stages/{stage_id}", response_model=schemas.StageOut, summary="Rename a stage or change its probability"
 )
 def update_stage(
-    stage_id: int, body: schemas.StageUpdate, principal: Allowed("settings.manage"), session: SessionDep
+    stage_id: PathId, body: schemas.StageUpdate, principal: Allowed("settings.manage"), session: SessionDep
 ):
     return sales_service.update_stage(
         session, org_id=principal.org_id, stage_id=stage_id, changes=body.model_dump(exclude_unset=True)
@@ -128,14 +134,14 @@ def update_stage(
 
 @router.delete("/stages/{stage_id}", status_code=204, summary="Delete an open stage (moving its deals)")
 def delete_stage(
-    stage_id: int,
+    stage_id: PathId,
     principal: Allowed("settings.manage"),
     session: SessionDep,
     move_to_stage_id: Annotated[
         int | None,
         Query(
             ge=1,
-            le=2**31 - 1,
+            le=schemas.MAX_ID,
             description="Stage of the same pipeline that receives the deals; "
             "required when the stage holds deals.",
         ),
@@ -157,7 +163,7 @@ def delete_stage(
     summary="The pipeline board: stages with their deals and value totals",
 )
 def pipeline_board(
-    pipeline_id: int,
+    pipeline_id: PathId,
     principal: Allowed("sales.read"),
     session: SessionDep,
     limit_per_stage: Annotated[int, Query(ge=0, le=200, description="Deals listed per stage.")] = 50,
@@ -203,13 +209,13 @@ def create_lead(body: schemas.LeadCreate, principal: Allowed("sales.write"), ses
 
 
 @router.get("/leads/{lead_id}", response_model=schemas.LeadOut, summary="Read a lead")
-def get_lead(lead_id: int, principal: Allowed("sales.read"), session: SessionDep):
+def get_lead(lead_id: PathId, principal: Allowed("sales.read"), session: SessionDep):
     return sales_service.get_lead_or_raise(session, org_id=principal.org_id, lead_id=lead_id)
 
 
 @router.patch("/leads/{lead_id}", response_model=schemas.LeadOut, summary="Change a lead")
 def update_lead(
-    lead_id: int, body: schemas.LeadUpdate, principal: Allowed("sales.write"), session: SessionDep
+    lead_id: PathId, body: schemas.LeadUpdate, principal: Allowed("sales.write"), session: SessionDep
 ):
     return sales_service.update_lead(
         session, org_id=principal.org_id, lead_id=lead_id, changes=body.model_dump(exclude_unset=True)
@@ -217,7 +223,7 @@ def update_lead(
 
 
 @router.delete("/leads/{lead_id}", status_code=204, summary="Delete a lead")
-def delete_lead(lead_id: int, principal: Allowed("sales.delete"), session: SessionDep) -> Response:
+def delete_lead(lead_id: PathId, principal: Allowed("sales.delete"), session: SessionDep) -> Response:
     sales_service.delete_lead(session, org_id=principal.org_id, lead_id=lead_id)
     return Response(status_code=204)
 
@@ -228,7 +234,7 @@ def delete_lead(lead_id: int, principal: Allowed("sales.delete"), session: Sessi
     summary="Convert a lead into a customer (and optionally a deal)",
 )
 def convert_lead(
-    lead_id: int, body: schemas.LeadConvert, principal: Allowed("sales.write"), session: SessionDep
+    lead_id: PathId, body: schemas.LeadConvert, principal: Allowed("sales.write"), session: SessionDep
 ):
     """Creates a customer from the lead's name and contact points, or attaches the lead to ``customer_id``."""
     if body.customer_id is None:
@@ -286,13 +292,13 @@ def create_deal(body: schemas.DealCreate, principal: Allowed("sales.write"), ses
 
 
 @router.get("/deals/{deal_id}", response_model=schemas.DealOut, summary="Read a deal")
-def get_deal(deal_id: int, principal: Allowed("sales.read"), session: SessionDep):
+def get_deal(deal_id: PathId, principal: Allowed("sales.read"), session: SessionDep):
     return sales_service.get_deal_or_raise(session, org_id=principal.org_id, deal_id=deal_id)
 
 
 @router.patch("/deals/{deal_id}", response_model=schemas.DealOut, summary="Change a deal's details")
 def update_deal(
-    deal_id: int, body: schemas.DealUpdate, principal: Allowed("sales.write"), session: SessionDep
+    deal_id: PathId, body: schemas.DealUpdate, principal: Allowed("sales.write"), session: SessionDep
 ):
     """The stage changes through the move action."""
     return sales_service.update_deal(
@@ -301,13 +307,15 @@ def update_deal(
 
 
 @router.delete("/deals/{deal_id}", status_code=204, summary="Delete a deal")
-def delete_deal(deal_id: int, principal: Allowed("sales.delete"), session: SessionDep) -> Response:
+def delete_deal(deal_id: PathId, principal: Allowed("sales.delete"), session: SessionDep) -> Response:
     sales_service.delete_deal(session, org_id=principal.org_id, deal_id=deal_id)
     return Response(status_code=204)
 
 
 @router.post("/deals/{deal_id}/move", response_model=schemas.DealOut, summary="Move a deal to another stage")
-def move_deal(deal_id: int, body: schemas.DealMove, principal: Allowed("sales.write"), session: SessionDep):
+def move_deal(
+    deal_id: PathId, body: schemas.DealMove, principal: Allowed("sales.write"), session: SessionDep
+):
     """A won or lost stage closes the deal (``status``, ``closed_at``); an open stage reopens it."""
     return sales_service.do_move_deal(
         session,
@@ -364,13 +372,13 @@ def create_task(body: schemas.TaskCreate, principal: Allowed("sales.write"), ses
 
 
 @router.get("/tasks/{task_id}", response_model=schemas.TaskOut, summary="Read a task")
-def get_task(task_id: int, principal: Allowed("sales.read"), session: SessionDep):
+def get_task(task_id: PathId, principal: Allowed("sales.read"), session: SessionDep):
     return sales_service.get_task_or_raise(session, org_id=principal.org_id, task_id=task_id)
 
 
 @router.patch("/tasks/{task_id}", response_model=schemas.TaskOut, summary="Change a task")
 def update_task(
-    task_id: int, body: schemas.TaskUpdate, principal: Allowed("sales.write"), session: SessionDep
+    task_id: PathId, body: schemas.TaskUpdate, principal: Allowed("sales.write"), session: SessionDep
 ):
     return sales_service.update_task(
         session,
@@ -382,13 +390,13 @@ def update_task(
 
 
 @router.delete("/tasks/{task_id}", status_code=204, summary="Delete a task")
-def delete_task(task_id: int, principal: Allowed("sales.delete"), session: SessionDep) -> Response:
+def delete_task(task_id: PathId, principal: Allowed("sales.delete"), session: SessionDep) -> Response:
     sales_service.delete_task(session, org_id=principal.org_id, task_id=task_id)
     return Response(status_code=204)
 
 
 @router.post("/tasks/{task_id}/complete", response_model=schemas.TaskOut, summary="Mark a task done")
-def complete_task(task_id: int, principal: Allowed("sales.write"), session: SessionDep):
+def complete_task(task_id: PathId, principal: Allowed("sales.write"), session: SessionDep):
     return sales_service.do_complete_task(session, org_id=principal.org_id, task_id=task_id)
 
 

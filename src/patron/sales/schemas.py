@@ -37,6 +37,10 @@ Phone = Annotated[
 ]
 Currency = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z]{3}$")]
 
+#: a reference to a record: ids are 32-bit integers, so larger numbers are refused at the edge
+MAX_ID = 2**31 - 1
+RefId = Annotated[int, Field(ge=1, le=MAX_ID)]
+
 CURRENCY_DESCRIPTION = (
     "ISO 4217 code, three letters (EUR, USD, ...); defaults to the organisation's currency."
 )
@@ -115,7 +119,7 @@ class PipelineOut(Schema):
 
 
 class StageOrder(Schema):
-    stage_ids: list[int] = Field(
+    stage_ids: list[RefId] = Field(
         min_length=1,
         max_length=100,
         description="Every stage id of the pipeline, each once, in the new order.",
@@ -135,7 +139,7 @@ class LeadBase(Schema):
         "", description="Where the lead came from: web form, fair, referral, ..."
     )
     notes: Notes = ""
-    owner_id: int | None = Field(None, description="Staff member who works the lead.")
+    owner_id: RefId | None = Field(None, description="Staff member who works the lead.")
 
 
 class LeadCreate(LeadBase):
@@ -150,7 +154,7 @@ class LeadUpdate(Schema):
     phone: Phone | None = None
     source: Annotated[str, StringConstraints(strip_whitespace=True, max_length=60)] | None = None
     notes: Notes | None = None
-    owner_id: int | None = None
+    owner_id: RefId | None = None
     status: LeadStatusIn | None = Field(None, description="Use the convert action to mark a lead converted.")
 
 
@@ -174,15 +178,15 @@ class DealFromLead(Schema):
     title: Title
     value: MoneyIn = Decimal("0")
     currency: Currency | None = Field(None, description=CURRENCY_DESCRIPTION)
-    pipeline_id: int | None = Field(None, description="Defaults to the organisation's default pipeline.")
-    stage_id: int | None = Field(None, description="Defaults to the pipeline's first open stage.")
+    pipeline_id: RefId | None = Field(None, description="Defaults to the organisation's default pipeline.")
+    stage_id: RefId | None = Field(None, description="Defaults to the pipeline's first open stage.")
     expected_close: date | None = None
 
     _currency = field_validator("currency")(_upper)
 
 
 class LeadConvert(Schema):
-    customer_id: int | None = Field(
+    customer_id: RefId | None = Field(
         None, description="Attach the lead to this existing customer instead of creating a new one."
     )
     deal: DealFromLead | None = Field(None, description="Also open a deal for the customer.")
@@ -199,27 +203,29 @@ class LeadConverted(Schema):
 
 class DealCreate(Schema):
     title: Title
-    customer_id: int | None = None
-    pipeline_id: int | None = Field(
+    customer_id: RefId | None = None
+    pipeline_id: RefId | None = Field(
         None, description="Defaults to the stage's pipeline, else the default one."
     )
-    stage_id: int | None = Field(None, description="Defaults to the pipeline's first open stage.")
+    stage_id: RefId | None = Field(None, description="Defaults to the pipeline's first open stage.")
     value: MoneyIn = Decimal("0")
     currency: Currency | None = Field(None, description=CURRENCY_DESCRIPTION)
     expected_close: date | None = None
-    owner_id: int | None = Field(None, description="Staff member who owns the deal; defaults to the caller.")
-    lead_id: int | None = Field(None, description="The lead the deal came from.")
+    owner_id: RefId | None = Field(
+        None, description="Staff member who owns the deal; defaults to the caller."
+    )
+    lead_id: RefId | None = Field(None, description="The lead the deal came from.")
 
     _currency = field_validator("currency")(_upper)
 
 
 class DealUpdate(Schema):
     title: Title | None = None
-    customer_id: int | None = None
+    customer_id: RefId | None = None
     value: MoneyIn | None = None
     currency: Currency | None = Field(None, description="ISO 4217 code, three letters.")
     expected_close: date | None = None
-    owner_id: int | None = None
+    owner_id: RefId | None = None
     lost_reason: Annotated[str, StringConstraints(strip_whitespace=True, max_length=300)] | None = Field(
         None, description="Only for a lost deal."
     )
@@ -228,7 +234,7 @@ class DealUpdate(Schema):
 
 
 class DealMove(Schema):
-    stage_id: int = Field(description="A stage of the deal's own pipeline.")
+    stage_id: RefId = Field(description="A stage of the deal's own pipeline.")
     lost_reason: Annotated[str, StringConstraints(strip_whitespace=True, max_length=300)] | None = Field(
         None, description="Why the deal was lost; only when moving to the lost stage."
     )
@@ -302,9 +308,9 @@ class TaskCreate(Schema):
     notes: Notes = ""
     due_at: AwareDatetime | None = Field(None, description="When the task is due (with a time zone).")
     remind_at: AwareDatetime | None = Field(None, description="When to remind the assignee in the app.")
-    assignee_id: int | None = Field(None, description="Staff member who does it; defaults to the caller.")
-    customer_id: int | None = None
-    deal_id: int | None = Field(
+    assignee_id: RefId | None = Field(None, description="Staff member who does it; defaults to the caller.")
+    customer_id: RefId | None = None
+    deal_id: RefId | None = Field(
         None,
         description="The deal the task belongs to; its customer is used when `customer_id` is not given.",
     )
@@ -315,9 +321,9 @@ class TaskUpdate(Schema):
     notes: Notes | None = None
     due_at: AwareDatetime | None = None
     remind_at: AwareDatetime | None = Field(None, description="Changing it arms a new reminder.")
-    assignee_id: int | None = None
-    customer_id: int | None = None
-    deal_id: int | None = None
+    assignee_id: RefId | None = None
+    customer_id: RefId | None = None
+    deal_id: RefId | None = None
     done: bool | None = Field(None, description="true completes the task, false reopens it.")
 
 

@@ -60,7 +60,7 @@ def _check_customer(
     session: Session, org_id: int, customer_id: int | None, field_name: str = "customer_id"
 ) -> None:
     if customer_id is not None:
-        customers_service.get_customer_or_raise(
+        customers_service.get_writable_customer_or_raise(
             session, org_id=org_id, customer_id=customer_id, field=field_name
         )
 
@@ -241,6 +241,7 @@ def delete_pipeline(session: Session, *, org_id: int, pipeline_id: int) -> None:
         )
     for stage in list_stages(session, org_id=org_id, pipeline_id=pipeline.id):
         session.delete(stage)
+    session.flush()  # the stages first, so the audit log records each of them
     session.delete(pipeline)
     session.flush()
 
@@ -447,11 +448,14 @@ def delete_lead(session: Session, *, org_id: int, lead_id: int) -> None:
 
 
 def _customer_data_from_lead(lead: Lead) -> dict:
-    data: dict[str, Any] = {"first_name": lead.first_name, "last_name": lead.last_name or lead.company}
+    """The customer profile a lead becomes; a lead known only by its company is named after it."""
+    data: dict[str, Any] = {"first_name": lead.first_name, "last_name": lead.last_name}
     if lead.email:
         data["email"] = lead.email
     if lead.phone:
         data["phone"] = lead.phone
+    if not any(data.values()):
+        data["last_name"] = lead.company[:100]
     if lead.owner_id is not None:
         data["owner_id"] = lead.owner_id
     return data
@@ -474,10 +478,12 @@ def do_convert_lead(
     if lead.status == "converted":
         raise Conflict(f"Lead {lead.id} is already converted (customer {lead.customer_id}).", field="lead_id")
     if customer_id is not None:
-        customer = customers_service.get_customer_or_raise(session, org_id=org_id, customer_id=customer_id)
+        customer = customers_service.get_writable_customer_or_raise(
+            session, org_id=org_id, customer_id=customer_id
+        )
     else:
         customer = customers_service.create_customer(
-            session, org_id=org_id, data=_customer_data_from_lead(lead)
+            session, org_id=org_id, data=_customer_data_from_lead(lead), actor_user_id=actor_user_id
         )
     lead.status = "converted"
     lead.customer_id = customer.id
