@@ -53,10 +53,12 @@ def _moment(rng: random.Random, start: datetime, end: datetime, *, business_hour
     """A random moment in ``[start, end)``, nudged into 7-19 h UTC (8-21 h Berlin) when asked."""
     span = max(60.0, (end - start).total_seconds())
     moment = start + timedelta(seconds=rng.uniform(0, span))
+    # always draw the same numbers, so the stream (and so the data set) does not depend on the anchor
+    hour, minute, back = rng.randint(7, 18), rng.randint(0, 59), rng.randint(5, 120)
     if business_hours and not 7 <= moment.hour < 19:
-        moment = moment.replace(hour=rng.randint(7, 18), minute=rng.randint(0, 59))
+        moment = moment.replace(hour=hour, minute=minute)
         if moment >= end:
-            moment = end - timedelta(minutes=rng.randint(5, 120))
+            moment = end - timedelta(minutes=back)
     return moment.replace(microsecond=0)
 
 
@@ -88,12 +90,13 @@ def write_interactions(
     customers: list[DemoCustomer],
     progress: Progress,
 ) -> int:
-    """About three interactions per customer over the last twelve months; busy and VIP customers get more."""
+    """About two interactions per customer over the last twelve months; VIP, business and unhappy customers
+    get more."""
     plans: list[tuple[datetime, DemoCustomer, str]] = []
     for customer in customers:
         tags = customer.spec.tags
         mean = (
-            2.2
+            1.7
             + (2.5 if "vip" in tags else 0)
             + (1.5 if "b2b" in tags else 0)
             + (1.0 if "churn-risk" in tags else 0)

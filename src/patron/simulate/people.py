@@ -18,6 +18,31 @@ INCOME_BANDS = ("low", "lower_middle", "middle", "upper_middle", "high")
 SERVICE_LINES = ("rides", "delivery", "smart-home")
 SUBSCRIPTION_PLANS = ("free", "plus", "premium", "family")
 MARKETING_CHANNELS = ("email", "sms", "push", "in_app", "phone")
+#: the channels each sign-up route asks about; the others stay without consent until the customer opts in
+SIGNUP_QUESTIONS = {
+    "app_signup": ("email", "push", "in_app"),
+    "website": ("email", "sms"),
+    "store": ("email", "sms", "phone"),
+}
+#: how customers withdraw consent on each channel: (source, method, note)
+OPT_OUT_WAYS = {
+    "email": (
+        ("unsubscribe_link", "one-click unsubscribe", ""),
+        ("app_settings", "toggle", ""),
+        ("support_request", "agent on request", "asked on a support call"),
+    ),
+    "sms": (
+        ("sms_stop", "STOP reply", ""),
+        ("app_settings", "toggle", ""),
+        ("support_request", "agent on request", "asked on a support call"),
+    ),
+    "push": (("app_settings", "toggle", ""), ("device_settings", "notifications turned off", "")),
+    "in_app": (("app_settings", "toggle", ""),),
+    "phone": (
+        ("support_request", "agent on request", "asked not to be called"),
+        ("app_settings", "toggle", ""),
+    ),
+}
 
 
 @dataclass
@@ -308,42 +333,38 @@ class CustomerFactory:
                 "data_processing", True, signup_source, method, signup_at, "terms and privacy notice accepted"
             )
         ]
-        grant_odds = {"email": 0.62, "sms": 0.3, "push": 0.72, "in_app": 0.9, "phone": 0.18}
+        grant_odds = {"email": 0.62, "sms": 0.35, "push": 0.72, "in_app": 0.9, "phone": 0.25}
         if "budget-minded" in lifestyle:  # they like coupons
             grant_odds["email"] += 0.15
         if "tech-savvy" in lifestyle:
             grant_odds["push"] += 0.1
         span = (self.anchor - signup_at).total_seconds()
+        asked = SIGNUP_QUESTIONS[signup_source]
         for channel in MARKETING_CHANNELS:
             if (channel == "email" and not has_email) or (channel in ("sms", "phone") and not has_phone):
                 continue
-            granted = rng.random() < grant_odds[channel]
-            changes.append(
-                ConsentChange(
-                    channel, granted, signup_source, method, signup_at + timedelta(seconds=rng.randint(0, 90))
-                )
-            )
-            if granted and rng.random() < 0.16:
-                when = signup_at + timedelta(seconds=rng.uniform(0.1, 1.0) * span)
-                source, how, note = rng.choice(
-                    (
-                        ("unsubscribe_link", "one-click unsubscribe", ""),
-                        ("app_settings", "toggle", ""),
-                        ("support_request", "agent on request", "asked on a support call"),
-                        ("sms_stop", "STOP reply", ""),
-                    )
-                )
-                if channel != "sms" and source == "sms_stop":
-                    source, how = "app_settings", "toggle"
-                changes.append(ConsentChange(channel, False, source, how, when, note))
-                if rng.random() < 0.2:  # came back later
-                    again = when + timedelta(
-                        seconds=rng.uniform(0.1, 1.0) * (self.anchor - when).total_seconds()
-                    )
+            # draw every number for every channel, so one customer's choices never shift the next one's
+            roll, opt_out, comes_back, opts_in = rng.random(), rng.random(), rng.random(), rng.random()
+            out_at = signup_at + timedelta(seconds=rng.uniform(0.1, 1.0) * span)
+            back_share, in_share = rng.uniform(0.1, 1.0), rng.uniform(0.2, 1.0)
+            source, how, note = rng.choice(OPT_OUT_WAYS[channel])
+            granted = channel in asked and roll < grant_odds[channel]
+            if channel in asked:  # the sign-up form asked: the answer is on record, yes or no
+                at = signup_at + timedelta(seconds=1 + MARKETING_CHANNELS.index(channel))
+                changes.append(ConsentChange(channel, granted, signup_source, method, at))
+            if granted and opt_out < 0.16:
+                changes.append(ConsentChange(channel, False, source, how, out_at, note))
+                if comes_back < 0.2:
+                    again = out_at + timedelta(seconds=back_share * (self.anchor - out_at).total_seconds())
                     changes.append(ConsentChange(channel, True, "app_settings", "toggle", again))
-            elif not granted and rng.random() < 0.08:
-                when = signup_at + timedelta(seconds=rng.uniform(0.2, 1.0) * span)
-                changes.append(ConsentChange(channel, True, "campaign_landing_page", "double opt-in", when))
+            elif not granted and opts_in < (0.25 if channel in ("push", "in_app") else 0.06):
+                later = signup_at + timedelta(seconds=in_share * span)
+                source, how = (
+                    ("app_settings", "toggle")
+                    if channel in ("push", "in_app")
+                    else ("campaign_landing_page", "double opt-in")
+                )
+                changes.append(ConsentChange(channel, True, source, how, later))
         changes.sort(key=lambda change: change.recorded_at)
         return changes
 

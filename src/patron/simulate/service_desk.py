@@ -2,8 +2,8 @@
 
 Every ticket gets a planned life (opened, assigned, answered, maybe waiting on the customer,
 resolved, closed with a rating). The steps of all tickets are then played in time order while the
-SLA breach detector runs every two simulated hours, exactly as the scheduler would have: late
-tickets are marked breached and escalated to a manager by the service itself.
+SLA breach detector runs a minute after each clock falls due, as the every-minute scheduler would
+have: late tickets are marked breached and escalated to a manager by the service itself.
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ from patron.simulate.people import weighted
 from patron.tickets import service as tickets_service
 from patron.tickets.models import Ticket
 
-BREACH_CHECK_EVERY = timedelta(hours=2)
+#: how long after a due time the breach detector notices (the scheduler runs every minute)
+SCHEDULER_DELAY = timedelta(minutes=1)
 #: every status the demo guarantees at least one ticket in, with the age range (days) of such a ticket
 GUARANTEED = (("new", 0.05, 0.3), ("open", 0.5, 3), ("pending", 1, 5), ("resolved", 2, 6), ("closed", 20, 60))
 PRIORITY_WEIGHTS = {
@@ -142,7 +143,7 @@ def _squeeze_into(plan: TicketPlan, anchor: datetime) -> TicketPlan:
 def plan_tickets(
     rng: random.Random, *, anchor: datetime, staff: Staff, customers: list[DemoCustomer]
 ) -> list[TicketPlan]:
-    count = max(len(GUARANTEED), round(len(customers) * 0.3))
+    count = max(len(GUARANTEED), round(len(customers) * 0.2))
     weights = [
         3 if "churn-risk" in c.spec.tags else 1.5 if "smart-home" in c.spec.services else 1 for c in customers
     ]
@@ -228,7 +229,7 @@ def write_tickets(
     customers: list[DemoCustomer],
     progress: Progress,
 ) -> int:
-    """Plan the tickets, then play every step in time order with breach checks in between."""
+    """Plan the tickets, then play every step in time order, running the breach detector when a clock is due."""
     plans = plan_tickets(rng, anchor=anchor, staff=staff, customers=customers)
     queue: list[tuple[datetime, int, int, str, dict]] = []
     order = 0
@@ -241,16 +242,15 @@ def write_tickets(
     heapq.heapify(queue)
     total = len(queue)
     tickets: dict[int, Ticket] = {}
-    next_check = queue[0][0] + BREACH_CHECK_EVERY if queue else anchor
+    checks: set[datetime] = set()
     played = 0
     while queue:
         when, _order, index, step, data = heapq.heappop(queue)
-        while next_check <= when:
-            clock.set(next_check)
-            tickets_service.detect_sla_breaches(session, now=next_check, org_id=org_id)
-            next_check += BREACH_CHECK_EVERY
         clock.set(when)
-        tickets[index] = _play(
+        if step == "check":
+            tickets_service.detect_sla_breaches(session, now=when, org_id=org_id)
+            continue
+        ticket = _play(
             session,
             org_id=org_id,
             plan=plans[index],
@@ -259,6 +259,20 @@ def write_tickets(
             data=data,
             now=when,
         )
+        tickets[index] = ticket
+        if ticket.status in (
+            "new",
+            "open",
+        ):  # a clock runs: look again when it falls due, as the scheduler would
+            for due in (
+                ticket.first_response_due_at if ticket.first_response_at is None else None,
+                ticket.resolution_due_at,
+            ):
+                moment = due + SCHEDULER_DELAY if due is not None else None
+                if moment is not None and moment < anchor and moment > when and moment not in checks:
+                    checks.add(moment)
+                    order += 1
+                    heapq.heappush(queue, (moment, order, -1, "check", {}))
         played += 1
         if played % 100 == 0 or played == total:
             progress("Tickets", played, total)

@@ -1,0 +1,219 @@
+"""`patron demo`: seeds a realistic demo organisation once, through the CLI, on both backends."""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import select
+from typer.testing import CliRunner
+
+from patron.cli import app as cli_app
+from patron.core.cli_support import cli_sessionmaker
+from patron.core.config import get_settings
+from patron.core.db import make_engine, make_sessionmaker
+from patron.core.migrate import upgrade
+from patron.customers.models import ConsentRecord, Customer, Identity, Place
+from patron.sales.models import Deal, PipelineStage
+from patron.simulate import demo
+from patron.simulate.people import make_customers
+from patron.tickets.models import STATUSES, Ticket
+
+SMALL = "60"
+
+
+@pytest.fixture
+def run_demo(database, settings, tmp_path, monkeypatch):
+    """``run_demo(*args)``: ``patron demo --customers 60 --no-serve *args`` against the test database."""
+    monkeypatch.setenv("PATRON_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("PATRON_DATABASE_URL", database.url)
+
+    def fresh() -> None:
+        get_settings.cache_clear()
+        if cli_sessionmaker.cache_info().currsize:
+            cli_sessionmaker().kw["bind"].dispose()
+        cli_sessionmaker.cache_clear()
+
+    fresh()
+    runner = CliRunner()
+
+    def run(*args: str):
+        return runner.invoke(cli_app, ["demo", "--customers", SMALL, "--no-serve", *args])
+
+    yield run
+    fresh()
+
+
+def login(client) -> dict[str, str]:
+    response = client.post(
+        "/api/v1/auth/token", data={"username": demo.DEMO_EMAIL, "password": demo.DEMO_PASSWORD}
+    )
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+def total(client, headers, path: str, **params) -> int:
+    response = client.get(path, headers=headers, params={"limit": 1, **params})
+    assert response.status_code == 200, response.text
+    return response.json()["total"]
+
+
+def test_demo_seeds_a_realistic_organisation_once(client, run_demo):
+    result = run_demo()
+    assert result.exit_code == 0, result.output
+    assert "http://127.0.0.1:8000" in result.output
+    assert demo.DEMO_EMAIL in result.output and demo.DEMO_PASSWORD in result.output
+
+    headers = login(client)
+    me = client.get("/api/v1/me", headers=headers).json()
+    assert me["organisation"]["slug"] == demo.DEMO_SLUG and me["role"] == "admin"
+    roles = Counter(user["role"] for user in client.get("/api/v1/users", headers=headers).json())
+    assert roles["owner"] == 1 and roles["manager"] == 2 and roles["agent"] == 6
+    assert roles["admin"] == 1 and roles["analyst"] == 1 and roles["viewer"] == 1
+
+    customers = total(client, headers, "/api/v1/customers")
+    assert customers >= int(SMALL)
+
+    for status in STATUSES:
+        assert total(client, headers, "/api/v1/tickets", status=status) >= 1, status
+    assert total(client, headers, "/api/v1/tickets", breached="true") >= 1
+    tickets = client.get("/api/v1/tickets", headers=headers, params={"limit": 500}).json()["items"]
+    assert any(t["escalated_to_id"] for t in tickets)
+    closed = [t for t in tickets if t["status"] == "closed"]
+    assert closed and all(1 <= t["satisfaction"] <= 5 for t in closed)
+
+    pipelines = client.get("/api/v1/pipelines", headers=headers).json()
+    assert len(pipelines) == 2
+    for pipeline in pipelines:
+        for stage in pipeline["stages"]:
+            assert total(client, headers, "/api/v1/deals", stage_id=stage["id"]) >= 1, stage["name"]
+    for status in ("new", "contacted", "qualified", "disqualified", "converted"):
+        assert total(client, headers, "/api/v1/leads", status=status) >= 1, status
+    assert total(client, headers, "/api/v1/tasks", overdue="true") >= 1
+    assert total(client, headers, "/api/v1/tasks", done="true") >= 1
+    assert total(client, headers, "/api/v1/interactions") >= int(SMALL)
+
+    profile = client.get("/api/v1/customers", headers=headers, params={"limit": 1}).json()["items"][0]
+    full = client.get(f"/api/v1/customers/{profile['id']}", headers=headers).json()
+    assert full["consents"]["data_processing"] is True
+    assert full["birth_year"] and full["income_band"] and full["lifestyle_tags"] is not None
+    assert full["attributes"]["subscription_plan"] in ("free", "plus", "premium", "family")
+    assert client.get(f"/api/v1/customers/{profile['id']}/places", headers=headers).json()
+    history = client.get(f"/api/v1/customers/{profile['id']}/consents/history", headers=headers).json()
+    assert history["total"] >= 1
+    timeline = client.get(f"/api/v1/customers/{profile['id']}/timeline", headers=headers)
+    assert timeline.status_code == 200 and timeline.json()["items"]
+
+    again = run_demo()
+    assert again.exit_code == 0, again.output
+    assert "already exists" in again.output
+    assert total(client, headers, "/api/v1/customers") == customers
+
+
+def test_reset_seeds_the_same_data_again(client, run_demo, db):
+    assert run_demo("--seed", "7").exit_code == 0
+    with db() as session:
+        before = sorted(session.scalars(select(Customer.email).where(Customer.email.is_not(None))))
+    result = run_demo("--seed", "7", "--reset")
+    assert result.exit_code == 0, result.output
+    assert "Seeded" in result.output
+    with db() as session:
+        after = sorted(session.scalars(select(Customer.email).where(Customer.email.is_not(None))))
+    assert after == before
+    login(client)
+
+
+def test_bad_option_is_one_readable_error_and_writes_nothing(client, run_demo):
+    result = run_demo("--customers", "0")
+    assert result.exit_code == 2
+    assert "customers" in result.output
+    response = client.post(
+        "/api/v1/auth/token", data={"username": demo.DEMO_EMAIL, "password": demo.DEMO_PASSWORD}
+    )
+    assert response.status_code == 401
+
+
+def test_help_reads_well():
+    result = CliRunner().invoke(cli_app, ["demo", "--help"])
+    assert result.exit_code == 0
+    for option in ("--customers", "--seed", "--reset", "--no-serve", "--host", "--port"):
+        assert option in result.output
+    assert "demo organisation" in result.output
+
+
+def _snapshot(url: str) -> dict:
+    factory = make_sessionmaker(make_engine(url))
+    with factory() as session:
+        return {
+            "customers": session.execute(
+                select(
+                    Customer.first_name,
+                    Customer.last_name,
+                    Customer.email,
+                    Customer.birth_year,
+                    Customer.income_band,
+                    Customer.created_at,
+                ).order_by(Customer.id)
+            ).all(),
+            "identities": session.execute(select(Identity.type, Identity.value).order_by(Identity.id)).all(),
+            "consents": session.execute(
+                select(ConsentRecord.channel, ConsentRecord.granted, ConsentRecord.recorded_at).order_by(
+                    ConsentRecord.id
+                )
+            ).all(),
+            "places": session.execute(
+                select(Place.label, Place.latitude, Place.visit_count).order_by(Place.id)
+            ).all(),
+            "tickets": session.execute(
+                select(
+                    Ticket.number, Ticket.status, Ticket.priority, Ticket.created_at, Ticket.satisfaction
+                ).order_by(Ticket.id)
+            ).all(),
+            "deals": session.execute(
+                select(Deal.title, PipelineStage.name, Deal.value)
+                .join(PipelineStage, PipelineStage.id == Deal.stage_id)
+                .order_by(Deal.id)
+            ).all(),
+        }
+
+
+def test_same_seed_and_anchor_give_the_same_data(tmp_path):
+    anchor = datetime(2025, 3, 14, 9, 30, tzinfo=UTC)
+    snapshots = []
+    for name in ("one", "two"):
+        url = f"sqlite:///{tmp_path / name}.db"
+        engine = make_engine(url)
+        upgrade(engine)
+        summary = demo.seed_demo(make_sessionmaker(engine), customers=40, seed=3, anchor=anchor)
+        engine.dispose()
+        assert summary.created and summary.counts["customers"] == 40
+        snapshots.append(_snapshot(url))
+    assert snapshots[0] == snapshots[1]
+    assert all(created <= anchor for *_, created in snapshots[0]["customers"])
+
+
+def test_demographics_are_varied_and_correlated():
+    anchor = datetime(2025, 1, 1, tzinfo=UTC)
+    people = make_customers(random.Random(42), anchor, 2000)
+    assert len({p.email for p in people if p.email}) == sum(1 for p in people if p.email)
+    genders = Counter(p.gender for p in people)
+    assert genders["female"] > 800 and genders["male"] > 800
+    assert len({p.occupation for p in people}) > 30
+
+    def share(group, tag):
+        return sum(tag in p.lifestyle_tags for p in group) / max(1, len(group))
+
+    young = [p for p in people if anchor.year - p.birth_year < 30]
+    older = [p for p in people if anchor.year - p.birth_year >= 55]
+    assert share(young, "tech-savvy") > share(older, "tech-savvy")
+    graduates = [p for p in people if p.education in ("master", "doctorate")]
+    basic = [p for p in people if p.education in ("primary", "secondary")]
+    high = ("upper_middle", "high")
+    assert sum(p.income_band in high for p in graduates) / len(graduates) > sum(
+        p.income_band in high for p in basic
+    ) / len(basic)
+    for person in people:
+        assert 52.3 < person.places[0].latitude < 52.7 and 13.0 < person.places[0].longitude < 13.8
+        assert person.consents[0].channel == "data_processing" and person.consents[0].granted
