@@ -239,7 +239,7 @@ def test_invalid_transitions_are_409_naming_status(
     assert counts(db) == written
 
 
-@pytest.mark.parametrize("score", [0, 6, -1, 2.5, "five", True])
+@pytest.mark.parametrize("score", [0, 6, -1, 2.5, "five", "5", True])
 @pytest.mark.parametrize("path", ["close", "satisfaction"])
 def test_csat_outside_1_to_5_is_422(client, tenant, new_customer, open_ticket, db, score, path):
     ticket = open_ticket(tenant, new_customer(tenant.org_id))
