@@ -183,3 +183,19 @@ def test_negative_loading_is_a_documented_warning(mobi):
     with pytest.warns(UserWarning, match="IMAG3"):
         res = pls_sem(MOBI_MODEL, data=flipped)
     assert any("reverse-code" in w for w in res.warnings)
+
+
+def test_batched_bootstrap_estimator_equals_the_single_one(mobi_fit):
+    from patron.stats.pls import _estimate, _estimate_batch
+
+    model = mobi_fit._model
+    x = mobi_fit._x
+    rng = np.random.default_rng(0)
+    Rs = np.stack([np.corrcoef(x[rng.integers(0, len(x), len(x))], rowvar=False) for _ in range(5)])
+    paths, loadings, weights, converged = _estimate_batch(model, Rs, 300, 1e-10, mobi_fit._weights_matrix())
+    assert converged.all()
+    for b in range(5):
+        single = _estimate(model, Rs[b], 300, 1e-10)
+        assert paths[b] == pytest.approx([single["B"][a, c] for a, c in model.paths], abs=1e-8)
+        assert loadings[b] == pytest.approx(single["loadings"], abs=1e-8)
+        assert weights[b] == pytest.approx(single["weights"], abs=1e-8)

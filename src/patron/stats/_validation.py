@@ -115,3 +115,19 @@ def check_probability(value: float, name: str, *, open_interval: bool = True) ->
         bounds = "(0, 1)" if open_interval else "[0, 1]"
         raise StatsInputError(f"{name} must lie in {bounds}, got {value}")
     return value
+
+
+def single_thread_blas():
+    """Context manager limiting BLAS to one thread, if ``threadpoolctl`` is installed (it comes with
+    scikit-learn).
+
+    The matrices of a survey model are small (tens of rows); multi-threaded BLAS only adds
+    synchronisation there, and on a busy machine it can make a fit ten times slower.
+    """
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - optional
+        import contextlib
+
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=1, user_api="blas")

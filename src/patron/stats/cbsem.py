@@ -30,6 +30,7 @@ from patron.stats._validation import (
     StatsInputError,
     StatsWarning,
     numeric_columns,
+    single_thread_blas,
 )
 from patron.stats.syntax import parse_model
 
@@ -221,10 +222,12 @@ class _Engine:
         delta, W = self.derivatives(theta)
         sigma = self.implied(theta)[0]
         G = W @ (sigma - self.S) @ W
-        grad = np.einsum("ab,kab->k", G, delta)
-        M = np.einsum("ab,kbc,cd->kad", W, delta, W, optimize=True)
-        H = np.einsum("kab,lab->kl", M, delta, optimize=True)
-        return grad, H
+        q = delta.shape[0]
+        flat = delta.reshape(q, -1)
+        grad = flat @ G.ravel()
+        M = np.matmul(np.matmul(W, delta), W)  # W Delta_k W for every k
+        H = flat @ M.reshape(q, -1).T  # tr(W Delta_k W Delta_l); all matrices symmetric
+        return grad, 0.5 * (H + H.T)
 
 
 def _start_values(spec: _Spec, S: np.ndarray) -> np.ndarray:
@@ -626,7 +629,7 @@ def sem(
     data : pandas.DataFrame
         Complete numeric data; one column per observed variable of the model.
     max_iter : int
-        Fisher-scoring iterations before falling back to L-BFGS-B.
+        Iterations (Fisher scoring, then BFGS) before giving up with a warning.
     tol : float
         Convergence criterion on the largest absolute gradient element of the ML discrepancy.
 
@@ -652,6 +655,17 @@ def sem(
     >>> round(float(fit.estimates.loc[1, "est"]), 1)
     0.8
     """
+    with single_thread_blas():
+        return _sem(model, data, max_iter=max_iter, tol=tol)
+
+
+def _sem(
+    model: str,
+    data: pd.DataFrame,
+    *,
+    max_iter: int = 500,
+    tol: float = 1e-9,
+) -> CBSEMResult:
     if not isinstance(data, pd.DataFrame):
         raise StatsInputError(f"data must be a pandas DataFrame, got {type(data).__name__}")
     spec = _Spec(model, list(map(str, data.columns)))
@@ -702,7 +716,7 @@ def sem(
     if li and np.linalg.eigvalsh(omega[np.ix_(li, li)]).min() < -1e-10:
         warnings.append("the latent covariance matrix is not positive definite")
     for message in warnings:
-        _warnings.warn(message, StatsWarning, stacklevel=2)
+        _warnings.warn(message, StatsWarning, stacklevel=3)
     sigma = engine.implied(theta)[0]
     return CBSEMResult(
         estimates=table,

@@ -22,7 +22,13 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from patron.stats._validation import ModelSpecificationError, StatsInputError, StatsWarning, numeric_columns
+from patron.stats._validation import (
+    ModelSpecificationError,
+    StatsInputError,
+    StatsWarning,
+    numeric_columns,
+    single_thread_blas,
+)
 from patron.stats.syntax import parse_model
 
 __all__ = ["PLSBootstrap", "PLSResult", "pls_sem"]
@@ -93,43 +99,56 @@ def _regress(corr: np.ndarray, y: int, xs: Sequence[int]) -> tuple[np.ndarray, f
     return beta, float(beta @ rxy)
 
 
-def _estimate(model: _PLSModel, R: np.ndarray, max_iter: int, tol: float) -> dict[str, Any]:
-    """PLS on an item correlation matrix R. Returns weights, loadings, construct correlations, paths, R²."""
+def _estimate(
+    model: _PLSModel, R: np.ndarray, max_iter: int, tol: float, W0: np.ndarray | None = None
+) -> dict[str, Any]:
+    """PLS on an item correlation matrix R. Returns weights, loadings, construct correlations, paths, R².
+
+    ``W0`` (outer weights of a previous solution, e.g. the full sample's for a bootstrap resample) only
+    changes the starting point: the fixed point is the same, so fewer iterations are needed.
+    """
     k = len(model.constructs)
     p = len(model.items)
-    W = np.zeros((p, k))
-    W[np.arange(p), model.item_block] = 1.0
+    rows = np.arange(p)
+    blocks = model.item_block
     predecessors = [[a for a, b in model.paths if b == j] for j in range(k)]
     successors = [[b for a, b in model.paths if a == j] for j in range(k)]
-
-    def normalise(W: np.ndarray) -> np.ndarray:
-        var = np.einsum("ij,ik,kj->j", W, R, W)
-        return W / np.sqrt(var)
-
-    W = normalise(W)
+    if W0 is None:
+        W = np.zeros((p, k))
+        W[rows, blocks] = 1.0
+    else:
+        W = W0.copy()
+    RW = R @ W
+    scale = 1.0 / np.sqrt(np.einsum("ij,ij->j", W, RW))
+    W *= scale
+    RW *= scale
     converged = False
     iterations = 0
-    for iterations in range(1, max_iter + 1):  # noqa: B007  (the count is returned)
-        C = W.T @ R @ W  # construct correlations
+    while iterations < max_iter:
+        iterations += 1
+        C = W.T @ RW  # construct correlations
         E = np.zeros((k, k))
         for j in range(k):
-            if predecessors[j]:
-                E[predecessors[j], j] = _regress(C, j, predecessors[j])[0]
+            pre = predecessors[j]
+            if pre:
+                E[pre, j] = np.linalg.solve(C[np.ix_(pre, pre)], C[pre, j])
             for s in successors[j]:
                 E[s, j] = C[s, j]
         # Inner proxy Z_j = sum_i E[i, j] Y_i; Mode A weight of item h of block j: cor(x_h, Z_j).
-        cov_items_scores = R @ W  # cor(x_h, Y_i)
-        proxy = cov_items_scores @ E
+        proxy = RW @ E
         W_new = np.zeros_like(W)
-        W_new[np.arange(p), model.item_block] = proxy[np.arange(p), model.item_block]
-        W_new = normalise(W_new)
+        W_new[rows, blocks] = proxy[rows, blocks]
+        RW = R @ W_new
+        scale = 1.0 / np.sqrt(np.einsum("ij,ij->j", W_new, RW))
+        W_new *= scale
+        RW *= scale
         change = np.max(np.abs(W_new - W))
         W = W_new
         if change < tol:
             converged = True
             break
-    C = W.T @ R @ W
-    loadings = (R @ W)[np.arange(p), model.item_block]
+    C = W.T @ RW
+    loadings = RW[rows, blocks]
     B = np.zeros((k, k))
     r2 = np.full(k, np.nan)
     for j in range(k):
@@ -137,7 +156,7 @@ def _estimate(model: _PLSModel, R: np.ndarray, max_iter: int, tol: float) -> dic
             beta, r2[j] = _regress(C, j, predecessors[j])
             B[predecessors[j], j] = beta
     return {
-        "weights": W[np.arange(p), model.item_block],
+        "weights": W[rows, blocks],
         "W": W,
         "loadings": loadings,
         "C": C,
@@ -153,31 +172,90 @@ def _standardise(x: np.ndarray) -> np.ndarray:
 
 
 def _boot_chunk(args: tuple) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
-    model, x, seeds, max_iter, tol = args
+    with single_thread_blas():
+        return _boot_chunk_inner(*args)
+
+
+def _estimate_batch(
+    model: _PLSModel, R: np.ndarray, max_iter: int, tol: float, W0: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`_estimate` for a stack of correlation matrices ``R`` (B, p, p) at once, from weights ``W0``.
+
+    Iterates until every matrix of the stack has converged; returns paths (B, n_paths), loadings and
+    weights (B, p), and a boolean ``converged`` (B,).
+    """
+    k = len(model.constructs)
+    p = len(model.items)
+    rows = np.arange(p)
+    blocks = model.item_block
+    predecessors = [[a for a, b in model.paths if b == j] for j in range(k)]
+    successors = [[b for a, b in model.paths if a == j] for j in range(k)]
+
+    def normalise(W: np.ndarray, RW: np.ndarray) -> None:
+        scale = 1.0 / np.sqrt(np.einsum("bij,bij->bj", W, RW))
+        W *= scale[:, None, :]
+        RW *= scale[:, None, :]
+
+    W = np.broadcast_to(W0, (R.shape[0], p, k)).copy()
+    RW = R @ W
+    normalise(W, RW)
+    converged = np.zeros(R.shape[0], dtype=bool)
+    for _ in range(max_iter):
+        C = np.swapaxes(W, 1, 2) @ RW
+        E = np.zeros_like(C)
+        for j in range(k):
+            pre = predecessors[j]
+            if pre:
+                E[:, pre, j] = np.linalg.solve(C[:, pre][:, :, pre], C[:, pre, j][..., None])[..., 0]
+            for s in successors[j]:
+                E[:, s, j] = C[:, s, j]
+        proxy = RW @ E
+        W_new = np.zeros_like(W)
+        W_new[:, rows, blocks] = proxy[:, rows, blocks]
+        RW = R @ W_new
+        normalise(W_new, RW)
+        converged = np.max(np.abs(W_new - W), axis=(1, 2)) < tol
+        W = W_new
+        if converged.all():
+            break
+    C = np.swapaxes(W, 1, 2) @ RW
+    paths = np.empty((R.shape[0], len(model.paths)))
+    for j in range(k):
+        pre = predecessors[j]
+        if pre:
+            beta = np.linalg.solve(C[:, pre][:, :, pre], C[:, pre, j][..., None])[..., 0]
+            for col, (a, b) in enumerate(model.paths):
+                if b == j:
+                    paths[:, col] = beta[:, pre.index(a)]
+    return paths, RW[:, rows, blocks], W[:, rows, blocks], converged
+
+
+def _boot_chunk_inner(model, x, seeds, max_iter, tol, W0) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
     n = x.shape[0]
-    paths = np.empty((len(seeds), len(model.paths)))
-    loads = np.empty((len(seeds), len(model.items)))
-    weights = np.empty((len(seeds), len(model.items)))
-    failed = 0
-    for b, seed in enumerate(seeds):
-        rng = np.random.default_rng(seed)
-        sample = x[rng.integers(0, n, n)]
-        sd = sample.std(axis=0, ddof=1)
-        if np.any(sd == 0):
-            paths[b] = loads[b] = weights[b] = np.nan
-            failed += 1
-            continue
-        R = np.corrcoef(sample, rowvar=False)
+    idx = np.stack([np.random.default_rng(seed).integers(0, n, n) for seed in seeds])
+    samples = x[idx]  # (B, n, p)
+    centred = samples - samples.mean(axis=1, keepdims=True)
+    cov = np.swapaxes(centred, 1, 2) @ centred
+    sd = np.sqrt(np.einsum("bii->bi", cov))
+    ok = np.all(sd > 0, axis=1)
+    paths = np.full((len(seeds), len(model.paths)), np.nan)
+    loads = np.full((len(seeds), len(model.items)), np.nan)
+    weights = np.full((len(seeds), len(model.items)), np.nan)
+    if ok.any():
+        R = cov[ok] / (sd[ok][:, :, None] * sd[ok][:, None, :])
         try:
-            est = _estimate(model, R, max_iter, tol)
+            paths[ok], loads[ok], weights[ok], _ = _estimate_batch(model, R, max_iter, tol, W0)
         except np.linalg.LinAlgError:
-            paths[b] = loads[b] = weights[b] = np.nan
-            failed += 1
-            continue
-        paths[b] = [est["B"][a, c] for a, c in model.paths]
-        loads[b] = est["loadings"]
-        weights[b] = est["weights"]
-    return paths, loads, weights, failed
+            # A singular resample somewhere in the stack: fall back to one at a time.
+            for b in np.flatnonzero(ok):
+                Rb = cov[b] / np.outer(sd[b], sd[b])
+                try:
+                    pb, lb, wb, _ = _estimate_batch(model, Rb[None], max_iter, tol, W0)
+                except np.linalg.LinAlgError:
+                    ok[b] = False
+                    continue
+                paths[b], loads[b], weights[b] = pb[0], lb[0], wb[0]
+    return paths, loads, weights, int((~ok).sum())
 
 
 @dataclass(frozen=True)
@@ -243,6 +321,12 @@ class PLSResult:
     def to_frame(self) -> pd.DataFrame:
         return self.paths
 
+    def _weights_matrix(self) -> np.ndarray:
+        model: _PLSModel = self._model
+        W = np.zeros((len(model.items), len(model.constructs)))
+        W[np.arange(len(model.items)), model.item_block] = self.outer["weight"].to_numpy()
+        return W
+
     def fornell_larcker(self) -> pd.DataFrame:
         """Fornell-Larcker table from the AVEs and the construct-score correlations."""
         from patron.stats.discriminant import fornell_larcker
@@ -289,9 +373,13 @@ class PLSResult:
         max_iter, tol = self._options
         children = np.random.SeedSequence(seed).spawn(n_boot)
         n_jobs = min(os.cpu_count() or 1, 8) if n_jobs is None else max(1, int(n_jobs))
-        chunks = np.array_split(np.arange(n_boot), max(1, n_jobs * 4))
+        # Fixed-size chunks (not one per worker), so that results do not depend on n_jobs.
+        chunks = [np.arange(i, min(i + 100, n_boot)) for i in range(0, n_boot, 100)]
+        W0 = self._weights_matrix()
         tasks = [
-            (model, self._x, [children[i] for i in chunk], max_iter, tol) for chunk in chunks if len(chunk)
+            (model, self._x, [children[i] for i in chunk], max_iter, tol, W0)
+            for chunk in chunks
+            if len(chunk)
         ]
         if n_jobs == 1:
             results = [_boot_chunk(t) for t in tasks]
@@ -422,6 +510,11 @@ def pls_sem(
     >>> round(float(res.paths["est"].iloc[0]), 1)
     0.5
     """
+    with single_thread_blas():
+        return _pls_sem(model, data, max_iter=max_iter, tol=tol)
+
+
+def _pls_sem(model: str, data: pd.DataFrame, *, max_iter: int, tol: float) -> PLSResult:
     spec = _PLSModel.from_syntax(model)
     missing = [i for i in spec.items if i not in data.columns]
     if missing:
@@ -495,7 +588,7 @@ def pls_sem(
     for item, r in negative.iterrows():
         warnings.append(f"item {item!r} loads negatively on {r['construct']!r}; reverse-code it")
     for message in warnings:
-        _warnings.warn(message, StatsWarning, stacklevel=2)
+        _warnings.warn(message, StatsWarning, stacklevel=3)
     scores = pd.DataFrame(z @ est["W"], columns=names, index=frame.index)
     return PLSResult(
         paths=pd.DataFrame(rows),
