@@ -212,8 +212,8 @@ class CustomerSegmenter(ClusterMixin, BaseEstimator):
         criterion: str = "auto",
         scale: bool = True,
         missing: str = "median",
-        selection_sample: int | None = 100_000,
-        silhouette_sample: int = 10_000,
+        selection_sample: int | None = 20_000,
+        silhouette_sample: int = 4_000,
         n_init: int = 4,
         random_state: int | None = 0,
     ) -> None:
