@@ -65,3 +65,17 @@ def problem(response, status: int, field: str | None = None) -> dict:
     if field is not None:
         assert body.get("field") == field, body
     return body
+
+
+@pytest.fixture
+def hook_probe(monkeypatch):
+    """Route the customer hooks to :mod:`tests.customers.hook_probe` (plus a module that does not exist)."""
+    from patron.customers import hooks
+    from tests.customers import hook_probe as probe
+
+    probe.calls.clear()
+    monkeypatch.setattr(
+        hooks, "CUSTOMER_HOOK_MODULES", ("tests.customers.hook_probe", "patron.nowhere.service")
+    )
+    yield probe
+    probe.calls.clear()

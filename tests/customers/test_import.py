@@ -39,10 +39,18 @@ def test_good_file_lands_with_identities_tags_attributes(api, db, tenant):
     assert response.status_code == 200, response.text
     report = response.json()
     assert (report["created"], report["updated"], report["rejected"], report["total"]) == (3, 0, [], 3)
-    assert report["mapping"] == {"First Name": "first_name", "Surname": "last_name", "E-mail": "email",
-                                 "Phone": "phone", "Birth Year": "birth_year", "Gender": "gender",
-                                 "Income": "income_band", "Tags": "tags", "loyalty_card": "identity.loyalty_card",
-                                 "rides": "attr.rides"}
+    assert report["mapping"] == {
+        "First Name": "first_name",
+        "Surname": "last_name",
+        "E-mail": "email",
+        "Phone": "phone",
+        "Birth Year": "birth_year",
+        "Gender": "gender",
+        "Income": "income_band",
+        "Tags": "tags",
+        "loyalty_card": "identity.loyalty_card",
+        "rides": "attr.rides",
+    }
     sara = api.get("/customers/lookup", params={"type": "loyalty_card", "value": "LC-1"}).json()
     assert sara["email"] == "sara@example.com" and sara["phone"] == "+49301111111"
     assert sara["gender"] == "female" and sara["income_band"] == "high" and sara["birth_year"] == 1988
@@ -53,10 +61,18 @@ def test_good_file_lands_with_identities_tags_attributes(api, db, tenant):
     assert _count(db, Identity) == 3 + 1 + 2  # e-mails, Sara's phone, loyalty cards
     # one audit entry for the import, not one per row
     entries = _audit_actions(db, "customers.import")
-    assert len(entries) == 1 and entries[0].after["created"] == 3 and entries[0].actor_user_id == tenant.user_id
+    assert (
+        len(entries) == 1 and entries[0].after["created"] == 3 and entries[0].actor_user_id == tenant.user_id
+    )
     with db() as session:
-        assert session.scalar(select(func.count()).select_from(AuditEntry).where(
-            AuditEntry.entity == "customers", AuditEntry.action == "create")) == 0
+        assert (
+            session.scalar(
+                select(func.count())
+                .select_from(AuditEntry)
+                .where(AuditEntry.entity == "customers", AuditEntry.action == "create")
+            )
+            == 0
+        )
 
 
 def test_re_running_the_same_file_does_not_duplicate(api, db):
@@ -65,44 +81,65 @@ def test_re_running_the_same_file_does_not_duplicate(api, db):
     counts = (_count(db, Customer), _count(db, Identity), _count(db, CustomerTag), _count(db, TimelineEntry))
     again = _import(api, GOOD).json()
     assert (again["created"], again["updated"], again["unchanged"]) == (0, 0, 3)
-    assert (_count(db, Customer), _count(db, Identity), _count(db, CustomerTag), _count(db, TimelineEntry)) == counts
+    assert (
+        _count(db, Customer),
+        _count(db, Identity),
+        _count(db, CustomerTag),
+        _count(db, TimelineEntry),
+    ) == counts
 
 
 def test_matching_rows_update_the_customer(api, db):
     api.post("/customer-attributes", json={"key": "rides", "label": "Rides", "type": "integer"})
     _import(api, GOOD)
-    changed = ("first_name,last_name,email,loyalty_card,rides,tags\n"
-               "Sara,Karimi-Lang,sara.new@example.com,LC-1,121,gold\n"  # matched by loyalty card
-               "Jonas,Weber,JONAS@example.com,,9,\n")                   # matched by e-mail
+    changed = (
+        "first_name,last_name,email,loyalty_card,rides,tags\n"
+        "Sara,Karimi-Lang,sara.new@example.com,LC-1,121,gold\n"  # matched by loyalty card
+        "Jonas,Weber,JONAS@example.com,,9,\n"
+    )  # matched by e-mail
     report = _import(api, changed).json()
     assert (report["created"], report["updated"], report["rejected"]) == (0, 2, [])
     sara = api.get("/customers/lookup", params={"type": "loyalty_card", "value": "LC-1"}).json()
     assert sara["last_name"] == "Karimi-Lang" and sara["email"] == "sara.new@example.com"
     assert sara["attributes"] == {"rides": 121} and sara["tags"] == ["berlin", "gold", "vip"]
     assert sara["phone"] == "+49301111111"  # no phone column: kept
-    emails = [i["value"] for i in api.get(f"/customers/{sara['id']}/identities").json() if i["type"] == "email"]
+    emails = [
+        i["value"] for i in api.get(f"/customers/{sara['id']}/identities").json() if i["type"] == "email"
+    ]
     assert emails == ["sara.new@example.com"]
     update = api.get(f"/customers/{sara['id']}/timeline").json()["items"][0]
-    assert update["kind"] == "profile.updated" and set(update["data"]["fields"]) >= {"email", "last_name", "tags"}
+    assert update["kind"] == "profile.updated" and set(update["data"]["fields"]) >= {
+        "email",
+        "last_name",
+        "tags",
+    }
     assert _count(db, Customer) == 3
 
 
 def test_bad_rows_are_reported_and_not_written(api, db):
-    text = ("name,email,birth_year,gender,country\n"
-            "Good One,good@example.com,1990,female,DE\n"
-            "Bad Mail,not-an-email,1990,,\n"
-            "Old,old@example.com,1850,,\n"
-            "Robot,robot@example.com,,robot,\n"
-            ",,,,\n"
-            "Extra,extra@example.com,,,,surplus\n"
-            "Nation,nation@example.com,,,Germany\n"
-            ",,1990,,\n"
-            "Good Two,good2@example.com,,,\n")
+    text = (
+        "name,email,birth_year,gender,country\n"
+        "Good One,good@example.com,1990,female,DE\n"
+        "Bad Mail,not-an-email,1990,,\n"
+        "Old,old@example.com,1850,,\n"
+        "Robot,robot@example.com,,robot,\n"
+        ",,,,\n"
+        "Extra,extra@example.com,,,,surplus\n"
+        "Nation,nation@example.com,,,Germany\n"
+        ",,1990,,\n"
+        "Good Two,good2@example.com,,,\n"
+    )
     report = _import(api, text).json()
     assert report["created"] == 2 and report["total"] == 8 and report["rejected_count"] == 6
     rejected = {(r["row"], r["field"]) for r in report["rejected"]}
-    assert rejected == {(3, "email"), (4, "birth_year"), (5, "gender"), (7, None), (8, "country"),
-                        (9, "first_name")}
+    assert rejected == {
+        (3, "email"),
+        (4, "birth_year"),
+        (5, "gender"),
+        (7, None),
+        (8, "country"),
+        (9, "first_name"),
+    }
     reasons = {r["row"]: r["reason"] for r in report["rejected"]}
     assert "valid email" in reasons[3] and "1900" in reasons[4] and "6 values" in reasons[7]
     assert all(r["column"] for r in report["rejected"] if r["field"] not in (None, "first_name"))
@@ -126,9 +163,17 @@ def test_repeated_rows_in_one_file_make_one_customer(api, db):
 
 def test_explicit_mapping_bom_and_semicolons(api):
     text = "\ufeffKundennummer;Vorname;Nachname;Mail;Notiz\nK-1;Lena;Fischer;lena@example.com;ignore me\n"
-    report = _import(api, text.encode("utf-8"), mapping={"Kundennummer": "external", "Vorname": "first_name",
-                                                          "Nachname": "last_name", "Mail": "email",
-                                                          "Notiz": "ignore"}).json()
+    report = _import(
+        api,
+        text.encode("utf-8"),
+        mapping={
+            "Kundennummer": "external",
+            "Vorname": "first_name",
+            "Nachname": "last_name",
+            "Mail": "email",
+            "Notiz": "ignore",
+        },
+    ).json()
     assert report["created"] == 1 and report["ignored_columns"] == ["Notiz"]
     lena = api.get("/customers/lookup", params={"type": "external", "value": "K-1"}).json()
     assert (lena["first_name"], lena["email"]) == ("Lena", "lena@example.com")
@@ -159,8 +204,11 @@ def test_dry_run_writes_nothing(api, db):
 
 def test_import_needs_the_permission(client, make_tenant):
     agent = make_tenant("Acme", role="agent")
-    response = client.post("/api/v1/customers/import", headers=agent.headers,
-                           files={"file": ("c.csv", GOOD.encode(), "text/csv")})
+    response = client.post(
+        "/api/v1/customers/import",
+        headers=agent.headers,
+        files={"file": ("c.csv", GOOD.encode(), "text/csv")},
+    )
     problem(response, 403)
 
 
@@ -168,13 +216,36 @@ def test_cli_import_with_mapping_and_dry_run(cli, tmp_path, db, make_tenant):
     tenant = make_tenant("Acme")
     path = tmp_path / "people.csv"
     path.write_text("Given;Family;Mail\nAnn;Lee;ann@example.com\nBob;Ray;broken\n", encoding="utf-8")
-    dry = cli("customers", "import", path, "--org", "acme", "--map", "Given=first_name", "--map",
-              "Family=last_name", "--map", "Mail=email", "--dry-run")
+    dry = cli(
+        "customers",
+        "import",
+        path,
+        "--org",
+        "acme",
+        "--map",
+        "Given=first_name",
+        "--map",
+        "Family=last_name",
+        "--map",
+        "Mail=email",
+        "--dry-run",
+    )
     assert dry.exit_code == 0, dry.output
     assert "would create 1" in dry.output and "rejected 1" in dry.output and "dry run" in dry.output
     assert _count(db, Customer) == 0
-    done = cli("customers", "import", path, "--org", "acme", "--map", "Given=first_name", "--map",
-               "Family=last_name", "--map", "Mail=email")
+    done = cli(
+        "customers",
+        "import",
+        path,
+        "--org",
+        "acme",
+        "--map",
+        "Given=first_name",
+        "--map",
+        "Family=last_name",
+        "--map",
+        "Mail=email",
+    )
     assert done.exit_code == 0, done.output
     assert "created 1" in done.output and "rejected 1" in done.output and "Rejected rows" in done.output
     with db() as session:

@@ -16,27 +16,50 @@ def _count(db, model, **where) -> int:
 
 
 def test_create_read_update_delete(api, db, tenant):
-    created = api.post("/customers", json={
-        "first_name": " Sara ", "last_name": "Karimi", "email": "Sara.Karimi@Example.COM",
-        "phone": "+49 (30) 123-4567", "birth_year": 1988, "gender": "female", "education": "master",
-        "occupation": "Engineer", "income_band": "upper_middle", "lifestyle_tags": ["Commuter", "outdoors"],
-        "preferences": {"seat": "front", "music": False}, "tags": ["VIP", "vip", "early-adopter"],
-        "owner_id": tenant.user_id, "city": "Berlin", "country": "de", "timezone": "Europe/Berlin"})
+    created = api.post(
+        "/customers",
+        json={
+            "first_name": " Sara ",
+            "last_name": "Karimi",
+            "email": "Sara.Karimi@Example.COM",
+            "phone": "+49 (30) 123-4567",
+            "birth_year": 1988,
+            "gender": "female",
+            "education": "master",
+            "occupation": "Engineer",
+            "income_band": "upper_middle",
+            "lifestyle_tags": ["Commuter", "outdoors"],
+            "preferences": {"seat": "front", "music": False},
+            "tags": ["VIP", "vip", "early-adopter"],
+            "owner_id": tenant.user_id,
+            "city": "Berlin",
+            "country": "de",
+            "timezone": "Europe/Berlin",
+        },
+    )
     assert created.status_code == 201, created.text
     body = created.json()
     assert body["first_name"] == "Sara" and body["name"] == "Sara Karimi"
     assert body["email"] == "sara.karimi@example.com" and body["phone"] == "+49301234567"
     assert body["country"] == "DE" and body["tags"] == ["early-adopter", "vip"]
     assert body["lifestyle_tags"] == ["commuter", "outdoors"]
-    assert body["consents"] == dict.fromkeys(["email", "sms", "push", "in_app", "phone", "data_processing"], False)
+    assert body["consents"] == dict.fromkeys(
+        ["email", "sms", "push", "in_app", "phone", "data_processing"], False
+    )
     customer_id = body["id"]
 
     read = api.get(f"/customers/{customer_id}")
     assert read.status_code == 200 and read.json()["preferences"] == {"seat": "front", "music": False}
 
-    changed = api.patch(f"/customers/{customer_id}", json={
-        "last_name": "Karimi-Lang", "preferences": {"music": None, "language": "de"}, "tags": ["vip"],
-        "city": None})
+    changed = api.patch(
+        f"/customers/{customer_id}",
+        json={
+            "last_name": "Karimi-Lang",
+            "preferences": {"music": None, "language": "de"},
+            "tags": ["vip"],
+            "city": None,
+        },
+    )
     assert changed.status_code == 200, changed.text
     body = changed.json()
     assert body["last_name"] == "Karimi-Lang" and body["city"] is None and body["tags"] == ["vip"]
@@ -51,7 +74,10 @@ def test_create_read_update_delete(api, db, tenant):
 def test_email_and_phone_identities_follow_the_profile(api, db):
     customer = api.customer(email="one@example.com", phone="0049 30 111 222")
     identities = api.get(f"/customers/{customer['id']}/identities").json()
-    assert {(i["type"], i["value"]) for i in identities} == {("email", "one@example.com"), ("phone", "+4930111222")}
+    assert {(i["type"], i["value"]) for i in identities} == {
+        ("email", "one@example.com"),
+        ("phone", "+4930111222"),
+    }
     api.patch(f"/customers/{customer['id']}", json={"email": "two@example.com", "phone": None})
     identities = api.get(f"/customers/{customer['id']}/identities").json()
     assert [(i["type"], i["value"]) for i in identities] == [("email", "two@example.com")]
@@ -82,9 +108,11 @@ def test_writes_are_audited(api, db, tenant):
     customer = api.customer(first_name="Ann")
     api.patch(f"/customers/{customer['id']}", json={"first_name": "Anna"})
     with db() as session:
-        entries = session.scalars(select(AuditEntry).where(AuditEntry.entity == "customers",
-                                                           AuditEntry.entity_id == str(customer["id"]))
-                                  .order_by(AuditEntry.id)).all()
+        entries = session.scalars(
+            select(AuditEntry)
+            .where(AuditEntry.entity == "customers", AuditEntry.entity_id == str(customer["id"]))
+            .order_by(AuditEntry.id)
+        ).all()
         assert [e.action for e in entries] == ["create", "update"]
         assert entries[1].before == {"first_name": "Ann"} and entries[1].after == {"first_name": "Anna"}
         assert entries[1].actor_user_id == tenant.user_id
@@ -95,21 +123,35 @@ def test_custom_attributes_are_validated(api, db):
     api.post("/customer-attributes", json={"key": "member_since", "label": "Member since", "type": "date"})
     customer = api.customer(attributes={"lifetime_rides": 12, "member_since": "2021-03-04"})
     assert customer["attributes"] == {"lifetime_rides": 12, "member_since": "2021-03-04"}
-    problem(api.post("/customers", json={"first_name": "X", "attributes": {"shoe_size": 42}}), 422,
-            "attributes.shoe_size")
-    problem(api.post("/customers", json={"first_name": "X", "attributes": {"lifetime_rides": "many"}}), 422,
-            "attributes.lifetime_rides")
-    problem(api.post("/customers", json={"first_name": "X", "attributes": {"lifetime_rides": 1.5}}), 422,
-            "attributes.lifetime_rides")
-    problem(api.patch(f"/customers/{customer['id']}", json={"attributes": {"member_since": "yesterday"}}), 422,
-            "attributes.member_since")
+    problem(
+        api.post("/customers", json={"first_name": "X", "attributes": {"shoe_size": 42}}),
+        422,
+        "attributes.shoe_size",
+    )
+    problem(
+        api.post("/customers", json={"first_name": "X", "attributes": {"lifetime_rides": "many"}}),
+        422,
+        "attributes.lifetime_rides",
+    )
+    problem(
+        api.post("/customers", json={"first_name": "X", "attributes": {"lifetime_rides": 1.5}}),
+        422,
+        "attributes.lifetime_rides",
+    )
+    problem(
+        api.patch(f"/customers/{customer['id']}", json={"attributes": {"member_since": "yesterday"}}),
+        422,
+        "attributes.member_since",
+    )
     merged = api.patch(f"/customers/{customer['id']}", json={"attributes": {"lifetime_rides": None}})
     assert merged.json()["attributes"] == {"member_since": "2021-03-04"}
     assert _count(db, Customer) == 1
 
 
 def test_owner_must_be_a_user_of_the_organisation(api, other_tenant):
-    problem(api.post("/customers", json={"first_name": "X", "owner_id": other_tenant.user_id}), 422, "owner_id")
+    problem(
+        api.post("/customers", json={"first_name": "X", "owner_id": other_tenant.user_id}), 422, "owner_id"
+    )
 
 
 def test_a_customer_needs_a_name_email_or_phone(api, db):
@@ -163,16 +205,28 @@ def test_permissions_follow_the_role(client, make_tenant, api):
     problem(client.post("/api/v1/customers", headers=viewer.headers, json={"first_name": "X"}), 403)
     agent = make_tenant("Acme", role="agent")
     problem(client.delete(f"/api/v1/customers/{customer['id']}", headers=agent.headers), 403)
-    problem(client.post("/api/v1/customer-attributes", headers=agent.headers,
-                        json={"key": "k", "label": "K", "type": "string"}), 403)
+    problem(
+        client.post(
+            "/api/v1/customer-attributes",
+            headers=agent.headers,
+            json={"key": "k", "label": "K", "type": "string"},
+        ),
+        403,
+    )
 
 
 def test_attribute_definitions_crud(api, db):
     created = api.post("/customer-attributes", json={"key": "score", "label": "Score", "type": "number"})
     assert created.status_code == 201, created.text
     definition_id = created.json()["id"]
-    problem(api.post("/customer-attributes", json={"key": "score", "label": "Again", "type": "string"}), 409, "key")
-    problem(api.post("/customer-attributes", json={"key": "Bad Key", "label": "X", "type": "string"}), 422, "key")
+    problem(
+        api.post("/customer-attributes", json={"key": "score", "label": "Again", "type": "string"}),
+        409,
+        "key",
+    )
+    problem(
+        api.post("/customer-attributes", json={"key": "Bad Key", "label": "X", "type": "string"}), 422, "key"
+    )
     problem(api.post("/customer-attributes", json={"key": "k", "label": "X", "type": "colour"}), 422, "type")
     problem(api.patch(f"/customer-attributes/{definition_id}", json={"type": "string"}), 422, "type")
     renamed = api.patch(f"/customer-attributes/{definition_id}", json={"label": "NPS score"})
@@ -187,4 +241,7 @@ def test_attribute_definitions_crud(api, db):
 def test_tag_counts(api):
     api.customer(first_name="A", tags=["vip", "berlin"])
     api.customer(first_name="B", tags=["vip"])
-    assert api.get("/customer-tags").json() == [{"tag": "vip", "customers": 2}, {"tag": "berlin", "customers": 1}]
+    assert api.get("/customer-tags").json() == [
+        {"tag": "vip", "customers": 2},
+        {"tag": "berlin", "customers": 1},
+    ]

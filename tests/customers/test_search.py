@@ -14,14 +14,34 @@ def _seed(api):
     api.post("/customer-attributes", json={"key": "since", "label": "Since", "type": "date"})
     api.post("/customer-attributes", json={"key": "plan", "label": "Plan", "type": "string"})
     api.post("/customer-attributes", json={"key": "fleet", "label": "Fleet", "type": "boolean"})
-    api.customer(first_name="Sara", last_name="Karimi", email="sara@example.com", phone="+49 30 1111111",
-                 tags=["vip", "berlin"], income_band="high", gender="female",
-                 attributes={"rides": 120, "score": 9.5, "since": "2019-05-01", "plan": "gold", "fleet": True})
-    api.customer(first_name="Jonas", last_name="Weber", email="jonas@example.com", tags=["berlin"],
-                 income_band="middle", gender="male",
-                 attributes={"rides": 8, "score": 6.0, "since": "2023-01-15", "plan": "basic", "fleet": False})
-    api.customer(first_name="Karin", last_name="Abel", email="karin@shop.example", tags=["vip"],
-                 income_band="high", gender="female", attributes={"rides": 45, "score": 7.25})
+    api.customer(
+        first_name="Sara",
+        last_name="Karimi",
+        email="sara@example.com",
+        phone="+49 30 1111111",
+        tags=["vip", "berlin"],
+        income_band="high",
+        gender="female",
+        attributes={"rides": 120, "score": 9.5, "since": "2019-05-01", "plan": "gold", "fleet": True},
+    )
+    api.customer(
+        first_name="Jonas",
+        last_name="Weber",
+        email="jonas@example.com",
+        tags=["berlin"],
+        income_band="middle",
+        gender="male",
+        attributes={"rides": 8, "score": 6.0, "since": "2023-01-15", "plan": "basic", "fleet": False},
+    )
+    api.customer(
+        first_name="Karin",
+        last_name="Abel",
+        email="karin@shop.example",
+        tags=["vip"],
+        income_band="high",
+        gender="female",
+        attributes={"rides": 45, "score": 7.25},
+    )
     api.customer(first_name="Omar", last_name="Said", phone="0176 2222222")
 
 
@@ -45,14 +65,18 @@ def test_exact_filters(api, tenant):
     assert _names(api.get("/customers", params={"tag": "vip"})) == ["Karin Abel", "Sara Karimi"]
     assert _names(api.get("/customers", params=[("tag", "vip"), ("tag", "BERLIN")])) == ["Sara Karimi"]
     assert _names(api.get("/customers", params={"income_band": "high", "gender": "female"})) == [
-        "Karin Abel", "Sara Karimi"]
+        "Karin Abel",
+        "Sara Karimi",
+    ]
     problem(api.get("/customers", params={"income_band": "rich"}), 422, "income_band")
 
 
 def test_custom_attribute_ranges(api):
     _seed(api)
     assert _names(api.get("/customers", params={"attr.rides.gte": "40"})) == ["Karin Abel", "Sara Karimi"]
-    assert _names(api.get("/customers", params={"attr.rides.gte": "40", "attr.rides.lte": "100"})) == ["Karin Abel"]
+    assert _names(api.get("/customers", params={"attr.rides.gte": "40", "attr.rides.lte": "100"})) == [
+        "Karin Abel"
+    ]
     assert _names(api.get("/customers", params={"attr.score.lte": "7.25"})) == ["Karin Abel", "Jonas Weber"]
     assert _names(api.get("/customers", params={"attr.since.gte": "2020-01-01"})) == ["Jonas Weber"]
     assert _names(api.get("/customers", params={"attr.plan": "gold"})) == ["Sara Karimi"]

@@ -16,8 +16,14 @@ START = datetime(2025, 1, 1, 12, 0, tzinfo=UTC)
 def _record(db, tenant, customer_id, entries):
     with session_scope(db) as session:
         for minutes, kind in entries:
-            customer_service.record_timeline(session, org_id=tenant.org_id, customer_id=customer_id, kind=kind,
-                                             summary=f"{kind} at {minutes}", occurred_at=START + timedelta(minutes=minutes))
+            customer_service.record_timeline(
+                session,
+                org_id=tenant.org_id,
+                customer_id=customer_id,
+                kind=kind,
+                summary=f"{kind} at {minutes}",
+                occurred_at=START + timedelta(minutes=minutes),
+            )
 
 
 def _all_pages(api, customer_id, **params):
@@ -37,7 +43,11 @@ def provider():
     events = []
 
     def device_events(session, *, org_id, customer_id, before, limit):
-        chosen = [e for e in events if e.data["customer_id"] == customer_id and (before is None or e.occurred_at < before)]
+        chosen = [
+            e
+            for e in events
+            if e.data["customer_id"] == customer_id and (before is None or e.occurred_at < before)
+        ]
         return sorted(chosen, key=lambda e: e.occurred_at, reverse=True)[:limit]
 
     customer_service.register_timeline_provider("devices", device_events)
@@ -61,10 +71,17 @@ def test_newest_first_with_keyset_pages(api, db, tenant):
 
 def test_kind_filters_and_time_bound(api, db, tenant):
     cid = api.customer(first_name="Ann")["id"]
-    _record(db, tenant, cid, [(1, "ticket.created"), (2, "ticket.closed"), (3, "deal.won"), (4, "consent.granted")])
+    _record(
+        db,
+        tenant,
+        cid,
+        [(1, "ticket.created"), (2, "ticket.closed"), (3, "deal.won"), (4, "consent.granted")],
+    )
     body = api.get(f"/customers/{cid}/timeline", params={"kinds": "ticket.*,deal.won"}).json()
     assert [i["kind"] for i in body["items"]] == ["deal.won", "ticket.closed", "ticket.created"]
-    older = api.get(f"/customers/{cid}/timeline", params={"before": (START + timedelta(minutes=2)).isoformat()})
+    older = api.get(
+        f"/customers/{cid}/timeline", params={"before": (START + timedelta(minutes=2)).isoformat()}
+    )
     assert [i["kind"] for i in older.json()["items"]] == ["ticket.created"]
     problem(api.get(f"/customers/{cid}/timeline", params={"before": "last tuesday"}), 422, "before")
     problem(api.get(f"/customers/{cid}/timeline", params={"kinds": "DROP TABLE"}), 422, "kinds")
@@ -74,14 +91,26 @@ def test_kind_filters_and_time_bound(api, db, tenant):
 def test_providers_merge_into_the_timeline(api, db, tenant, provider):
     cid = api.customer(first_name="Ann")["id"]
     _record(db, tenant, cid, [(0, "ticket.created"), (10, "deal.won"), (20, "ticket.closed")])
-    provider.extend(TimelineItem(occurred_at=START + timedelta(minutes=m), kind="device.fault",
-                                 summary=f"fault {m}", data={"customer_id": cid}) for m in (5, 10, 15, 25))
+    provider.extend(
+        TimelineItem(
+            occurred_at=START + timedelta(minutes=m),
+            kind="device.fault",
+            summary=f"fault {m}",
+            data={"customer_id": cid},
+        )
+        for m in (5, 10, 15, 25)
+    )
     pages = _all_pages(api, cid, limit=2)
     items = [item for page in pages for item in page][1:]  # skip customer.created (now)
     assert [(i["kind"], i["source"]) for i in items] == [
-        ("device.fault", "devices"), ("ticket.closed", "timeline"), ("device.fault", "devices"),
-        ("device.fault", "devices"), ("deal.won", "timeline"), ("device.fault", "devices"),
-        ("ticket.created", "timeline")]
+        ("device.fault", "devices"),
+        ("ticket.closed", "timeline"),
+        ("device.fault", "devices"),
+        ("device.fault", "devices"),
+        ("deal.won", "timeline"),
+        ("device.fault", "devices"),
+        ("ticket.created", "timeline"),
+    ]
     only_devices = api.get(f"/customers/{cid}/timeline", params={"kinds": "device.*"}).json()
     assert [i["summary"] for i in only_devices["items"]] == ["fault 25", "fault 15", "fault 10", "fault 5"]
 
@@ -112,22 +141,37 @@ def test_pages_add_up_to_the_whole_merged_stream(api, db, tenant, provider):
     cid = api.customer(first_name="Ann")["id"]
     minutes = generator.sample(range(1, 400), 60)
     _record(db, tenant, cid, [(m, generator.choice(["ticket.created", "deal.won"])) for m in minutes[:30]])
-    provider.extend(TimelineItem(occurred_at=START + timedelta(minutes=m), summary=str(m),
-                                 kind=generator.choice(["device.fault", "device.ok"]), data={"customer_id": cid})
-                    for m in minutes[30:])
+    provider.extend(
+        TimelineItem(
+            occurred_at=START + timedelta(minutes=m),
+            summary=str(m),
+            kind=generator.choice(["device.fault", "device.ok"]),
+            data={"customer_id": cid},
+        )
+        for m in minutes[30:]
+    )
     with db() as session:
         for kinds in (None, ["device.fault"], ["ticket.*", "device.ok"]):
-            everything = customer_service.list_timeline(session, org_id=tenant.org_id, customer_id=cid, limit=500,
-                                                        kinds=kinds).items
+            everything = customer_service.list_timeline(
+                session, org_id=tenant.org_id, customer_id=cid, limit=500, kinds=kinds
+            ).items
             for limit in (1, 3, 7, 50):
                 walked, before = [], None
                 while True:
-                    page = customer_service.list_timeline(session, org_id=tenant.org_id, customer_id=cid,
-                                                          before=before, limit=limit, kinds=kinds)
+                    page = customer_service.list_timeline(
+                        session,
+                        org_id=tenant.org_id,
+                        customer_id=cid,
+                        before=before,
+                        limit=limit,
+                        kinds=kinds,
+                    )
                     walked += page.items
                     before = page.next_before
                     if before is None:
                         break
-                assert [(i.occurred_at, i.kind) for i in walked] == [(i.occurred_at, i.kind) for i in everything]
+                assert [(i.occurred_at, i.kind) for i in walked] == [
+                    (i.occurred_at, i.kind) for i in everything
+                ]
             if kinds is None:
                 assert len(everything) == 61

@@ -10,6 +10,7 @@ import csv
 import io
 import json
 from collections.abc import Iterator
+from dataclasses import asdict
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -83,7 +84,7 @@ def do_record_export(session: Session, *, org_id: int, filters: CustomerFilters,
     check_format(format)
     count = count_matching(session, org_id=org_id, filters=filters)
     described = {
-        key: value for key, value in jsonable(filters.__dict__).items() if value not in (None, [], False)
+        key: value for key, value in jsonable(asdict(filters)).items() if value not in (None, [], False)
     }
     audit.record(
         session,

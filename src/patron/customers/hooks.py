@@ -27,8 +27,9 @@ CUSTOMER_HOOK_MODULES: tuple[str, ...] = (
 
 
 def _domain(module_path: str) -> str:
+    """``patron.tickets.service`` -> ``tickets``: the key of the domain's part in reports and exports."""
     parts = module_path.split(".")
-    return parts[1] if len(parts) > 2 and parts[0] == "patron" else module_path
+    return parts[-2] if parts[-1] == "service" and len(parts) > 1 else parts[-1]
 
 
 def hooks(name: str) -> Iterator[tuple[str, Callable]]:
