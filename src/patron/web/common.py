@@ -649,6 +649,21 @@ def login_url(next_path: str | None) -> str:
     return "/login" if target == "/" else f"/login?{urlencode({'next': target})}"
 
 
+def _viewer_for_error_page(request: Request) -> Viewer | None:
+    """The signed-in viewer, so an error page keeps the app's navigation (also for unknown paths)."""
+    viewer = getattr(request.state, "viewer", None)
+    if viewer is not None or not request.cookies.get(SESSION_COOKIE):
+        return viewer
+    try:
+        session = request.app.state.sessionmaker()
+        try:
+            return current_viewer(request, session)
+        finally:
+            session.close()
+    except Exception:  # an expired login or a database hiccup: show the page without the shell
+        return None
+
+
 def render_error_page(
     request: Request,
     *,
@@ -677,7 +692,7 @@ def render_error_page(
         "title": FRIENDLY_TITLES.get(status, title),
         "detail": detail,
         "field": field,
-        "viewer": getattr(request.state, "viewer", None),
+        "viewer": _viewer_for_error_page(request),
         "flash": None,
     }
     try:
