@@ -119,3 +119,22 @@ def weight_vector(weights: object, criteria: Sequence[str]) -> np.ndarray:
     if total <= 0:
         raise InvalidParameterError("weights sum to zero")
     return values / total
+
+
+def parse_dates(series: pd.Series, column: str, date_format: str | None = None) -> pd.Series:
+    """Parse a date column; missing or unparsable values raise :class:`InvalidValueError` naming it."""
+    if series.isna().any():
+        raise InvalidValueError(f"{int(series.isna().sum())} missing date(s)", column=column)
+    if pd.api.types.is_datetime64_any_dtype(series):
+        return series
+    text = series.astype(str)
+    parsed = pd.to_datetime(text, errors="coerce", format=date_format)
+    bad = parsed.isna()
+    if bad.any() and date_format is None:
+        # the format inferred from the first value did not fit every row: parse row by row
+        parsed = pd.to_datetime(text, errors="coerce", format="mixed")
+        bad = parsed.isna()
+    if bad.any():
+        example = series[bad].iloc[0]
+        raise InvalidValueError(f"unparsable date {example!r}", column=column)
+    return parsed

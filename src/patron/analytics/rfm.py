@@ -19,31 +19,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from patron.analytics._validation import numeric_column, require_columns
+from patron.analytics._validation import numeric_column, parse_dates, require_columns
 from patron.analytics.errors import EmptyDataError, InvalidParameterError, InvalidValueError
 
 __all__ = ["TIME_UNITS", "summarize_transactions"]
 
 #: length of each supported time unit in days
 TIME_UNITS: dict[str, float] = {"day": 1.0, "week": 7.0}
-
-
-def _parse_dates(series: pd.Series, column: str, date_format: str | None) -> pd.Series:
-    if series.isna().any():
-        raise InvalidValueError(f"{int(series.isna().sum())} missing date(s)", column=column)
-    if pd.api.types.is_datetime64_any_dtype(series):
-        return series
-    text = series.astype(str)
-    parsed = pd.to_datetime(text, errors="coerce", format=date_format)
-    bad = parsed.isna()
-    if bad.any() and date_format is None:
-        # the format inferred from the first value did not fit every row: parse row by row
-        parsed = pd.to_datetime(text, errors="coerce", format="mixed")
-        bad = parsed.isna()
-    if bad.any():
-        example = series[bad].iloc[0]
-        raise InvalidValueError(f"unparsable date {example!r}", column=column)
-    return parsed
 
 
 def _as_timestamp(value: object, like: pd.Series, name: str) -> pd.Timestamp:
@@ -134,7 +116,7 @@ def summarize_transactions(
             f"{int(transactions[customer].isna().sum())} missing customer id(s)", column=customer
         )
 
-    days = _parse_dates(transactions[date], date, date_format).dt.normalize()
+    days = parse_dates(transactions[date], date, date_format).dt.normalize()
     frame = pd.DataFrame({"customer": transactions[customer].to_numpy(), "day": days.to_numpy()})
     if amount is not None:
         frame["spend"] = numeric_column(transactions, amount, nonnegative=True)
