@@ -67,6 +67,23 @@ def numeric_columns(
     if len(set(columns)) != len(columns):
         dupes = sorted({c for c in columns if columns.count(c) > 1})
         raise StatsInputError(f"columns given more than once: {dupes}", column=str(dupes[0]))
+    missing_columns = [c for c in columns if c not in data.columns]
+    if missing_columns:
+        raise StatsInputError(
+            f"column {missing_columns[0]!r} is not in the data", column=str(missing_columns[0])
+        )
+    dtypes = data.dtypes[columns] if data.columns.is_unique else None
+    if (
+        not allow_missing
+        and dtypes is not None
+        and all(pd.api.types.is_numeric_dtype(t) and not pd.api.types.is_bool_dtype(t) for t in dtypes)
+    ):
+        # Fast path for a purely numeric block: one conversion, vectorised checks.
+        values = data[columns].to_numpy(dtype="float64")
+        if np.all(np.isfinite(values)) and len(values) >= min_rows:
+            spread = np.ptp(values, axis=0) if len(values) else np.zeros(len(columns))
+            if allow_constant or np.all(spread > 0):
+                return pd.DataFrame(values, index=data.index, columns=columns)
     out = {}
     for column in columns:
         if column not in data.columns:
