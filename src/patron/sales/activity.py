@@ -18,8 +18,8 @@ from patron.accounts import service as accounts_service
 from patron.core.db import utcnow
 from patron.core.errors import Invalid
 from patron.interactions import service as interactions_service
+from patron.sales.common import org_currency
 from patron.sales.models import Deal, Task
-from patron.sales.service import org_currency
 from patron.tickets import service as tickets_service
 
 #: roles whose members appear in the staff activity report
