@@ -150,7 +150,7 @@ def one_sample_t(
     --------
     >>> import pandas as pd
     >>> df = pd.DataFrame({"loyalty": [4, 5, 4, 3, 4, 5, 4, 4]})
-    >>> round(one_sample_t(df, mu=3).loc["loyalty", "t"], 3)
+    >>> round(float(one_sample_t(df, mu=3).loc["loyalty", "t"]), 3)
     4.965
     """
     ci = check_probability(ci, "ci")
@@ -388,8 +388,8 @@ def correlation_matrix(
     --------
     >>> import pandas as pd
     >>> df = pd.DataFrame({"a": [1, 2, 3, 4, 5], "b": [2, 1, 4, 3, 5]})
-    >>> correlation_matrix(df).r.loc["a", "b"]
-    np.float64(0.8)
+    >>> round(float(correlation_matrix(df).r.loc["a", "b"]), 3)
+    0.8
     """
     if method not in ("pearson", "spearman"):
         raise StatsInputError(f"method must be 'pearson' or 'spearman', got {method!r}")

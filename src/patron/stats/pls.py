@@ -508,7 +508,7 @@ def pls_sem(
     ...                   | {f"b{i}": g + 0.5 * rng.normal(size=300) for i in range(3)})
     >>> res = pls_sem("A =~ a0 + a1 + a2\\nB =~ b0 + b1 + b2\\nB ~ A", data=df)
     >>> round(float(res.paths["est"].iloc[0]), 1)
-    0.5
+    0.6
     """
     with single_thread_blas():
         return _pls_sem(model, data, max_iter=max_iter, tol=tol)
