@@ -276,6 +276,9 @@ class CustomerSegmenter(ClusterMixin, BaseEstimator):
             frame = frame[list(self.feature_names_in_)]
         matrix = numeric_matrix(frame, allow_nan=True)  # rejects all-NaN and non-numeric columns
         nan = np.isnan(matrix)
+        if fitting:
+            medians = np.nanmedian(matrix, axis=0) if nan.any() else np.median(matrix, axis=0)
+            self.medians_ = pd.Series(medians, index=self.feature_names_in_)
         if nan.any():
             if self.missing == "error":
                 column = frame.columns[int(np.argmax(nan.any(axis=0)))]
@@ -283,7 +286,7 @@ class CustomerSegmenter(ClusterMixin, BaseEstimator):
                     f"{int(nan[:, list(frame.columns).index(column)].sum())} missing value(s)",
                     column=str(column),
                 )
-            fill = np.nanmedian(matrix, axis=0) if fitting else self.medians_.to_numpy()
+            fill = self.medians_.to_numpy()
             matrix = np.where(nan, fill, matrix)
         return frame, matrix
 
@@ -300,9 +303,7 @@ class CustomerSegmenter(ClusterMixin, BaseEstimator):
         frame = as_frame(X, what="feature table")
         self.feature_names_in_ = np.asarray([str(c) for c in frame.columns], dtype=object)
         frame.columns = self.feature_names_in_
-        raw = numeric_matrix(frame, allow_nan=True)
-        self.medians_ = pd.Series(np.nanmedian(raw, axis=0), index=self.feature_names_in_)
-        frame, matrix = self._matrix(frame, fitting=True)
+        frame, matrix = self._matrix(frame, fitting=True)  # also sets medians_
         n = matrix.shape[0]
         require_rows(n, 2, what="segmentation needs customers")
         self.scaler_ = StandardScaler().fit(matrix) if self.scale else None
