@@ -18,6 +18,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
+from functools import cache
 
 from sqlalchemy import event, inspect
 from sqlalchemy.orm import Session
@@ -32,6 +33,12 @@ def _defaults_to_utcnow(column) -> bool:
     if default is None or not getattr(default, "is_callable", False):
         return False
     return getattr(default.arg, "__wrapped__", default.arg) is REAL_UTCNOW
+
+
+@cache
+def _stamped_keys(mapper) -> tuple[str, ...]:
+    """The attributes of a mapped class whose column defaults to ``utcnow``."""
+    return tuple(column.key for column in mapper.columns if _defaults_to_utcnow(column))
 
 
 class SimulatedClock:
@@ -56,9 +63,9 @@ class SimulatedClock:
     def _stamp(self, session: Session, _context, _instances) -> None:
         for obj in session.new:
             state = inspect(obj)
-            for column in state.mapper.columns:
-                if _defaults_to_utcnow(column) and state.dict.get(column.key) is None:
-                    setattr(obj, column.key, self.now)
+            for key in _stamped_keys(state.mapper):
+                if state.dict.get(key) is None:
+                    setattr(obj, key, self.now)
         for obj in session.dirty:
             if "updated_at" in inspect(obj).mapper.columns and session.is_modified(
                 obj, include_collections=False
