@@ -18,6 +18,7 @@ from patron.stats.cbsem import CBSEMResult, cfa, sem
 from patron.stats.cx import csat, nps, servqual, servqual_change
 from patron.stats.descriptives import construct_scores, describe, frequencies
 from patron.stats.discriminant import fornell_larcker, htmt
+from patron.stats.efa import EFAResult, bartlett_sphericity, efa, kmo
 from patron.stats.inference import (
     correlation_matrix,
     friedman,
@@ -40,12 +41,14 @@ from patron.stats.validity import content_validity, lawshe_critical_value
 __all__ = [
     "CBSEMResult",
     "ConvergenceError",
+    "EFAResult",
     "ModelSpecificationError",
     "PLSBootstrap",
     "PLSResult",
     "StatsInputError",
     "StatsWarning",
     "average_variance_extracted",
+    "bartlett_sphericity",
     "cfa",
     "cochran_sample_size",
     "composite_reliability",
@@ -55,11 +58,13 @@ __all__ = [
     "cronbach_alpha",
     "csat",
     "describe",
+    "efa",
     "fornell_larcker",
     "frequencies",
     "friedman",
     "htmt",
     "independent_t",
+    "kmo",
     "krejcie_morgan_sample_size",
     "lawshe_critical_value",
     "mcdonald_omega",
