@@ -348,14 +348,6 @@ def _when(context, value: datetime | None, fmt: str = "%d %b %Y, %H:%M") -> str:
     return value.astimezone(_viewer_zone(context)).strftime(fmt)
 
 
-@jinja2.pass_context
-def _input_moment(context, value: datetime | None) -> str:
-    """A UTC datetime as the value of a ``datetime-local`` input in the organisation's time zone."""
-    if value is None:
-        return ""
-    return value.astimezone(_viewer_zone(context)).strftime("%Y-%m-%dT%H:%M")
-
-
 def _day(value: date | datetime | None) -> str:
     if value is None:
         return "—"
@@ -464,7 +456,6 @@ def _environment() -> jinja2.Environment:
     )
     env.filters.update(
         when=_when,
-        input_moment=_input_moment,
         day=_day,
         ago=ago,
         money=money,

@@ -11,7 +11,7 @@ from fastapi.responses import Response
 from patron.accounts.permissions import allowed
 from patron.core.api import SessionDep
 from patron.tickets import service as tickets_service
-from patron.tickets.models import KINDS, PRIORITIES, STATUSES
+from patron.tickets.models import PRIORITIES, STATUSES
 from patron.web.common import CsrfForm, FormInput, Pager, Permitted, Viewer, attempt, redirect, render
 from patron.web.lookups import customer_names, staff_by_id
 
@@ -221,8 +221,3 @@ def close(
             rated = f" Rated {satisfaction}/5." if satisfaction else ""
             return redirect(request, f"/tickets/{ticket_id}", flash=f"Ticket #{done.number} closed.{rated}")
     return _ticket_page(request, session, viewer, ticket_id, form=form, form_name="close", status_code=422)
-
-
-def ticket_form_choices() -> dict:
-    """Choices of the new-ticket form (shown on the customer page)."""
-    return {"kinds": KINDS, "priorities": PRIORITIES}
