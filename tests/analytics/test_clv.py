@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy import optimize
 from sklearn.exceptions import NotFittedError
@@ -191,3 +192,13 @@ def test_estimators_follow_scikit_learn_conventions():
     model = BetaGeoModel(max_iter=50)
     assert model.get_params() == {"max_iter": 50, "tol": 1e-8}
     assert not hasattr(model, "params_")
+
+
+def test_bgnbd_on_the_plain_cdnow_summary_file():
+    # cdnow_customers_summary.csv: the same customers without spend (columns ID, frequency, recency, T)
+    from tests.analytics.conftest import DATA
+
+    summary = pd.read_csv(DATA / "cdnow_customers_summary.csv").set_index("ID")
+    model = BetaGeoModel().fit(summary)
+    for name, value in PUBLISHED_BGNBD.items():
+        assert model.params_[name] == pytest.approx(value, abs=0.005), name
