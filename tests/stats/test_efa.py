@@ -142,7 +142,9 @@ def test_efa_bad_input(ability):
 
 def test_heywood_case_is_a_documented_warning():
     # r(a,b) r(a,c) / r(b,c) = 1.2 > 1: a's uniqueness would be negative and stops at factanal's bound.
-    target = np.array([[1.0, 0.6, 0.6, 0.3], [0.6, 1.0, 0.3, 0.15], [0.6, 0.3, 1.0, 0.15], [0.3, 0.15, 0.15, 1.0]])
+    target = np.array(
+        [[1.0, 0.6, 0.6, 0.3], [0.6, 1.0, 0.3, 0.15], [0.6, 0.3, 1.0, 0.15], [0.3, 0.15, 0.15, 1.0]]
+    )
     z = np.random.default_rng(1).normal(size=(300, 4))
     z = (z - z.mean(0)) @ np.linalg.inv(np.linalg.cholesky(np.cov(z, rowvar=False)).T)
     df = pd.DataFrame(z @ np.linalg.cholesky(target).T, columns=list("abcd"))
