@@ -285,7 +285,7 @@ def test_unknown_variable_is_named(hs):
 
 def test_non_identified_model_is_refused(hs):
     with pytest.raises(ModelSpecificationError, match="not identified"):
-        cfa("f =~ x1 + x2", data=hs)  # 5 parameters... 4 free but one factor with two items: df = -1
+        cfa("f =~ x1 + x2", data=hs)  # 4 free parameters (l2, two residuals, psi) for 3 moments: df = -1
 
 
 def test_empirically_unidentified_model_names_parameters(hs):

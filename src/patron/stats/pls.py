@@ -26,6 +26,7 @@ from patron.stats._validation import (
     ModelSpecificationError,
     StatsInputError,
     StatsWarning,
+    as_frame,
     numeric_columns,
     single_thread_blas,
 )
@@ -515,6 +516,7 @@ def pls_sem(
 
 
 def _pls_sem(model: str, data: pd.DataFrame, *, max_iter: int, tol: float) -> PLSResult:
+    data = as_frame(data)
     spec = _PLSModel.from_syntax(model)
     missing = [i for i in spec.items if i not in data.columns]
     if missing:
