@@ -34,3 +34,10 @@ def test_unknown_route_is_404_problem(client):
     response = client.get("/api/v1/no-such-thing")
     assert response.status_code == 404
     assert response.headers["content-type"].startswith("application/problem+json")
+
+
+def test_id_beyond_the_column_range_is_422_not_500(client, tenant):
+    # PostgreSQL integers stop at 2**31-1; a larger id must be a clear client error on both backends.
+    response = client.get(f"/api/v1/customers/{10**12}", headers=tenant.headers)
+    assert response.status_code in (404, 422)
+    assert response.headers["content-type"].startswith("application/problem+json")

@@ -11,13 +11,13 @@ from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from patron.core.config import Settings
-from patron.core.errors import Conflict, PatronError, PayloadTooLarge
+from patron.core.errors import Conflict, Invalid, PatronError, PayloadTooLarge
 
 log = logging.getLogger("patron")
 PROBLEM = "application/problem+json"
@@ -133,6 +133,16 @@ def install_error_handlers(app: FastAPI) -> None:
                             detail=f"{first['field']}: {first['message']}", field=first["field"])
         return problem(422, "Invalid input", f"{first['field']}: {first['message']}", code="invalid",
                        field=first["field"], errors=errors)
+
+    @app.exception_handler(DataError)
+    async def _data_error(request: Request, exc: DataError) -> Response:
+        # The database refused a value the schemas let through (a number beyond the column's range).
+        log.info("data error: %s", exc.orig)
+        err = Invalid("A value is out of the range the database can store (ids are at most 2147483647).")
+        renderer = _page_renderer(request)
+        if renderer is not None:
+            return renderer(request, status=422, title=err.title, detail=err.detail, field=None)
+        return JSONResponse(err.to_problem(), status_code=422, media_type=PROBLEM)
 
     @app.exception_handler(IntegrityError)
     async def _integrity_error(request: Request, exc: IntegrityError) -> Response:
