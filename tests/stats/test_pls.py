@@ -186,7 +186,7 @@ def test_negative_loading_is_a_documented_warning(mobi):
 
 
 def test_batched_bootstrap_estimator_equals_the_single_one(mobi_fit):
-    from patron.stats.pls import _estimate, _estimate_batch
+    from patron.stats._pls_engine import _estimate, _estimate_batch
 
     model = mobi_fit._model
     x = mobi_fit._x

@@ -262,8 +262,8 @@ def _fit_engine(
         size = float(np.max(np.abs(grad)))
         if size < tol:
             return theta, True, it
-        if it > 3 and size > 0.3 * previous:
-            break  # linear convergence has become slow (a misfitting model): switch to BFGS
+        if size < 1e-2 and size > 0.5 * previous:
+            break  # near the optimum but contracting slowly (a misfitting model): switch to BFGS
         previous = size
         try:
             step = np.linalg.solve(H + 1e-10 * np.eye(len(theta)), grad)
@@ -296,7 +296,8 @@ def _fit_engine(
         theta,
         jac=engine.gradient,
         method="BFGS",
-        options={"maxiter": max(max_iter - it, 1), "gtol": tol, "hess_inv0": hess_inv0},
+        # Below ~1e-8 the gradient is at the level of rounding noise and line searches only stall.
+        options={"maxiter": max(max_iter - it, 1), "gtol": max(tol, 1e-8), "hess_inv0": hess_inv0},
     )
     if np.isfinite(res.fun) and res.fun <= f + 1e-12:
         theta = res.x
