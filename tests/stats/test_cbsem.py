@@ -346,3 +346,17 @@ def test_non_convergence_is_reported(hs):
         fit = sem(HS_MODEL, data=hs, max_iter=1, tol=1e-30)
     assert not fit.converged
     assert fit.warnings
+
+
+def test_to_dict_is_json_with_lavaan_column_names(hs_fit, hs):
+    import json
+
+    summary = json.loads(json.dumps(hs_fit.to_dict(hs)))
+    assert {"chi2", "df", "pvalue", "rmsea", "cfi", "tli", "srmr", "gfi", "agfi", "nfi", "ifi"} <= set(
+        summary["fit"]
+    )
+    row = summary["estimates"][1]
+    assert set(row) == {"lhs", "op", "rhs", "est", "se", "z", "pvalue", "std_all"}
+    assert summary["estimates"][0]["se"] is None  # fixed marker loading: no SE, null rather than NaN
+    assert set(summary["reliability"]["visual"]) == {"alpha", "omega", "cr", "ave"}
+    assert summary["r2"]["x1"] == pytest.approx(0.596, abs=0.001)

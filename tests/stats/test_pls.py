@@ -199,3 +199,11 @@ def test_batched_bootstrap_estimator_equals_the_single_one(mobi_fit):
         assert paths[b] == pytest.approx([single["B"][a, c] for a, c in model.paths], abs=1e-8)
         assert loadings[b] == pytest.approx(single["loadings"], abs=1e-8)
         assert weights[b] == pytest.approx(single["weights"], abs=1e-8)
+
+
+def test_to_dict_is_json(mobi_fit):
+    import json
+
+    summary = json.loads(json.dumps(mobi_fit.to_dict()))
+    assert summary["paths"][0]["est"] == pytest.approx(SEMINR_PATHS["Image"], abs=1e-6)
+    assert summary["reliability"]["Value"]["rho_a"] == pytest.approx(SEMINR_RELIABILITY["Value"][3], abs=1e-6)

@@ -148,3 +148,18 @@ def single_thread_blas():
 
         return contextlib.nullcontext()
     return threadpool_limits(limits=1, user_api="blas")
+
+
+def json_ready(value):
+    """Convert numpy/pandas scalars and containers to plain Python, NaN and infinities to ``None``."""
+    import math
+
+    if isinstance(value, dict):
+        return {str(k): json_ready(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_ready(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value

@@ -36,6 +36,7 @@ from patron.stats._validation import (
     ModelSpecificationError,
     StatsInputError,
     StatsWarning,
+    json_ready,
     numeric_columns,
     single_thread_blas,
 )
@@ -77,6 +78,24 @@ class CBSEMResult:
 
     def to_frame(self) -> pd.DataFrame:
         return self.estimates
+
+    def to_dict(self, data: pd.DataFrame | None = None) -> dict[str, Any]:
+        """JSON-ready summary: ``fit`` (the fit indices), ``estimates`` (rows with lavaan's column names
+        ``lhs``, ``op``, ``rhs``, ``est``, ``se``, ``z``, ``pvalue``, ``std_all``), ``r2`` (variable -> value),
+        ``reliability`` (latent -> ``alpha``, ``omega``, ``cr``, ``ave``; alpha needs ``data``), ``converged``
+        and ``warnings``. NaN becomes ``None``.
+        """
+        columns = ["lhs", "op", "rhs", "est", "se", "z", "pvalue", "std_all"]
+        return json_ready(
+            {
+                "fit": dict(self.fit),
+                "estimates": self.estimates[columns].to_dict(orient="records"),
+                "r2": self.r2.to_dict(),
+                "reliability": self.reliability(data).to_dict(orient="index"),
+                "converged": self.converged,
+                "warnings": list(self.warnings),
+            }
+        )
 
     def loadings(self) -> pd.DataFrame:
         """The ``=~`` rows of :attr:`estimates`."""

@@ -33,6 +33,7 @@ from patron.stats._validation import (
     StatsInputError,
     StatsWarning,
     as_frame,
+    json_ready,
     numeric_columns,
     single_thread_blas,
 )
@@ -102,6 +103,23 @@ class PLSResult:
 
     def to_frame(self) -> pd.DataFrame:
         return self.paths
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready summary: ``paths`` (rows ``lhs``, ``op``, ``rhs``, ``est``, ``f2``), ``outer`` (item ->
+        ``construct``, ``loading``, ``weight``), ``r2``, ``r2_adj``, ``reliability`` (construct -> ``alpha``,
+        ``rho_a``, ``cr``, ``ave``), ``converged`` and ``warnings``. NaN becomes ``None``.
+        """
+        return json_ready(
+            {
+                "paths": self.paths.to_dict(orient="records"),
+                "outer": self.outer.to_dict(orient="index"),
+                "r2": self.r2.to_dict(),
+                "r2_adj": self.r2_adj.to_dict(),
+                "reliability": self.reliability.to_dict(orient="index"),
+                "converged": self.converged,
+                "warnings": list(self.warnings),
+            }
+        )
 
     def _weights_matrix(self) -> np.ndarray:
         model: _PLSModel = self._model
