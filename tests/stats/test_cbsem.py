@@ -360,3 +360,15 @@ def test_to_dict_is_json_with_lavaan_column_names(hs_fit, hs):
     assert summary["estimates"][0]["se"] is None  # fixed marker loading: no SE, null rather than NaN
     assert set(summary["reliability"]["visual"]) == {"alpha", "omega", "cr", "ave"}
     assert summary["r2"]["x1"] == pytest.approx(0.596, abs=0.001)
+
+
+def test_single_indicator_latent_fixes_the_residual_variance(political_democracy):
+    # lavaan fixes the residual variance of a lone indicator to 0, so "dem =~ y1" is y1 itself and the model
+    # is the same as regressing on the observed variable.
+    via_latent = sem("ind60 =~ x1 + x2 + x3\ndem =~ y1\ndem ~ ind60", data=political_democracy)
+    direct = sem("ind60 =~ x1 + x2 + x3\ny1 ~ ind60", data=political_democracy)
+    assert _row(via_latent, "y1", "~~", "y1")["est"] == 0 and not _row(via_latent, "y1", "~~", "y1")["free"]
+    assert via_latent.fit["chi2"] == pytest.approx(direct.fit["chi2"], abs=1e-6)
+    assert _row(via_latent, "dem", "~", "ind60")["est"] == pytest.approx(
+        _row(direct, "y1", "~", "ind60")["est"]
+    )

@@ -110,9 +110,20 @@ class _Spec:
             i, j = index[a], index[b]
             if (min(i, j), max(i, j)) not in user_cov:
                 params.append(_Param(a, "~~", b, "S", i, j, True, np.nan, fixed_x=is_x, user=False))
+        # A single-indicator latent variable: its indicator's residual variance is fixed to zero (lavaan does
+        # the same), otherwise the latent variance and that residual are not separately identified.
+        single = {
+            block[0]
+            for lv in latent
+            if len(block := [s.rhs for s in statements if s.op == "=~" and s.lhs == lv]) == 1
+            and block[0] in observed
+        }
         for v in self.variables:
             i = index[v]
             if (i, i) not in user_cov:
+                if v in single:
+                    params.append(_Param(v, "~~", v, "S", i, i, False, 0.0, user=False))
+                    continue
                 params.append(
                     _Param(v, "~~", v, "S", i, i, True, np.nan, fixed_x=v in self.fixed_x, user=False)
                 )
