@@ -232,6 +232,27 @@ def _walk_deal(
         )
 
 
+@dataclass
+class _SalesRun:
+    """What the sales writers share: where to write, the clock, the staff, the progress tally."""
+
+    session: Session
+    org_id: int
+    rng: random.Random
+    clock: SimulatedClock
+    anchor: datetime
+    staff: Staff
+    customers: list[DemoCustomer]
+    progress: Progress
+    total: int
+    done: int = 0
+
+    def tick(self) -> None:
+        self.done += 1
+        if self.done % 20 == 0 or self.done == self.total:
+            self.progress("Leads, deals and tasks", self.done, self.total)
+
+
 def write_sales(
     session: Session,
     *,
@@ -243,8 +264,7 @@ def write_sales(
     customers: list[DemoCustomer],
     progress: Progress,
 ) -> SalesCounts:
-    """Leads in every status, deals in every stage of both pipelines, tasks (some overdue, some with reminders)."""
-    counts = SalesCounts()
+    """Deals in every stage of both pipelines, leads in every status, tasks (some overdue, some with reminders)."""
     clock.set(anchor - YEAR - timedelta(days=30))
     default = sales_service.ensure_default_pipeline(session, org_id=org_id)
     installs = sales_service.create_pipeline(
@@ -254,44 +274,56 @@ def write_sales(
         default.id: sales_service.list_stages(session, org_id=org_id, pipeline_id=default.id),
         installs.id: sales_service.list_stages(session, org_id=org_id, pipeline_id=installs.id),
     }
+    n_deals, n_leads, n_tasks = (
+        max(12, len(customers) // 8),
+        max(6, len(customers) // 20),
+        max(10, len(customers) // 10),
+    )
+    run = _SalesRun(
+        session, org_id, rng, clock, anchor, staff, customers, progress, n_deals + n_leads + n_tasks
+    )
+    open_deals = _write_deals(run, pipelines=pipelines, installs_id=installs.id, count=n_deals)
+    converted = _write_leads(run, default_pipeline_id=default.id, count=n_leads)
+    _write_tasks(run, open_deals=open_deals, count=n_tasks)
+    return SalesCounts(leads=n_leads, deals=n_deals + converted, tasks=n_tasks)
 
-    n_deals = max(12, len(customers) // 8)
-    n_leads = max(6, len(customers) // 20)
-    n_tasks = max(10, len(customers) // 10)
-    total = n_deals + n_leads + n_tasks
-    done = 0
 
-    # deals: every stage of each pipeline first, then a realistic mix
+def _write_deals(
+    run: _SalesRun, *, pipelines: dict[int, list], installs_id: int, count: int
+) -> list[tuple[int, int, int]]:
+    """Deals for every stage of each pipeline first, then a realistic mix. Returns the open ones as
+    ``(deal id, customer id, owner id)``."""
+    rng, anchor = run.rng, run.anchor
     slots = [(pid, i) for pid, stages in pipelines.items() for i in range(len(stages))]
-    open_deals: list[tuple[int, int | None, int]] = []  # (deal id, customer id, owner id)
-    for index in range(n_deals):
+    open_deals: list[tuple[int, int, int]] = []
+    for index in range(count):
         if index < len(slots):
             pipeline_id, target_index = slots[index]
         else:
-            pipeline_id = installs.id if rng.random() < 0.3 else default.id
+            pipeline_id = installs_id if rng.random() < 0.3 else next(iter(pipelines))
             stages = pipelines[pipeline_id]
             weights = [{"open": 18 - 3 * i, "won": 25, "lost": 20}[s.kind] for i, s in enumerate(stages)]
             target_index = rng.choices(range(len(stages)), weights=weights)[0]
         stages = pipelines[pipeline_id]
-        wanted = "smart-home" if pipeline_id == installs.id else None
-        pool = [c for c in customers if wanted is None or wanted in c.spec.services] or customers
+        installation = pipeline_id == installs_id
+        pool = [
+            c for c in run.customers if not installation or "smart-home" in c.spec.services
+        ] or run.customers
         customer = rng.choice(pool)
-        templates = [
-            t for t in names.DEAL_TEMPLATES if (t[3] == "smart-home") == (pipeline_id == installs.id)
-        ]
+        templates = [t for t in names.DEAL_TEMPLATES if (t[3] == "smart-home") == installation]
         if "b2b" not in customer.spec.tags:
             templates = [t for t in templates if t[2] < 4000] or templates
         title, low, high, _line = rng.choice(templates)
-        owner = rng.choice(staff.sellers)
+        owner = rng.choice(run.staff.sellers)
         target = stages[target_index]
         start = _moment(rng, max(customer.spec.signup_at, anchor - YEAR), anchor - timedelta(days=3))
         if target.kind == "open":  # open deals are younger
             start = max(start, anchor - timedelta(days=rng.randint(5, 120)))
-        clock.set(start)
+        run.clock.set(start)
         close = (start + timedelta(days=rng.randint(20, 120))).date()
         deal = sales_service.create_deal(
-            session,
-            org_id=org_id,
+            run.session,
+            org_id=run.org_id,
             actor_user_id=owner.id,
             data={
                 "title": title,
@@ -303,10 +335,10 @@ def write_sales(
             },
         )
         _walk_deal(
-            session,
-            org_id=org_id,
+            run.session,
+            org_id=run.org_id,
             rng=rng,
-            clock=clock,
+            clock=run.clock,
             anchor=anchor,
             deal_id=deal.id,
             stages=stages,
@@ -316,17 +348,19 @@ def write_sales(
         )
         if target.kind == "open":
             open_deals.append((deal.id, customer.id, owner.id))
-        counts.deals += 1
-        done += 1
-        if done % 20 == 0:
-            progress("Leads, deals and tasks", done, total)
+        run.tick()
+    return open_deals
 
-    # leads: every status, the converted ones become customers with a deal
+
+def _write_leads(run: _SalesRun, *, default_pipeline_id: int, count: int) -> int:
+    """Leads in every status; the converted ones become customers with a deal. Returns how many converted."""
+    rng, anchor = run.rng, run.anchor
     statuses = ["new", "contacted", "qualified", "disqualified", "converted"]
     lead_names = [
         (weighted(rng, names.FEMALE_FIRST_NAMES + names.MALE_FIRST_NAMES), weighted(rng, names.LAST_NAMES))
-        for _ in range(n_leads)
+        for _ in range(count)
     ]
+    converted = 0
     for index, (first, last) in enumerate(lead_names):
         status = (
             statuses[index]
@@ -334,17 +368,16 @@ def write_sales(
             else rng.choices(statuses, weights=[25, 25, 15, 15, 20])[0]
         )
         company = rng.choice(names.LEAD_COMPANIES)
-        owner = rng.choice(staff.sellers)
-        clock.set(_moment(rng, anchor - timedelta(days=200), anchor - timedelta(days=1)))
-        local = f"{first}.{last}".lower()
+        owner = rng.choice(run.staff.sellers)
+        run.clock.set(_moment(rng, anchor - timedelta(days=200), anchor - timedelta(days=1)))
         lead = sales_service.create_lead(
-            session,
-            org_id=org_id,
+            run.session,
+            org_id=run.org_id,
             data={
                 "first_name": first,
                 "last_name": last,
                 "company": company,
-                "email": f"{ascii_spelling(local)}.lead{index}@example.com",
+                "email": f"{ascii_spelling(f'{first}.{last}')}.lead{index}@example.com",
                 "source": rng.choice(names.LEAD_SOURCES),
                 "status": "new",
                 "owner_id": owner.id,
@@ -352,26 +385,29 @@ def write_sales(
             },
         )
         if status in ("contacted", "qualified", "disqualified"):
-            clock.advance(timedelta(days=rng.uniform(1, 10)))
-            sales_service.update_lead(session, org_id=org_id, lead_id=lead.id, changes={"status": status})
+            run.clock.advance(timedelta(days=rng.uniform(1, 10)))
+            sales_service.update_lead(
+                run.session, org_id=run.org_id, lead_id=lead.id, changes={"status": status}
+            )
         elif status == "converted":
-            clock.advance(timedelta(days=rng.uniform(3, 30)))
+            run.clock.advance(timedelta(days=rng.uniform(3, 30)))
             title, low, high, _line = rng.choice(names.DEAL_TEMPLATES)
             sales_service.do_convert_lead(
-                session,
-                org_id=org_id,
+                run.session,
+                org_id=run.org_id,
                 lead_id=lead.id,
                 actor_user_id=owner.id,
-                deal={"title": title, "value": _money(rng, low, high), "pipeline_id": default.id},
+                deal={"title": title, "value": _money(rng, low, high), "pipeline_id": default_pipeline_id},
             )
-            counts.deals += 1
-        counts.leads += 1
-        done += 1
-        if done % 20 == 0:
-            progress("Leads, deals and tasks", done, total)
+            converted += 1
+        run.tick()
+    return converted
 
-    # tasks: overdue, done, due soon with reminders (some already sent by the reminder job)
-    for index in range(n_tasks):
+
+def _write_tasks(run: _SalesRun, *, open_deals: list[tuple[int, int, int]], count: int) -> None:
+    """Tasks: overdue, done, due in the coming days with a reminder (some reminders already due)."""
+    rng, anchor, sellers = run.rng, run.anchor, run.staff.sellers
+    for index in range(count):
         kind = index % 4 if index < 4 else rng.choices(range(4), weights=[20, 35, 30, 15])[0]
         created = _moment(rng, anchor - timedelta(days=60), anchor - timedelta(hours=2))
         if kind == 0:  # overdue
@@ -382,16 +418,16 @@ def write_sales(
         else:  # due in the coming days
             due = anchor + timedelta(days=rng.uniform(0.2, 21))
         remind = due - timedelta(hours=rng.choice((2, 24, 48))) if kind in (2, 3) else None
-        if kind == 3:  # reminder time already passed: the reminder job notifies the assignee
+        if kind == 3:  # the reminder time has passed: the reminder job notifies the assignee
             remind = anchor - timedelta(hours=rng.randint(1, 20))
         link = rng.choice(open_deals) if open_deals and rng.random() < 0.6 else None
-        customer_id = link[1] if link else rng.choice(customers).id
-        assignee = next((u for u in staff.sellers if link and u.id == link[2]), rng.choice(staff.sellers))
-        creator = rng.choice(staff.managers) if rng.random() < 0.3 else assignee
-        clock.set(created)
+        customer_id = link[1] if link else rng.choice(run.customers).id
+        assignee = next((u for u in sellers if link and u.id == link[2]), rng.choice(sellers))
+        creator = rng.choice(run.staff.managers) if rng.random() < 0.3 else assignee
+        run.clock.set(created)
         task = sales_service.create_task(
-            session,
-            org_id=org_id,
+            run.session,
+            org_id=run.org_id,
             actor_user_id=creator.id,
             data={
                 "title": rng.choice(names.TASK_TITLES),
@@ -405,10 +441,6 @@ def write_sales(
         )
         if kind == 1:
             finished = min(anchor - timedelta(minutes=5), due - timedelta(hours=rng.uniform(0, 30)))
-            clock.set(max(created + timedelta(hours=1), finished))
-            sales_service.do_complete_task(session, org_id=org_id, task_id=task.id)
-        counts.tasks += 1
-        done += 1
-        if done % 20 == 0 or done == total:
-            progress("Leads, deals and tasks", done, total)
-    return counts
+            run.clock.set(max(created + timedelta(hours=1), finished))
+            sales_service.do_complete_task(run.session, org_id=run.org_id, task_id=task.id)
+        run.tick()
