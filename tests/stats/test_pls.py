@@ -207,3 +207,19 @@ def test_to_dict_is_json(mobi_fit):
     summary = json.loads(json.dumps(mobi_fit.to_dict()))
     assert summary["paths"][0]["est"] == pytest.approx(SEMINR_PATHS["Image"], abs=1e-6)
     assert summary["reliability"]["Value"]["rho_a"] == pytest.approx(SEMINR_RELIABILITY["Value"][3], abs=1e-6)
+
+
+def test_q2_with_a_block_of_seven_items_and_a_single_item_block(mobi):
+    # Quality has 7 items (= the omission distance) and Complaints one item: every round must still omit
+    # a diagonal band, never a whole item, so every Q² is a number.
+    model = """
+    Image =~ IMAG1 + IMAG2 + IMAG3 + IMAG4 + IMAG5
+    Expectation =~ CUEX1 + CUEX2 + CUEX3
+    Quality =~ PERQ1 + PERQ2 + PERQ3 + PERQ4 + PERQ5 + PERQ6 + PERQ7
+    Complaints =~ CUSCO
+    Expectation ~ Image
+    Quality ~ Expectation
+    Complaints ~ Quality
+    """
+    q2 = pls_sem(model, data=mobi).q2()
+    assert q2.notna().all() and (q2 > 0).all()

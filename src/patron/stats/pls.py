@@ -79,7 +79,8 @@ class PLSResult:
     r2, r2_adj : pandas.Series
         R² and adjusted R² of the endogenous constructs.
     reliability : pandas.DataFrame
-        Per construct: ``alpha``, ``rho_a`` (Dijkstra-Henseler), ``cr`` (rho_C) and ``ave``.
+        Per construct: ``alpha``, ``rho_a`` (Dijkstra-Henseler), ``cr`` (rho_C) and ``ave``. ``alpha`` and
+        ``rho_a`` are undefined (NaN, by definition) for a single-item block; ``cr`` and ``ave`` are 1 there.
     construct_corr : pandas.DataFrame
         Correlations of the construct scores.
     scores : pandas.DataFrame
@@ -228,7 +229,7 @@ class PLSResult:
         """Stone-Geisser Q² by blindfolding (cross-validated redundancy) for each endogenous construct.
 
         Data points of a construct's items are omitted in the diagonal pattern of SmartPLS (point number
-        ``case * n_items + item``, every ``omission_distance``-th one per round), replaced by the item mean of
+        ``item * n_cases + case``, every ``omission_distance``-th one per round), replaced by the item mean of
         the kept points, the model re-estimated, and the omitted points predicted from the construct's
         predecessors: ``x_hat = loading * sum(path * score)``. ``Q² = 1 - SSE / SSO`` with SSO the squared
         deviations from the kept-point mean. Q² > 0 means predictive relevance.
@@ -252,7 +253,9 @@ class PLSResult:
                 continue
             cols = np.flatnonzero(model.item_block == j)
             sse = sso = 0.0
-            point = (np.arange(n)[:, None] * len(cols) + np.arange(len(cols))[None, :]) % d
+            # Data points are numbered down the columns (case fastest), so with n not a multiple of d every
+            # round omits a diagonal band: some points of every item and of every case.
+            point = (np.arange(len(cols))[None, :] * n + np.arange(n)[:, None]) % d
             for r in range(d):
                 mask = point == r
                 xr = x.copy()
