@@ -56,7 +56,9 @@ class CBSEMResult:
     fit : dict
         ``chi2``, ``df``, ``pvalue``, ``chi2_df``, ``baseline_chi2``, ``baseline_df``, ``cfi``, ``tli``,
         ``nfi``, ``ifi``, ``rmsea``, ``rmsea_ci_low``, ``rmsea_ci_high``, ``rmsea_pvalue`` (H0: RMSEA <= .05),
-        ``srmr``, ``gfi``, ``agfi``, ``loglik``, ``loglik_h1``, ``aic``, ``bic``, ``npar``, ``n_obs``.
+        ``srmr``, ``gfi``, ``agfi``, ``loglik``, ``loglik_h1``, ``aic``, ``bic``, ``npar``, ``n_obs``. For a
+        saturated model (df = 0) the indices that divide by df (``pvalue``, ``chi2_df``, ``tli``, ``agfi``,
+        RMSEA's interval) are NaN by definition, and ``rmsea`` is 0.
     r2 : pandas.Series
         R² of every endogenous variable (indicators and dependent latent variables).
     converged : bool
