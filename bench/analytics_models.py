@@ -54,7 +54,7 @@ def measure(label: str, fn: Callable[[], object]) -> object:
     elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu_start
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    print(f"  {label:<58} {elapsed:8.2f} s wall {cpu:8.2f} s cpu   peak {peak / 2**20:8.1f} MiB", flush=True)
+    print(f"  {label:<66} {elapsed:8.2f} s wall {cpu:8.2f} s cpu   peak {peak / 2**20:8.1f} MiB", flush=True)
     return result
 
 
