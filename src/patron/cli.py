@@ -38,6 +38,7 @@ DOMAIN_COMMANDS = (
     ("patron.customers.cli", "app", "customers"),
     ("patron.tickets.cli", "app", "tickets"),
     ("patron.simulate.cli", "app", "demo"),
+    ("patron.analytics.cli", "app", "analytics"),
 )
 
 
