@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from patron.core.db import utcnow
 from patron.core.errors import Invalid
-from patron.customers.base import get_customer_or_raise, get_writable_customer_or_raise
+from patron.customers.base import get_customer_or_raise, get_writable_customer_or_raise, in_org
 from patron.customers.models import CONSENT_CHANNELS, ConsentRecord, Customer
 from patron.customers.timeline import record_timeline
 
@@ -60,7 +60,7 @@ def _latest_rows(session: Session, *, org_id: int, customer_ids: list[int], chan
         ConsentRecord.source,
         ConsentRecord.method,
         rank,
-    ).where(ConsentRecord.org_id == org_id, ConsentRecord.customer_id.in_(customer_ids))
+    ).where(in_org(ConsentRecord.org_id, org_id), ConsentRecord.customer_id.in_(customer_ids))
     if channel is not None:
         inner = inner.where(ConsentRecord.channel == channel)
     ranked = inner.subquery()
@@ -101,7 +101,7 @@ def has_consent(session: Session, *, org_id: int, customer_id: int, channel: str
         select(ConsentRecord.granted, Customer.erased_at, Customer.merged_into_id)
         .join(Customer, Customer.id == ConsentRecord.customer_id)
         .where(
-            ConsentRecord.org_id == org_id,
+            in_org(ConsentRecord.org_id, org_id),
             ConsentRecord.customer_id == customer_id,
             ConsentRecord.channel == channel,
             Customer.org_id == org_id,
@@ -130,7 +130,7 @@ def customers_with_consent(
             allowed |= set(
                 session.scalars(
                     select(Customer.id).where(
-                        Customer.org_id == org_id,
+                        in_org(Customer.org_id, org_id),
                         Customer.id.in_(granted),
                         Customer.erased_at.is_(None),
                         Customer.merged_into_id.is_(None),
@@ -208,7 +208,7 @@ def list_consent_history(
     """The ledger, newest first."""
     get_customer_or_raise(session, org_id=org_id, customer_id=customer_id)
     query = select(ConsentRecord).where(
-        ConsentRecord.org_id == org_id, ConsentRecord.customer_id == customer_id
+        in_org(ConsentRecord.org_id, org_id), ConsentRecord.customer_id == customer_id
     )
     if channel is not None:
         query = query.where(ConsentRecord.channel == _check_channel(channel))

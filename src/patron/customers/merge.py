@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from patron.core import audit
 from patron.core.errors import Conflict, Invalid
 from patron.customers import hooks
-from patron.customers.base import display_name, get_customer_or_raise, get_writable_customer_or_raise
+from patron.customers.base import display_name, get_customer_or_raise, get_writable_customer_or_raise, in_org
 from patron.customers.models import ConsentRecord, Customer, CustomerTag, Identity, Place, TimelineEntry
 from patron.customers.places import VISIT_RADIUS_M, haversine_m
 from patron.customers.timeline import record_timeline
@@ -51,7 +51,7 @@ class MergeResult:
 def _move(session: Session, model: type, *, org_id: int, from_id: int, to_id: int) -> int:
     result = session.execute(
         update(model)
-        .where(model.org_id == org_id, model.customer_id == from_id)
+        .where(in_org(model.org_id, org_id), model.customer_id == from_id)
         .values(customer_id=to_id)
         .execution_options(synchronize_session=False)
     )
@@ -63,7 +63,7 @@ def _merge_tags(session: Session, *, org_id: int, survivor_id: int, duplicate_id
         return set(
             session.scalars(
                 select(CustomerTag.tag).where(
-                    CustomerTag.org_id == org_id, CustomerTag.customer_id == customer_id
+                    in_org(CustomerTag.org_id, org_id), CustomerTag.customer_id == customer_id
                 )
             )
         )
@@ -71,7 +71,7 @@ def _merge_tags(session: Session, *, org_id: int, survivor_id: int, duplicate_id
     new = tags_of(duplicate_id) - tags_of(survivor_id)
     session.execute(
         delete(CustomerTag)
-        .where(CustomerTag.org_id == org_id, CustomerTag.customer_id == duplicate_id)
+        .where(in_org(CustomerTag.org_id, org_id), CustomerTag.customer_id == duplicate_id)
         .execution_options(synchronize_session=False)
     )
     for tag in sorted(new):
@@ -82,7 +82,9 @@ def _merge_tags(session: Session, *, org_id: int, survivor_id: int, duplicate_id
 def _merge_places(session: Session, *, org_id: int, survivor_id: int, duplicate_id: int) -> int:
     def places_of(customer_id: int) -> list[Place]:
         return list(
-            session.scalars(select(Place).where(Place.org_id == org_id, Place.customer_id == customer_id))
+            session.scalars(
+                select(Place).where(in_org(Place.org_id, org_id), Place.customer_id == customer_id)
+            )
         )
 
     kept = places_of(survivor_id)

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from patron.core.db import utcnow
 from patron.core.errors import Invalid, NotFound
-from patron.customers.base import get_customer_or_raise, get_writable_customer_or_raise
+from patron.customers.base import get_customer_or_raise, get_writable_customer_or_raise, in_org
 from patron.customers.models import Place
 
 VISIT_RADIUS_M = 150.0
@@ -51,7 +51,7 @@ def list_places(session: Session, *, org_id: int, customer_id: int) -> list[Plac
     return list(
         session.scalars(
             select(Place)
-            .where(Place.org_id == org_id, Place.customer_id == customer_id)
+            .where(in_org(Place.org_id, org_id), Place.customer_id == customer_id)
             .order_by(Place.visit_count.desc(), Place.last_visited_at.desc().nulls_last(), Place.id)
         )
     )
@@ -60,7 +60,9 @@ def list_places(session: Session, *, org_id: int, customer_id: int) -> list[Plac
 def get_place_or_raise(session: Session, *, org_id: int, customer_id: int, place_id: int) -> Place:
     get_customer_or_raise(session, org_id=org_id, customer_id=customer_id)
     place = session.scalar(
-        select(Place).where(Place.org_id == org_id, Place.customer_id == customer_id, Place.id == place_id)
+        select(Place).where(
+            in_org(Place.org_id, org_id), Place.customer_id == customer_id, Place.id == place_id
+        )
     )
     if place is None:
         raise NotFound(f"No place {place_id} for customer {customer_id}.", field="place_id")
@@ -72,7 +74,7 @@ def _place_count(session: Session, org_id: int, customer_id: int) -> int:
         session.scalar(
             select(func.count())
             .select_from(Place)
-            .where(Place.org_id == org_id, Place.customer_id == customer_id)
+            .where(in_org(Place.org_id, org_id), Place.customer_id == customer_id)
         )
         or 0
     )
@@ -156,7 +158,7 @@ def do_record_visit(
     get_writable_customer_or_raise(session, org_id=org_id, customer_id=customer_id)
     _check_position(latitude, longitude)
     places = list(
-        session.scalars(select(Place).where(Place.org_id == org_id, Place.customer_id == customer_id))
+        session.scalars(select(Place).where(in_org(Place.org_id, org_id), Place.customer_id == customer_id))
     )
     place, distance = nearest_place(places, latitude, longitude)
     now = utcnow()

@@ -19,7 +19,7 @@ from patron.core.audit import AuditEntry, jsonable
 from patron.core.db import utcnow
 from patron.core.errors import Conflict
 from patron.customers import hooks
-from patron.customers.base import get_customer_or_raise
+from patron.customers.base import get_customer_or_raise, in_org
 from patron.customers.consents import current_consents
 from patron.customers.models import ConsentRecord, Customer, CustomerTag, Identity, Place, TimelineEntry
 from patron.customers.timeline import list_timeline, record_timeline
@@ -76,7 +76,9 @@ def _row(obj: Any) -> dict:
 
 
 def _rows(session: Session, model: type, *, org_id: int, customer_id: int, order) -> list[dict]:
-    query = select(model).where(model.org_id == org_id, model.customer_id == customer_id).order_by(*order)
+    query = (
+        select(model).where(in_org(model.org_id, org_id), model.customer_id == customer_id).order_by(*order)
+    )
     return [_row(obj) for obj in session.scalars(query)]
 
 
@@ -106,7 +108,7 @@ def build_privacy_export(session: Session, *, org_id: int, customer_id: int) -> 
         "tags": sorted(
             session.scalars(
                 select(CustomerTag.tag).where(
-                    CustomerTag.org_id == org_id, CustomerTag.customer_id == customer_id
+                    in_org(CustomerTag.org_id, org_id), CustomerTag.customer_id == customer_id
                 )
             )
         ),
@@ -210,7 +212,7 @@ def do_erase_customer(
 
     def owned(model: type) -> list[int]:
         return list(
-            session.scalars(select(model.id).where(model.org_id == org_id, model.customer_id.in_(ids)))
+            session.scalars(select(model.id).where(in_org(model.org_id, org_id), model.customer_id.in_(ids)))
         )
 
     identity_ids, place_ids, consent_ids = owned(Identity), owned(Place), owned(ConsentRecord)
@@ -225,18 +227,20 @@ def do_erase_customer(
     )
     for model in (Identity, Place, CustomerTag):
         table = model.__table__
-        result = session.execute(table.delete().where(table.c.org_id == org_id, table.c.customer_id.in_(ids)))
+        result = session.execute(
+            table.delete().where(in_org(table.c.org_id, org_id), table.c.customer_id.in_(ids))
+        )
         counts[model.__tablename__] = result.rowcount or 0
     table = TimelineEntry.__table__
     result = session.execute(
         update(table)
-        .where(table.c.org_id == org_id, table.c.customer_id.in_(ids))
+        .where(in_org(table.c.org_id, org_id), table.c.customer_id.in_(ids))
         .values(summary=SCRUBBED_SUMMARY, data={})
     )
     counts["timeline_entries"] = result.rowcount or 0
     table = ConsentRecord.__table__
     session.execute(
-        update(table).where(table.c.org_id == org_id, table.c.customer_id.in_(ids)).values(note="")
+        update(table).where(in_org(table.c.org_id, org_id), table.c.customer_id.in_(ids)).values(note="")
     )
     related: dict[str, int] = {}
     for cid in ids:

@@ -31,6 +31,7 @@ from patron.customers.base import (  # noqa: F401 - re-exported
     get_customer,
     get_customer_or_raise,
     get_writable_customer_or_raise,
+    in_org,
 )
 from patron.customers.consents import (  # noqa: F401 - re-exported
     ConsentState,
@@ -255,7 +256,7 @@ def list_identities(session: Session, *, org_id: int, customer_id: int) -> list[
     return list(
         session.scalars(
             select(Identity)
-            .where(Identity.org_id == org_id, Identity.customer_id == customer_id)
+            .where(in_org(Identity.org_id, org_id), Identity.customer_id == customer_id)
             .order_by(Identity.type, Identity.id)
         )
     )
@@ -418,7 +419,7 @@ def tags_for(session: Session, *, org_id: int, customer_ids: Iterable[int]) -> d
     for start in range(0, len(ids), 500):
         rows = session.execute(
             select(CustomerTag.customer_id, CustomerTag.tag)
-            .where(CustomerTag.org_id == org_id, CustomerTag.customer_id.in_(ids[start : start + 500]))
+            .where(in_org(CustomerTag.org_id, org_id), CustomerTag.customer_id.in_(ids[start : start + 500]))
             .order_by(CustomerTag.tag)
         )
         for customer_id, tag in rows:
@@ -433,7 +434,9 @@ def set_customer_tags(session: Session, *, org_id: int, customer_id: int, tags: 
     for tag in sorted(current - wanted):
         session.execute(
             delete(CustomerTag).where(
-                CustomerTag.org_id == org_id, CustomerTag.customer_id == customer_id, CustomerTag.tag == tag
+                in_org(CustomerTag.org_id, org_id),
+                CustomerTag.customer_id == customer_id,
+                CustomerTag.tag == tag,
             )
         )
     for tag in sorted(wanted - current):
@@ -579,7 +582,7 @@ def customer_names(session: Session, *, org_id: int, customer_ids: Iterable[int]
     names: dict[int, str] = {}
     for start in range(0, len(ids), 500):
         for customer in session.scalars(
-            select(Customer).where(Customer.org_id == org_id, Customer.id.in_(ids[start : start + 500]))
+            select(Customer).where(in_org(Customer.org_id, org_id), Customer.id.in_(ids[start : start + 500]))
         ):
             names[customer.id] = display_name(customer)
     return names

@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 
 from patron.core.db import utcnow
 from patron.core.errors import Invalid
-from patron.customers.base import get_customer_or_raise
+from patron.customers.base import get_customer_or_raise, in_org
 from patron.customers.models import TimelineEntry
 
 log = logging.getLogger("patron.customers.timeline")
@@ -198,7 +198,7 @@ def _table_items(
     kinds: list[str] | None,
 ) -> list[TimelineItem]:
     query = select(TimelineEntry).where(
-        TimelineEntry.customer_id == customer_id, TimelineEntry.org_id == org_id
+        TimelineEntry.customer_id == customer_id, in_org(TimelineEntry.org_id, org_id)
     )
     if moment is not None:
         if tie == "p":
