@@ -142,6 +142,7 @@ def test_help_reads_well():
     for option in ("--customers", "--seed", "--reset", "--no-serve", "--host", "--port"):
         assert option in result.output
     assert "demo organisation" in result.output
+    assert "COMMAND" not in result.output  # one command, not a group with sub-commands
 
 
 def _snapshot(url: str) -> dict:

@@ -9,9 +9,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from patron.core.cli_support import cli_sessionmaker, console
 
-app = typer.Typer(
-    help="Seed a demo organisation with realistic data and serve the app.", rich_markup_mode=None
-)
+app = typer.Typer(rich_markup_mode=None, subcommand_metavar="")  # one command: no sub-commands to show
 
 
 @app.callback(invoke_without_command=True)
@@ -27,10 +25,12 @@ def demo(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port.")] = 8000,
 ) -> None:
-    """Create the demo organisation "Patron Demo" with staff, customers, interactions, tickets and deals,
-    print the URL and the demo login, and serve the web app and API.
+    """Seed a demo organisation with realistic data and serve the app.
 
-    Seeding happens once: run it again and the existing demo data is kept (use --reset to start over).
+    Creates "Patron Demo" (staff in every role, customers with demographics, identities, consents and
+    places, a year of interactions, tickets in every status, deals in every pipeline stage), prints the
+    URL and the demo login, and serves the web app and the API. Seeding happens once: run it again and
+    the existing data is kept (--reset seeds anew).
     """
     from patron.simulate import demo as demo_data
 
