@@ -264,3 +264,10 @@ def test_cli_import_errors_are_one_line(cli, tmp_path, make_tenant):
     assert result.exit_code == 2 and "COLUMN=FIELD" in result.output
     result = cli("customers", "import", path, "--org", "nope")
     assert result.exit_code == 1 and "No organisation" in result.output
+
+
+def test_customers_commands_have_help(cli):
+    for command in ("import", "export", "privacy-export", "erase"):
+        result = cli("customers", command, "--help")
+        assert result.exit_code == 0 and "Usage" in result.output and "--org" in result.output, result.output
+    assert "privacy-export" in cli("customers", "--help").output

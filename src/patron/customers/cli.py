@@ -18,7 +18,7 @@ app = typer.Typer(
     help="Customers: import and export lists, export or erase one customer's data.", no_args_is_help=True
 )
 
-OrgOption = Annotated[str, typer.Option("--org", help="Slug of the organisation.")]
+OrgOption = Annotated[str, typer.Option("--org", metavar="SLUG", help="Slug of the organisation.")]
 SHOWN_REJECTIONS = 20
 
 
@@ -45,13 +45,17 @@ def _parse_mapping(pairs: list[str]) -> dict[str, str]:
 @app.command("import")
 def import_command(
     file: Annotated[
-        Path, typer.Argument(help="CSV file (UTF-8, header row).", exists=True, dir_okay=False, readable=True)
+        Path,
+        typer.Argument(
+            metavar="FILE", help="CSV file (UTF-8, header row).", exists=True, dir_okay=False, readable=True
+        ),
     ],
     org: OrgOption,
     map: Annotated[
         list[str] | None,
         typer.Option(
             "--map",
+            metavar="COLUMN=FIELD",
             help='Column mapping "CSV column=field"; repeat for '
             'several. A field of "ignore" skips the column.',
         ),
@@ -110,17 +114,25 @@ def import_command(
 @app.command("export")
 def export_command(
     org: OrgOption,
-    format: Annotated[str, typer.Option("--format", help="csv or json.")] = "csv",
+    format: Annotated[str, typer.Option("--format", metavar="csv|json", help="csv or json.")] = "csv",
     out: Annotated[
-        Path | None, typer.Option("--out", help="File to write; standard output if omitted.", dir_okay=False)
+        Path | None,
+        typer.Option(
+            "--out", metavar="FILE", help="File to write; standard output if omitted.", dir_okay=False
+        ),
     ] = None,
-    q: Annotated[str | None, typer.Option("--q", help="Only customers matching this search.")] = None,
+    q: Annotated[
+        str | None, typer.Option("--q", metavar="TEXT", help="Only customers matching this search.")
+    ] = None,
     tag: Annotated[
-        list[str] | None, typer.Option("--tag", help="Only customers with this tag (repeatable).")
+        list[str] | None,
+        typer.Option("--tag", metavar="TAG", help="Only customers with this tag (repeatable)."),
     ] = None,
 ) -> None:
-    """Export the organisation's customers (CSV columns are the ones the import reads). Recorded in the audit
-    log."""
+    """Export the organisation's customers as CSV or JSON.
+
+    The CSV columns are the ones the import reads, so a file can be edited and imported again. Recorded in
+    the audit log."""
     from patron.customers import exporter
     from patron.customers.search import CustomerFilters
 
@@ -142,13 +154,19 @@ def export_command(
 
 @app.command("privacy-export")
 def privacy_export_command(
-    customer_id: Annotated[int, typer.Argument(help="Id of the customer.")],
+    customer_id: Annotated[int, typer.Argument(metavar="CUSTOMER_ID", help="Id of the customer.")],
     org: OrgOption,
     out: Annotated[
-        Path | None, typer.Option("--out", help="File to write; standard output if omitted.", dir_okay=False)
+        Path | None,
+        typer.Option(
+            "--out", metavar="FILE", help="File to write; standard output if omitted.", dir_okay=False
+        ),
     ] = None,
 ) -> None:
-    """Export everything held about one customer as JSON (a data-subject access request). Audited."""
+    """Export everything held about one customer as JSON.
+
+    For a data-subject access request: profile, identities, consents, places, timeline and the records of
+    every other part of Patron. Recorded in the audit log."""
     from patron.customers.privacy import do_privacy_export
 
     with cli_session() as session:
@@ -164,11 +182,13 @@ def privacy_export_command(
 
 @app.command("erase")
 def erase_command(
-    customer_id: Annotated[int, typer.Argument(help="Id of the customer.")],
+    customer_id: Annotated[int, typer.Argument(metavar="CUSTOMER_ID", help="Id of the customer.")],
     org: OrgOption,
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
 ) -> None:
-    """Erase one customer's personal data for good (the anonymous row stays for aggregates). Audited."""
+    """Erase one customer's personal data for good.
+
+    The anonymous row stays so totals (deal values, ticket counts) remain right. Recorded in the audit log."""
     from patron.customers.privacy import do_erase_customer
 
     if not yes:
