@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -44,6 +45,19 @@ def _check_channel(channel: str) -> str:
 
 
 def _latest_rows(session: Session, *, org_id: int, customer_ids: list[int], channel: str | None = None):
+    """The latest ledger row per (customer, channel): a window query for many customers; for one, its
+    ledger newest first, reduced here (cheaper than ranking for the handful of rows one customer has)."""
+    columns = (ConsentRecord.customer_id, ConsentRecord.channel, ConsentRecord.granted, ConsentRecord.recorded_at,
+               ConsentRecord.source, ConsentRecord.method)  # fmt: skip
+    if len(customer_ids) == 1:
+        query = select(*columns).where(ConsentRecord.customer_id == customer_ids[0],
+                                       in_org(ConsentRecord.org_id, org_id))  # fmt: skip
+        if channel is not None:
+            query = query.where(ConsentRecord.channel == channel)
+        latest: dict[str, Any] = {}
+        for row in session.execute(query.order_by(ConsentRecord.recorded_at.desc(), ConsentRecord.id.desc())):
+            latest.setdefault(row.channel, row)
+        return list(latest.values())
     rank = (
         func.row_number()
         .over(
@@ -52,15 +66,9 @@ def _latest_rows(session: Session, *, org_id: int, customer_ids: list[int], chan
         )
         .label("rank")
     )
-    inner = select(
-        ConsentRecord.customer_id,
-        ConsentRecord.channel,
-        ConsentRecord.granted,
-        ConsentRecord.recorded_at,
-        ConsentRecord.source,
-        ConsentRecord.method,
-        rank,
-    ).where(in_org(ConsentRecord.org_id, org_id), ConsentRecord.customer_id.in_(customer_ids))
+    inner = select(*columns, rank).where(
+        in_org(ConsentRecord.org_id, org_id), ConsentRecord.customer_id.in_(customer_ids)
+    )
     if channel is not None:
         inner = inner.where(ConsentRecord.channel == channel)
     ranked = inner.subquery()
