@@ -349,9 +349,9 @@ class CustomerFactory:
             back_share, in_share = rng.uniform(0.1, 1.0), rng.uniform(0.2, 1.0)
             source, how, note = rng.choice(OPT_OUT_WAYS[channel])
             granted = channel in asked and roll < grant_odds[channel]
-            if channel in asked:  # the sign-up form asked: the answer is on record, yes or no
+            if granted:  # ticked on the sign-up form; a box left empty is no consent and needs no entry
                 at = signup_at + timedelta(seconds=1 + MARKETING_CHANNELS.index(channel))
-                changes.append(ConsentChange(channel, granted, signup_source, method, at))
+                changes.append(ConsentChange(channel, True, signup_source, method, at))
             if granted and opt_out < 0.16:
                 changes.append(ConsentChange(channel, False, source, how, out_at, note))
                 if comes_back < 0.2:

@@ -32,9 +32,10 @@ PRIORITY_WEIGHTS = {
     "request": {"low": 35, "normal": 55, "high": 10, "urgent": 0},
     "question": {"low": 45, "normal": 50, "high": 5, "urgent": 0},
 }
-#: how long the first reply takes, as a multiple of the policy's target (lognormal median, spread)
-REPLY_SPEED = (0.45, 0.7)
-RESOLVE_SPEED = (0.5, 0.8)
+#: how long the first reply and the resolution take, as multiples of the policy's targets: lognormal
+#: (log median, spread) for a ticket handled in time and for one that slips
+REPLY_SPEED = {"in_time": (-1.0, 0.6), "late": (0.2, 0.5)}
+RESOLVE_SPEED = {"in_time": (-1.0, 0.7), "late": (0.25, 0.5)}
 TARGETS = {"urgent": (30, 240), "high": (120, 720), "normal": (480, 2880), "low": (480, 7200)}
 
 
@@ -84,8 +85,9 @@ def _plan(
     opened = (anchor - timedelta(days=age_days)).replace(microsecond=0)
     first_target, resolve_target = TARGETS[priority]
     late = rng.random() < (0.25 if "churn-risk" in customer.spec.tags else 0.12)
-    reply = timedelta(minutes=first_target * rng.lognormvariate(0.2 if late else -0.8, REPLY_SPEED[1]))
-    resolve = timedelta(minutes=resolve_target * rng.lognormvariate(0.25 if late else -0.7, RESOLVE_SPEED[1]))
+    pace = "late" if late else "in_time"
+    reply = timedelta(minutes=first_target * rng.lognormvariate(*REPLY_SPEED[pace]))
+    resolve = timedelta(minutes=resolve_target * rng.lognormvariate(*RESOLVE_SPEED[pace]))
     resolve = max(resolve, reply + timedelta(minutes=rng.randint(5, 90)))
 
     plan.steps.append((opened, "create", {}))
