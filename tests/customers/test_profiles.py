@@ -65,6 +65,8 @@ def test_create_read_update_delete(api, db, tenant):
     assert body["last_name"] == "Karimi-Lang" and body["city"] is None and body["tags"] == ["vip"]
     assert body["preferences"] == {"seat": "front", "language": "de"}
     assert body["email"] == "sara.karimi@example.com"  # untouched fields stay
+    cleared = api.patch(f"/customers/{customer_id}", json={"tags": None, "lifestyle_tags": None}).json()
+    assert cleared["tags"] == [] and cleared["lifestyle_tags"] == []
 
     assert api.delete(f"/customers/{customer_id}").status_code == 204
     assert api.get(f"/customers/{customer_id}").status_code == 404

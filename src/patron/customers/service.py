@@ -519,8 +519,7 @@ def update_customer(
     """Change profile fields (and ``tags``, which replace). Writes ``profile.updated`` with what changed."""
     customer = get_writable_customer_or_raise(session, org_id=org_id, customer_id=customer_id)
     changes = dict(changes)
-    new_tags = clean_tags(changes.pop("tags")) if "tags" in changes and changes["tags"] is not None else None
-    changes.pop("tags", None)
+    new_tags = clean_tags(changes.pop("tags") or []) if "tags" in changes else None
     values = clean_profile(session, org_id=org_id, data=changes, current=customer)
     after = {
         **{name: getattr(customer, name) for name in ("first_name", "last_name", "email", "phone")},
