@@ -3,21 +3,25 @@
 from __future__ import annotations
 
 import random
+import sys
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
 from patron.cli import app as cli_app
+from patron.core.audit import Actor
 from patron.core.cli_support import cli_sessionmaker
 from patron.core.config import get_settings
 from patron.core.db import make_engine, make_sessionmaker
 from patron.core.migrate import upgrade
+from patron.customers import service as customers_service
 from patron.customers.models import ConsentRecord, Customer, Identity, Place
 from patron.sales.models import Deal, PipelineStage
 from patron.simulate import demo
+from patron.simulate.clock import SimulatedClock
 from patron.simulate.people import make_customers
 from patron.tickets.models import STATUSES, Ticket
 
@@ -126,6 +130,29 @@ def test_reset_seeds_the_same_data_again(client, run_demo, db):
     login(client)
 
 
+def test_a_failed_reset_keeps_the_old_demo_and_the_real_clock(db, monkeypatch):
+    first = demo.seed_demo(db, customers=15, seed=1)
+    with db() as session:
+        before = session.scalars(select(Customer.email).where(Customer.org_id == first.org_id)).all()
+
+    def broken(*_args, **_kwargs):
+        raise RuntimeError("the service desk is on fire")
+
+    monkeypatch.setattr(demo, "write_tickets", broken)
+    with pytest.raises(RuntimeError, match="on fire"):
+        demo.seed_demo(db, customers=15, seed=2, reset=True)
+
+    with db() as session:
+        after = session.scalars(select(Customer.email).where(Customer.org_id == first.org_id)).all()
+    assert after == before
+    swapped = [
+        name
+        for name, module in list(sys.modules.items())
+        if name.startswith("patron.") and isinstance(getattr(module, "utcnow", None), SimulatedClock)
+    ]
+    assert swapped == []  # the services see the real clock again
+
+
 def test_bad_option_is_one_readable_error_and_writes_nothing(client, run_demo):
     result = run_demo("--customers", "0")
     assert result.exit_code == 2
@@ -219,3 +246,23 @@ def test_demographics_are_varied_and_correlated():
     for person in people:
         assert 52.3 < person.places[0].latitude < 52.7 and 13.0 < person.places[0].longitude < 13.8
         assert person.consents[0].channel == "data_processing" and person.consents[0].granted
+
+
+def test_simulated_clock_drives_the_services_and_is_put_back(db, tenant):
+    moment = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
+    with db() as session:
+        session.info["actor"] = Actor(org_id=tenant.org_id, label="test")
+        with SimulatedClock(moment).running(session):
+            customer = customers_service.create_customer(
+                session, org_id=tenant.org_id, data={"first_name": "Ada"}
+            )
+            during = customers_service.record_timeline(
+                session, org_id=tenant.org_id, customer_id=customer.id, kind="note.added", summary="then"
+            )
+            session.flush()
+        after = customers_service.record_timeline(
+            session, org_id=tenant.org_id, customer_id=customer.id, kind="note.added", summary="now"
+        )
+        assert customer.created_at == moment and during.occurred_at == moment
+        assert after.occurred_at > moment + timedelta(days=1)
+        session.rollback()

@@ -1,7 +1,8 @@
 """The demo organisation: staff, settings, customers and a year of history, written through the services.
 
 :func:`seed_demo` creates "Patron Demo" (slug ``patron-demo``) once, in one transaction, so a
-failure leaves nothing behind and a second run finds the organisation and seeds nothing.
+failure leaves nothing behind (with ``reset``, the old demo data stays) and a second run finds the
+organisation and seeds nothing.
 
 Determinism: every value comes from ``random.Random(seed)`` in a fixed order. Times are offsets from
 an *anchor*, by default the moment of seeding (to the minute), so the demo always looks current:
@@ -86,16 +87,14 @@ def seed_demo(
     """
     progress = progress or _no_progress
     anchor = (anchor or utcnow()).replace(second=0, microsecond=0)
-    with session_scope(factory) as session:
+    started = time.perf_counter()
+    with session_scope(factory) as session:  # one transaction: a failed reset or seed changes nothing
         session.info["actor"] = Actor(org_id=None, label="demo")
         existing = accounts_service.get_organisation_by_slug(session, slug=DEMO_SLUG)
         if existing is not None and not reset:
             return DemoSummary(org_id=existing.id, org_name=existing.name, created=False)
         if existing is not None:
             delete_demo_organisation(session, org=existing)
-    started = time.perf_counter()
-    with session_scope(factory) as session:
-        session.info["actor"] = Actor(org_id=None, label="demo")
         counts = _seed(
             session, customers=customers, rng=random.Random(seed), anchor=anchor, progress=progress
         )
