@@ -191,8 +191,13 @@ def _plan(session: Session, org_id: int, parsed: list[ParsedRow], report: Import
     # Each key points at a target: ("id", customer id) or ("new", index into plan.new_states).
     owner_of: dict[tuple[str, str], tuple[str, int]] = {key: ("id", cid) for key, cid in known.items()}
     for row, keys in zip(parsed, row_keys, strict=True):
-        targets = {owner_of[key] for key in keys if key in owner_of}
-        if len(targets) > 1:
+        target, conflict = None, False
+        for key in keys:
+            owner = owner_of.get(key)
+            if owner is not None:
+                conflict = conflict or (target is not None and owner != target)
+                target = target or owner
+        if conflict:
             described = ", ".join(
                 f"{kind} {value} -> "
                 + (
@@ -205,16 +210,16 @@ def _plan(session: Session, org_id: int, parsed: list[ParsedRow], report: Import
             )
             report.reject(row.number, keys[-1][0], f"the row matches more than one customer ({described})")
             continue
-        if not targets:
+        if target is None:
             index = len(plan.new_states)
-            plan.new_states.append({**NEW_STATE, **row.values})
+            plan.new_states.append({**NEW_STATE, "lifestyle_tags": [], "attributes": {}, **row.values})
             plan.new_tags.append(set(row.tags))
             plan.new_identities.append(list(row.identities))
             for key in keys:
                 owner_of[key] = ("new", index)
             report.created += 1
             continue
-        kind, ref = targets.pop()
+        kind, ref = target
         if kind == "id" and plan.states[ref]["erased"]:
             report.reject(row.number, None, f"the row matches customer {ref}, whose data was erased")
             continue
@@ -282,7 +287,7 @@ def import_customers_csv(
 
     parsed: list[ParsedRow] = []
     for offset, record in enumerate(rows):
-        if not any(record) or not any(cell.strip() for cell in record):
+        if not any(record) or not "".join(record).strip():
             continue
         report.total += 1
         try:
