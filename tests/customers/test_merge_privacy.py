@@ -126,6 +126,15 @@ def test_privacy_export_holds_everything(api, db, tenant, hook_probe):
 
 def test_erase_removes_personal_data_and_keeps_the_row(api, db, tenant, hook_probe):
     sid, did = _pair(api)
+    # things the customer had once and no longer has must not survive in the audit log either
+    gone = api.post(f"/customers/{did}/identities", json={"type": "app_user", "value": "U-SECRET"}).json()
+    api.delete(f"/customers/{did}/identities/{gone['id']}")
+    spot = api.post(
+        f"/customers/{sid}/places", json={"label": "Secret spot", "latitude": 1, "longitude": 2}
+    ).json()
+    api.delete(f"/customers/{sid}/places/{spot['id']}")
+    api.patch(f"/customers/{sid}", json={"email": "sara.old@example.com"})
+    api.patch(f"/customers/{sid}", json={"email": "sara@example.com"})
     api.post(f"/customers/{sid}/merge", json={"duplicate_id": did})
     response = api.post(f"/customers/{sid}/erase")
     assert response.status_code == 200, response.text
@@ -151,7 +160,17 @@ def test_erase_removes_personal_data_and_keeps_the_row(api, db, tenant, hook_pro
         assert not customer_service.has_consent(
             session, org_id=tenant.org_id, customer_id=sid, channel="email"
         )
-    for secret in ("sara@example.com", "sara.k@work.example", "Karimi", "+4930555", "LC-9", "Berlin"):
+    for secret in (
+        "sara@example.com",
+        "sara.k@work.example",
+        "Karimi",
+        "+4930555",
+        "LC-9",
+        "Berlin",
+        "U-SECRET",
+        "Secret spot",
+        "sara.old@example.com",
+    ):
         assert secret not in dump
         assert secret not in api.get(f"/customers/{sid}/privacy-export").text
     assert len(_audit(db, "customers.erase")) == 1

@@ -167,15 +167,28 @@ def _scrub_audit_log(
     place_ids: list[int],
     consent_ids: list[int],
 ) -> int:
-    """Replace personal values in earlier audit entries about these rows; returns how many entries changed."""
+    """Replace personal values in earlier audit entries about these rows - and about identities, places and
+    consent records the customers had earlier (found by the ``customer_id`` their entries recorded); returns
+    how many entries changed."""
     wanted = {
-        "customers": [str(i) for i in customer_ids],
-        "identities": [str(i) for i in identity_ids],
-        "places": [str(i) for i in place_ids],
-        "consent_records": [str(i) for i in consent_ids],
+        "customers": {str(i) for i in customer_ids},
+        "identities": {str(i) for i in identity_ids},
+        "places": {str(i) for i in place_ids},
+        "consent_records": {str(i) for i in consent_ids},
     }
+    owned_earlier = select(AuditEntry.entity, AuditEntry.entity_id).where(
+        AuditEntry.org_id == org_id,
+        AuditEntry.entity.in_(("identities", "places", "consent_records")),
+        or_(AuditEntry.after["customer_id"].as_integer().in_(customer_ids),
+            AuditEntry.before["customer_id"].as_integer().in_(customer_ids)),
+    )  # fmt: skip
+    for entity, entity_id in session.execute(owned_earlier):
+        if entity_id is not None:
+            wanted[entity].add(entity_id)
     conditions = [
-        (AuditEntry.entity == entity) & AuditEntry.entity_id.in_(ids) for entity, ids in wanted.items() if ids
+        (AuditEntry.entity == entity) & AuditEntry.entity_id.in_(sorted(ids))
+        for entity, ids in wanted.items()
+        if ids
     ]
     conditions += [
         (AuditEntry.entity == "customer_tags") & AuditEntry.entity_id.startswith(f"{cid},")
