@@ -27,7 +27,7 @@ from patron.app import create_app  # noqa: E402
 from patron.core import security  # noqa: E402
 from patron.core.audit import Actor  # noqa: E402
 from patron.core.config import Settings  # noqa: E402
-from patron.core.db import make_engine, make_sessionmaker, session_scope  # noqa: E402
+from patron.core.db import make_engine, session_scope  # noqa: E402
 from patron.core.migrate import upgrade  # noqa: E402
 
 PG_ADMIN_URL = os.environ.get("PATRON_TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")

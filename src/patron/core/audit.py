@@ -76,9 +76,9 @@ def _shown(key: str, value: Any) -> Any:
 def _row_values(obj: Any) -> dict:
     state = inspect(obj)
     return {
-        key: _shown(key, state.dict.get(key))
-        for key in state.mapper.columns.keys()
-        if key not in SKIPPED_FIELDS
+        prop.key: _shown(prop.key, state.dict.get(prop.key))
+        for prop in state.mapper.column_attrs
+        if prop.key not in SKIPPED_FIELDS
     }
 
 
@@ -86,18 +86,18 @@ def _changes(obj: Any) -> tuple[dict, dict]:
     state = inspect(obj)
     before: dict = {}
     after: dict = {}
-    for attr in state.attrs:
-        if attr.key not in state.mapper.columns.keys() or attr.key in SKIPPED_FIELDS:
+    for prop in state.mapper.column_attrs:
+        if prop.key in SKIPPED_FIELDS:
             continue
-        history = attr.history
+        history = state.attrs[prop.key].history
         if not history.has_changes():
             continue
         old = history.deleted[0] if history.deleted else None
         new = history.added[0] if history.added else None
         if old == new:
             continue
-        before[attr.key] = _shown(attr.key, old)
-        after[attr.key] = _shown(attr.key, new)
+        before[prop.key] = _shown(prop.key, old)
+        after[prop.key] = _shown(prop.key, new)
     return before, after
 
 
