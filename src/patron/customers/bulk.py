@@ -28,7 +28,7 @@ class BulkWriter:
         self.connection = session.connection()
         self.dialect = self.connection.dialect.name
         if self.dialect not in ("sqlite", "postgresql"):
-            raise NotImplementedError(f"bulk writes support SQLite and PostgreSQL, not {self.dialect}")
+            raise RuntimeError(f"bulk writes support SQLite and PostgreSQL, not {self.dialect}")
         self.mark = "?" if self.connection.dialect.paramstyle == "qmark" else "%s"
         if self.dialect == "postgresql":
             from psycopg.types.json import Json
