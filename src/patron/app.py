@@ -11,6 +11,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 
 from patron import __version__
+from patron.core import openapi
 from patron.core.api import BodyLimitMiddleware, install_error_handlers
 from patron.core.config import Settings, get_settings
 from patron.core.db import engine_for, make_sessionmaker
@@ -82,6 +83,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module_path in ROUTERS:
         module = import_module(module_path)
         app.include_router(module.router)
+    openapi.install(app)
     from patron.web.common import STATIC_DIR
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
