@@ -99,7 +99,8 @@ CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 def require(permission: str):
     """Dependency: the caller, who must hold ``permission``."""
 
-    def dependency(principal: CurrentPrincipal) -> Principal:
+    # async: a pure check, so FastAPI runs it on the event loop instead of another thread-pool hop
+    async def dependency(principal: CurrentPrincipal) -> Principal:
         principal.require(permission)
         return principal
 
