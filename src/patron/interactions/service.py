@@ -17,6 +17,7 @@ from patron.accounts import service as accounts_service
 from patron.core import audit
 from patron.core.db import utcnow
 from patron.core.errors import Invalid, NotFound
+from patron.core.reassign import reassign_customer_rows
 from patron.customers import service as customers_service
 from patron.interactions.models import DIRECTIONS, INTERACTION_KINDS, Interaction
 
@@ -266,23 +267,8 @@ def delete_interaction(session: Session, *, interaction: Interaction) -> None:
 
 def reassign_customer(session: Session, *, org_id: int, from_customer_id: int, to_customer_id: int) -> int:
     """Move every interaction of one customer to another (merge of duplicates). Returns how many moved."""
-    result = session.execute(
-        update(Interaction)
-        .where(Interaction.org_id == org_id, Interaction.customer_id == from_customer_id)
-        .values(customer_id=to_customer_id, updated_at=utcnow())
-        .execution_options(synchronize_session="fetch")
-    )
-    moved = result.rowcount or 0
-    if moved:
-        audit.record(
-            session,
-            action="reassign",
-            entity="interactions",
-            org_id=org_id,
-            before={"customer_id": from_customer_id},
-            after={"customer_id": to_customer_id, "count": moved},
-        )
-    return moved
+    return reassign_customer_rows(session, Interaction, org_id=org_id, from_customer_id=from_customer_id,
+                                  to_customer_id=to_customer_id)
 
 
 def erase_customer(session: Session, *, org_id: int, customer_id: int) -> int:

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from patron.core.audit import jsonable
+from patron.core.reassign import reassign_customer_rows
 from patron.sales.common import org_currency, weighted  # noqa: F401 - re-exported
 from patron.sales.deals import (  # noqa: F401 - re-exported
     Board,
@@ -73,15 +74,11 @@ from patron.sales.tasks import (  # noqa: F401 - re-exported
 
 def reassign_customer(session: Session, *, org_id: int, from_customer_id: int, to_customer_id: int) -> int:
     """Move the deals, tasks and leads of one customer to another (duplicate merge). Returns rows moved."""
-    moved = 0
-    for model in (Deal, Task, Lead):
-        for row in session.scalars(
-            select(model).where(model.org_id == org_id, model.customer_id == from_customer_id)
-        ):
-            row.customer_id = to_customer_id
-            moved += 1
-    session.flush()
-    return moved
+    return sum(
+        reassign_customer_rows(session, model, org_id=org_id, from_customer_id=from_customer_id,
+                               to_customer_id=to_customer_id)
+        for model in (Deal, Task, Lead)
+    )
 
 
 def erase_customer(session: Session, *, org_id: int, customer_id: int) -> int:

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from patron.core import audit
 from patron.core.db import utcnow
+from patron.core.reassign import reassign_customer_rows
 from patron.tickets.models import Ticket, TicketEvent
 
 TICKET_EXPORT_FIELDS = (
@@ -44,23 +45,8 @@ EVENT_EXPORT_FIELDS = ("id", "ticket_id", "kind", "author_id", "body", "public",
 
 def reassign_customer(session: Session, *, org_id: int, from_customer_id: int, to_customer_id: int) -> int:
     """Move every ticket of one customer to another (merge of duplicates). Returns how many moved."""
-    result = session.execute(
-        update(Ticket)
-        .where(Ticket.org_id == org_id, Ticket.customer_id == from_customer_id)
-        .values(customer_id=to_customer_id, updated_at=utcnow())
-        .execution_options(synchronize_session="fetch")
-    )
-    moved = result.rowcount or 0
-    if moved:
-        audit.record(
-            session,
-            action="reassign",
-            entity="tickets",
-            org_id=org_id,
-            before={"customer_id": from_customer_id},
-            after={"customer_id": to_customer_id, "count": moved},
-        )
-    return moved
+    return reassign_customer_rows(session, Ticket, org_id=org_id, from_customer_id=from_customer_id,
+                                  to_customer_id=to_customer_id)
 
 
 def erase_customer(session: Session, *, org_id: int, customer_id: int) -> int:
