@@ -50,6 +50,12 @@ def _postgres_available() -> str | None:
 
 
 def pytest_collection_modifyitems(config, items):
+    # A test marked postgres_only is about PostgreSQL behaviour: its SQLite variant is not collected.
+    sqlite_only_variants = [item for item in items if item.get_closest_marker("postgres_only")
+                            and getattr(item, "callspec", None) and item.callspec.params.get("database") == "sqlite"]
+    if sqlite_only_variants:
+        config.hook.pytest_deselected(items=sqlite_only_variants)
+        items[:] = [item for item in items if item not in sqlite_only_variants]
     reason = _postgres_available()
     if reason is None:
         return

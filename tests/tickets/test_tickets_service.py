@@ -188,9 +188,9 @@ def test_export_holds_tickets_and_their_history(db, tenant, new_customer):
     assert empty == {"tickets": [], "ticket_events": []}
 
 
+# SQLite serialises writers, so a number cannot be taken between reading and inserting there.
+@pytest.mark.postgres_only
 def test_a_taken_number_is_retried(db, database, tenant, new_customer, monkeypatch):
-    if database.backend == "sqlite":
-        pytest.skip("SQLite serialises writers, so a number cannot be taken between reading and inserting")
     customer = new_customer(tenant.org_id)
     create(db, tenant.org_id, customer)
     real = tickets_service._next_number
