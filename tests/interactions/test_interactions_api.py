@@ -141,8 +141,17 @@ def test_patch_changes_fields_and_refuses_nulls(client, tenant, make_tenant, new
 
 
 def test_delete(client, tenant, new_customer, db):
-    body = log(client, tenant, new_customer(tenant.org_id))
+    customer_id = new_customer(tenant.org_id)
+    body = log(client, tenant, customer_id)
+    timeline = f"/api/v1/customers/{customer_id}/timeline"
+
+    def refs() -> list[int]:
+        items = client.get(timeline, headers=tenant.headers).json()["items"]
+        return [item["ref_id"] for item in items if item["ref_type"] == "interaction"]
+
+    assert refs() == [body["id"]]
     assert client.delete(f"{URL}/{body['id']}", headers=tenant.headers).status_code == 204
+    assert refs() == []  # no timeline entry points at the deleted interaction
     assert client.get(f"{URL}/{body['id']}", headers=tenant.headers).status_code == 404
     assert client.delete(f"{URL}/{body['id']}", headers=tenant.headers).status_code == 404
     assert count_interactions(db) == 0

@@ -542,13 +542,18 @@ def test_tenant_isolation(client, tenant, other_tenant, new_customer, open_ticke
 
 def test_delete_needs_tickets_delete(client, tenant, make_tenant, new_customer, open_ticket, db):
     agent = make_tenant("Acme", role="agent")
-    ticket = open_ticket(agent, new_customer(tenant.org_id))
+    customer_id = new_customer(tenant.org_id)
+    ticket = open_ticket(agent, customer_id)
     url = f"{URL}/{ticket['id']}"
     client.post(f"{url}/comments", json={"body": "note"}, headers=agent.headers)
+    timeline = f"/api/v1/customers/{customer_id}/timeline"
+    assert any(i["ref_type"] == "ticket" for i in client.get(timeline, headers=tenant.headers).json()["items"])
     assert client.delete(url, headers=agent.headers).status_code == 403
     assert client.delete(url, headers=tenant.headers).status_code == 204
     assert client.get(url, headers=tenant.headers).status_code == 404
     assert counts(db) == (0, 0)
+    items = client.get(timeline, headers=tenant.headers).json()["items"]
+    assert not any(i["ref_type"] == "ticket" for i in items)  # nothing on the timeline links to it
 
 
 def test_viewers_read_but_do_not_write(client, tenant, make_tenant, new_customer, open_ticket):

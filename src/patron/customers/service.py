@@ -78,6 +78,7 @@ from patron.customers.search import (  # noqa: F401 - re-exported
 from patron.customers.timeline import (  # noqa: F401 - re-exported
     TimelineItem,
     TimelinePage,
+    delete_timeline_entries,
     list_timeline,
     record_timeline,
     register_timeline_provider,

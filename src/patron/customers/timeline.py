@@ -28,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, delete, or_, select
 from sqlalchemy.orm import Session
 
 from patron.core.db import utcnow
@@ -101,6 +101,19 @@ def record_timeline(
     )
     session.add(entry)
     return entry
+
+
+def delete_timeline_entries(session: Session, *, org_id: int, ref_type: str, ref_id: int) -> int:
+    """Remove the entries that point at a record being deleted, so no timeline links to nothing.
+
+    Returns how many entries were removed.
+    """
+    result = session.execute(
+        delete(TimelineEntry).where(
+            TimelineEntry.org_id == org_id, TimelineEntry.ref_type == ref_type, TimelineEntry.ref_id == ref_id
+        )
+    )
+    return result.rowcount or 0
 
 
 # --- providers -------------------------------------------------------------------------------------

@@ -258,6 +258,9 @@ def update_interaction(session: Session, *, interaction: Interaction, changes: d
 
 
 def delete_interaction(session: Session, *, interaction: Interaction) -> None:
+    customers_service.delete_timeline_entries(
+        session, org_id=interaction.org_id, ref_type="interaction", ref_id=interaction.id
+    )
     session.delete(interaction)
     session.flush()
 

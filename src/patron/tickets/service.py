@@ -672,7 +672,8 @@ def update_ticket(
 
 
 def delete_ticket(session: Session, *, ticket: Ticket) -> None:
-    """Delete the ticket and its history."""
+    """Delete the ticket, its history and the customer-timeline entries that point at it."""
+    customers_service.delete_timeline_entries(session, org_id=ticket.org_id, ref_type="ticket", ref_id=ticket.id)
     for event in list_ticket_events(session, ticket=ticket):
         session.delete(event)
     session.flush()  # the history first: the unit of work does not order the two tables by itself
