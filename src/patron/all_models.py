@@ -4,7 +4,10 @@ from patron.accounts import models as accounts_models  # noqa: F401
 from patron.core import audit  # noqa: F401
 from patron.core.db import Base
 from patron.customers import models as customers_models  # noqa: F401
+from patron.devices import models as devices_models  # noqa: F401
+from patron.events import models as events_models  # noqa: F401
 from patron.interactions import models as interactions_models  # noqa: F401
+from patron.rules import models as rules_models  # noqa: F401
 from patron.sales import models as sales_models  # noqa: F401
 from patron.tickets import models as tickets_models  # noqa: F401
 

@@ -16,6 +16,7 @@ from patron.core.api import BodyLimitMiddleware, install_error_handlers
 from patron.core.config import Settings, get_settings
 from patron.core.db import engine_for, make_sessionmaker
 from patron.core.migrate import upgrade
+from patron.events.runtime import EventRuntime
 
 log = logging.getLogger("patron")
 
@@ -26,6 +27,7 @@ ROUTERS = (
     "patron.interactions.api",
     "patron.tickets.api",
     "patron.sales.api",
+    "patron.events.api",
     "patron.web.pages",
 )
 
@@ -45,6 +47,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI):
         if settings.auto_migrate:
             upgrade(engine)
+        app.state.events.start()
         scheduler = None
         if settings.scheduler:
             from patron.jobs.scheduler import Scheduler
@@ -58,6 +61,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.ready = False
             if scheduler is not None:
                 scheduler.stop()
+            app.state.events.stop()
             engine.dispose()
 
     app = FastAPI(title="Patron", version=__version__, description=API_DESCRIPTION, lifespan=lifespan,
@@ -65,6 +69,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessionmaker = make_sessionmaker(engine)
+    app.state.events = EventRuntime(settings, app.state.sessionmaker, processing=settings.events_processing)
     app.state.ready = False
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     install_error_handlers(app)

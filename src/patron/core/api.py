@@ -101,7 +101,7 @@ PageRenderer = Callable[..., Response]
 
 
 def _page_renderer(request: Request) -> PageRenderer | None:
-    if request.url.path.startswith("/api/") or request.url.path == "/healthz":
+    if request.url.path.startswith(("/api/", "/ingest/")) or request.url.path == "/healthz":
         return None
     return getattr(request.app.state, HTML_ERROR_RENDERER, None)
 

@@ -27,6 +27,27 @@ class Settings(BaseSettings):
     scheduler: bool = Field(True, description="Run background jobs (SLA checks, reminders) inside `patron serve`.")
     scheduler_interval_seconds: float = Field(60.0, gt=0)
     auto_migrate: bool = Field(True, description="Apply database migrations when the app starts.")
+    events_url: str | None = Field(
+        None,
+        description="Where device events are stored: a DuckDB file (`duckdb:///path/events.duckdb` or a path); "
+        "default `events.duckdb` in the data directory.",
+    )
+    events_memory_limit: str = Field("1GB", description="Memory DuckDB may use for the event store.")
+    events_processing: bool = Field(
+        True, description="Run event processing (live enrichment, real-time rules) in this process."
+    )
+    ingest_max_event_bytes: int = Field(64 * 1024, ge=256, description="Largest `props` of one event, as JSON.")
+    ingest_max_events: int = Field(50_000, ge=1, description="Most events in one HTTP ingest request.")
+    mqtt_url: str | None = Field(
+        None, description="MQTT broker to take device events from (`mqtt://user:pass@host:1883`); unset: HTTP only."
+    )
+    mqtt_topic_prefix: str = Field("patron", description="First level of the device topics `<prefix>/<org>/devices/<id>/events`.")
+    mqtt_shared_group: str | None = Field(
+        "patron-ingest",
+        description="MQTT v5 shared-subscription group, so several `patron ingest` workers split the load; "
+        "empty for a plain subscription.",
+    )
+    mqtt_client_id: str | None = Field(None, description="MQTT client id of this worker (default: generated).")
 
     @field_validator("database_url")
     @classmethod

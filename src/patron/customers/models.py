@@ -105,6 +105,9 @@ class Place(TimestampMixin, OrgScoped, Base):
     address: Mapped[str] = mapped_column(String(300), default="")
     visit_count: Mapped[int] = mapped_column(Integer, default=0)
     last_visited_at: Mapped[datetime | None] = mapped_column(default=None)
+    # "manual" (entered by staff or the customer) or "learned" (clustered from device GPS stops)
+    source: Mapped[str] = mapped_column(String(10), default="manual")
+    kind: Mapped[str] = mapped_column(String(10), default="other")  # home, work or other
 
 
 class AttributeDefinition(TimestampMixin, OrgScoped, Base):

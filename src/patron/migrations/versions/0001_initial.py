@@ -2,7 +2,7 @@
 
 Revision ID: 0001_initial
 Revises:
-Create Date: 2026-11-23 06:43:16.676201
+Create Date: 2026-11-23 09:22:42.355988
 """
 
 from alembic import op
@@ -246,6 +246,36 @@ def upgrade() -> None:
         batch_op.create_index("ix_customers_org_phone", ["org_id", "phone"], unique=False)
 
     op.create_table(
+        "ingest_keys",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("name", sa.String(length=120), nullable=False),
+        sa.Column("prefix", sa.String(length=16), nullable=False),
+        sa.Column("key_hash", sa.String(length=64), nullable=False),
+        sa.Column("created_by_id", sa.Integer(), nullable=True),
+        sa.Column("last_used_at", patron.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("revoked_at", patron.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", patron.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", patron.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("org_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["created_by_id"],
+            ["users.id"],
+            name=op.f("fk_ingest_keys_created_by_id_users"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["org_id"],
+            ["organisations.id"],
+            name=op.f("fk_ingest_keys_org_id_organisations"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_ingest_keys")),
+        sa.UniqueConstraint("key_hash", name=op.f("uq_ingest_keys_key_hash")),
+    )
+    with op.batch_alter_table("ingest_keys", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_ingest_keys_org_id"), ["org_id"], unique=False)
+
+    op.create_table(
         "notifications",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("user_id", sa.Integer(), nullable=False),
@@ -301,6 +331,31 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_pipeline_stages_pipeline_id"), ["pipeline_id"], unique=False)
 
     op.create_table(
+        "rules",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("name", sa.String(length=120), nullable=False),
+        sa.Column("description", sa.Text(), nullable=False),
+        sa.Column("enabled", sa.Boolean(), nullable=False),
+        sa.Column("definition", sa.JSON(), nullable=False),
+        sa.Column("created_by_id", sa.Integer(), nullable=True),
+        sa.Column("fire_count", sa.Integer(), nullable=False),
+        sa.Column("last_fired_at", patron.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", patron.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", patron.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("org_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["created_by_id"], ["users.id"], name=op.f("fk_rules_created_by_id_users"), ondelete="SET NULL"
+        ),
+        sa.ForeignKeyConstraint(
+            ["org_id"], ["organisations.id"], name=op.f("fk_rules_org_id_organisations"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_rules")),
+        sa.UniqueConstraint("org_id", "name", name="uq_rules_org_name"),
+    )
+    with op.batch_alter_table("rules", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_rules_org_id"), ["org_id"], unique=False)
+
+    op.create_table(
         "consent_records",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("customer_id", sa.Integer(), nullable=False),
@@ -339,6 +394,38 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_consent_records_org_id"), ["org_id"], unique=False)
 
     op.create_table(
+        "customer_signals",
+        sa.Column("customer_id", sa.Integer(), nullable=False),
+        sa.Column("last_seen_at", patron.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("events_today", sa.Integer(), nullable=False),
+        sa.Column("events_7d", sa.Integer(), nullable=False),
+        sa.Column("events_30d", sa.Integer(), nullable=False),
+        sa.Column("usage_by_type", sa.JSON(), nullable=False),
+        sa.Column("usage_trend", sa.String(length=10), nullable=False),
+        sa.Column("trend_slope", sa.Float(), nullable=True),
+        sa.Column("device_count", sa.Integer(), nullable=False),
+        sa.Column("device_health", sa.String(length=10), nullable=False),
+        sa.Column("places_learned_at", patron.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("updated_at", patron.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("org_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["customer_id"],
+            ["customers.id"],
+            name=op.f("fk_customer_signals_customer_id_customers"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["org_id"],
+            ["organisations.id"],
+            name=op.f("fk_customer_signals_org_id_organisations"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("customer_id", name=op.f("pk_customer_signals")),
+    )
+    with op.batch_alter_table("customer_signals", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_customer_signals_org_id"), ["org_id"], unique=False)
+
+    op.create_table(
         "customer_tags",
         sa.Column("customer_id", sa.Integer(), nullable=False),
         sa.Column("tag", sa.String(length=60), nullable=False),
@@ -360,6 +447,47 @@ def upgrade() -> None:
     with op.batch_alter_table("customer_tags", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_customer_tags_org_id"), ["org_id"], unique=False)
         batch_op.create_index("ix_customer_tags_org_tag", ["org_id", "tag"], unique=False)
+
+    op.create_table(
+        "devices",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("type", sa.String(length=20), nullable=False),
+        sa.Column("name", sa.String(length=120), nullable=False),
+        sa.Column("serial", sa.String(length=120), nullable=True),
+        sa.Column("model", sa.String(length=120), nullable=False),
+        sa.Column("firmware", sa.String(length=60), nullable=False),
+        sa.Column("attributes", sa.JSON(), nullable=False),
+        sa.Column("status", sa.String(length=10), nullable=False),
+        sa.Column("customer_id", sa.Integer(), nullable=True),
+        sa.Column("key_prefix", sa.String(length=16), nullable=False),
+        sa.Column("key_hash", sa.String(length=64), nullable=True),
+        sa.Column("key_rotated_at", patron.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("key_revoked_at", patron.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("last_seen_at", patron.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("last_event_type", sa.String(length=64), nullable=True),
+        sa.Column("message_rate", sa.Float(), nullable=False),
+        sa.Column("health", sa.String(length=10), nullable=False),
+        sa.Column("health_reason", sa.String(length=200), nullable=False),
+        sa.Column("last_fault_code", sa.String(length=60), nullable=True),
+        sa.Column("created_at", patron.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", patron.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("org_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["customer_id"],
+            ["customers.id"],
+            name=op.f("fk_devices_customer_id_customers"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["org_id"], ["organisations.id"], name=op.f("fk_devices_org_id_organisations"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_devices")),
+        sa.UniqueConstraint("key_hash", name=op.f("uq_devices_key_hash")),
+        sa.UniqueConstraint("org_id", "serial", name="uq_devices_org_serial"),
+    )
+    with op.batch_alter_table("devices", schema=None) as batch_op:
+        batch_op.create_index("ix_devices_org_customer", ["org_id", "customer_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_devices_org_id"), ["org_id"], unique=False)
 
     op.create_table(
         "identities",
@@ -471,6 +599,8 @@ def upgrade() -> None:
         sa.Column("address", sa.String(length=300), nullable=False),
         sa.Column("visit_count", sa.Integer(), nullable=False),
         sa.Column("last_visited_at", patron.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("source", sa.String(length=10), nullable=False),
+        sa.Column("kind", sa.String(length=10), nullable=False),
         sa.Column("created_at", patron.core.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("updated_at", patron.core.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("org_id", sa.Integer(), nullable=False),
@@ -488,6 +618,29 @@ def upgrade() -> None:
     with op.batch_alter_table("places", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_places_customer_id"), ["customer_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_places_org_id"), ["org_id"], unique=False)
+
+    op.create_table(
+        "rule_states",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("rule_id", sa.Integer(), nullable=False),
+        sa.Column("subject", sa.String(length=60), nullable=False),
+        sa.Column("state", sa.JSON(), nullable=False),
+        sa.Column("updated_at", patron.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("org_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["org_id"],
+            ["organisations.id"],
+            name=op.f("fk_rule_states_org_id_organisations"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["rule_id"], ["rules.id"], name=op.f("fk_rule_states_rule_id_rules"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_rule_states")),
+        sa.UniqueConstraint("rule_id", "subject", name="uq_rule_states_rule_subject"),
+    )
+    with op.batch_alter_table("rule_states", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_rule_states_org_id"), ["org_id"], unique=False)
 
     op.create_table(
         "tickets",
@@ -631,6 +784,86 @@ def upgrade() -> None:
         batch_op.create_index("ix_deals_org_stage", ["org_id", "stage_id"], unique=False)
 
     op.create_table(
+        "device_bindings",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("device_id", sa.Integer(), nullable=False),
+        sa.Column("customer_id", sa.Integer(), nullable=True),
+        sa.Column("bound_at", patron.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("unbound_at", patron.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("bound_by_id", sa.Integer(), nullable=True),
+        sa.Column("org_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["bound_by_id"],
+            ["users.id"],
+            name=op.f("fk_device_bindings_bound_by_id_users"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["customer_id"],
+            ["customers.id"],
+            name=op.f("fk_device_bindings_customer_id_customers"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["device_id"],
+            ["devices.id"],
+            name=op.f("fk_device_bindings_device_id_devices"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["org_id"],
+            ["organisations.id"],
+            name=op.f("fk_device_bindings_org_id_organisations"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_device_bindings")),
+    )
+    with op.batch_alter_table("device_bindings", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_device_bindings_customer_id"), ["customer_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_device_bindings_device_id"), ["device_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_device_bindings_org_id"), ["org_id"], unique=False)
+
+    op.create_table(
+        "rule_firings",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("rule_id", sa.Integer(), nullable=False),
+        sa.Column("fired_at", patron.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("event_id", sa.String(length=128), nullable=True),
+        sa.Column("event_seq", sa.BigInteger(), nullable=True),
+        sa.Column("event_type", sa.String(length=64), nullable=True),
+        sa.Column("device_id", sa.Integer(), nullable=True),
+        sa.Column("customer_id", sa.Integer(), nullable=True),
+        sa.Column("event", sa.JSON(), nullable=False),
+        sa.Column("reason", sa.String(length=500), nullable=False),
+        sa.Column("actions", sa.JSON(), nullable=False),
+        sa.Column("latency_ms", sa.Float(), nullable=True),
+        sa.Column("org_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["customer_id"],
+            ["customers.id"],
+            name=op.f("fk_rule_firings_customer_id_customers"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["device_id"], ["devices.id"], name=op.f("fk_rule_firings_device_id_devices"), ondelete="SET NULL"
+        ),
+        sa.ForeignKeyConstraint(
+            ["org_id"],
+            ["organisations.id"],
+            name=op.f("fk_rule_firings_org_id_organisations"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["rule_id"], ["rules.id"], name=op.f("fk_rule_firings_rule_id_rules"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_rule_firings")),
+    )
+    with op.batch_alter_table("rule_firings", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_rule_firings_customer_id"), ["customer_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_rule_firings_org_id"), ["org_id"], unique=False)
+        batch_op.create_index("ix_rule_firings_rule_fired", ["rule_id", "fired_at"], unique=False)
+
+    op.create_table(
         "ticket_events",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("ticket_id", sa.Integer(), nullable=False),
@@ -696,11 +929,63 @@ def upgrade() -> None:
         batch_op.create_index("ix_tasks_org_assignee_due", ["org_id", "assignee_id", "due_at"], unique=False)
         batch_op.create_index(batch_op.f("ix_tasks_org_id"), ["org_id"], unique=False)
 
+    op.create_table(
+        "triggers",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("name", sa.String(length=120), nullable=False),
+        sa.Column("rule_id", sa.Integer(), nullable=True),
+        sa.Column("firing_id", sa.Integer(), nullable=True),
+        sa.Column("customer_id", sa.Integer(), nullable=True),
+        sa.Column("device_id", sa.Integer(), nullable=True),
+        sa.Column("data", sa.JSON(), nullable=False),
+        sa.Column("created_at", patron.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("consumed_at", patron.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("consumed_by", sa.String(length=120), nullable=True),
+        sa.Column("org_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["customer_id"],
+            ["customers.id"],
+            name=op.f("fk_triggers_customer_id_customers"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["device_id"], ["devices.id"], name=op.f("fk_triggers_device_id_devices"), ondelete="SET NULL"
+        ),
+        sa.ForeignKeyConstraint(
+            ["firing_id"],
+            ["rule_firings.id"],
+            name=op.f("fk_triggers_firing_id_rule_firings"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["org_id"],
+            ["organisations.id"],
+            name=op.f("fk_triggers_org_id_organisations"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["rule_id"], ["rules.id"], name=op.f("fk_triggers_rule_id_rules"), ondelete="SET NULL"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_triggers")),
+    )
+    with op.batch_alter_table("triggers", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_triggers_customer_id"), ["customer_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_triggers_org_id"), ["org_id"], unique=False)
+        batch_op.create_index(
+            "ix_triggers_org_name_consumed", ["org_id", "name", "consumed_at"], unique=False
+        )
+
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table("triggers", schema=None) as batch_op:
+        batch_op.drop_index("ix_triggers_org_name_consumed")
+        batch_op.drop_index(batch_op.f("ix_triggers_org_id"))
+        batch_op.drop_index(batch_op.f("ix_triggers_customer_id"))
+
+    op.drop_table("triggers")
     with op.batch_alter_table("tasks", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_tasks_org_id"))
         batch_op.drop_index("ix_tasks_org_assignee_due")
@@ -711,6 +996,18 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_ticket_events_org_id"))
 
     op.drop_table("ticket_events")
+    with op.batch_alter_table("rule_firings", schema=None) as batch_op:
+        batch_op.drop_index("ix_rule_firings_rule_fired")
+        batch_op.drop_index(batch_op.f("ix_rule_firings_org_id"))
+        batch_op.drop_index(batch_op.f("ix_rule_firings_customer_id"))
+
+    op.drop_table("rule_firings")
+    with op.batch_alter_table("device_bindings", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_device_bindings_org_id"))
+        batch_op.drop_index(batch_op.f("ix_device_bindings_device_id"))
+        batch_op.drop_index(batch_op.f("ix_device_bindings_customer_id"))
+
+    op.drop_table("device_bindings")
     with op.batch_alter_table("deals", schema=None) as batch_op:
         batch_op.drop_index("ix_deals_org_stage")
         batch_op.drop_index(batch_op.f("ix_deals_org_id"))
@@ -728,6 +1025,10 @@ def downgrade() -> None:
         batch_op.drop_index("ix_tickets_customer")
 
     op.drop_table("tickets")
+    with op.batch_alter_table("rule_states", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_rule_states_org_id"))
+
+    op.drop_table("rule_states")
     with op.batch_alter_table("places", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_places_org_id"))
         batch_op.drop_index(batch_op.f("ix_places_customer_id"))
@@ -748,16 +1049,29 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_identities_customer_id"))
 
     op.drop_table("identities")
+    with op.batch_alter_table("devices", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_devices_org_id"))
+        batch_op.drop_index("ix_devices_org_customer")
+
+    op.drop_table("devices")
     with op.batch_alter_table("customer_tags", schema=None) as batch_op:
         batch_op.drop_index("ix_customer_tags_org_tag")
         batch_op.drop_index(batch_op.f("ix_customer_tags_org_id"))
 
     op.drop_table("customer_tags")
+    with op.batch_alter_table("customer_signals", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_customer_signals_org_id"))
+
+    op.drop_table("customer_signals")
     with op.batch_alter_table("consent_records", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_consent_records_org_id"))
         batch_op.drop_index("ix_consent_records_customer_channel")
 
     op.drop_table("consent_records")
+    with op.batch_alter_table("rules", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_rules_org_id"))
+
+    op.drop_table("rules")
     with op.batch_alter_table("pipeline_stages", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_pipeline_stages_pipeline_id"))
         batch_op.drop_index(batch_op.f("ix_pipeline_stages_org_id"))
@@ -768,6 +1082,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_notifications_org_id"))
 
     op.drop_table("notifications")
+    with op.batch_alter_table("ingest_keys", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_ingest_keys_org_id"))
+
+    op.drop_table("ingest_keys")
     with op.batch_alter_table("customers", schema=None) as batch_op:
         batch_op.drop_index("ix_customers_org_phone")
         batch_op.drop_index("ix_customers_org_last_first")

@@ -1,0 +1,1 @@
+"""Devices: the registry of a customer's connected things, their keys, bindings and health."""

@@ -1,0 +1,315 @@
+"""Checking incoming events: parse a body (JSON array or NDJSON), authorise the sender, validate each
+event and turn the good ones into an :class:`~patron.events.store.EventBatch`.
+
+Each event is ``{"id"?, "device_id"?, "customer"?, "type", "ts"?, "props"?}``:
+
+* ``id`` — the sender's id (1-128 characters); an id seen before is not stored twice. Without one,
+  an id is generated (and such an event cannot be de-duplicated on a resend).
+* ``device_id`` — the Patron id of the device. With a device key it may be left out (it is the key's
+  device) and must not name another device.
+* ``customer`` — with an organisation ingest key, the customer the event is about: their Patron id
+  (an integer) or e-mail address. Otherwise the device's bound customer is used.
+* ``type`` — 1-64 characters of letters, digits and ``_ . : -`` (``telemetry``, ``trip.end``, ``fault``).
+* ``ts`` — when it happened: ISO 8601 (a time without a zone is read as UTC) or seconds since the
+  epoch; default the time of arrival. At most one day ahead of the server's clock, not before 2000.
+* ``props`` — an object of anything else (at most ``ingest_max_event_bytes`` as JSON); ``lat``/``lon``
+  (or ``latitude``/``longitude``) in it are checked and kept as the event's position.
+
+A bad event is rejected on its own with its index and reason; the others are stored.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+
+from patron.core.errors import Invalid
+from patron.events.store import EventBatch, micros
+
+ALLOWED_FIELDS = frozenset({"id", "device_id", "customer", "type", "ts", "props", "key"})
+TYPE_RE = re.compile(r"^[A-Za-z0-9_.:\-]{1,64}$")
+EARLIEST = micros(datetime(2000, 1, 1, tzinfo=UTC))
+MAX_FUTURE = timedelta(days=1)
+MAX_ID_LENGTH = 128
+INT32_MAX = 2**31 - 1
+
+
+@dataclass(frozen=True)
+class Credential:
+    """Who sends: a device (by its own key) or an organisation (by an ingest key)."""
+
+    org_id: int
+    device_id: int | None = None
+    ingest_key_id: int | None = None
+
+    @property
+    def label(self) -> str:
+        return f"device {self.device_id}" if self.device_id is not None else f"ingest key {self.ingest_key_id}"
+
+
+@dataclass(frozen=True)
+class DeviceInfo:
+    """What ingest needs to know of a device (cached, see :class:`patron.events.directory.Directory`)."""
+
+    id: int
+    org_id: int
+    customer_id: int | None
+    status: str
+    key_hash: str | None
+    revoked: bool
+
+
+@dataclass(frozen=True)
+class Rejection:
+    index: int
+    reason: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"index": self.index, "reason": self.reason}
+
+
+@dataclass
+class Checked:
+    """The outcome of checking a list of events: the batch to store and the rejected ones."""
+
+    batch: EventBatch = field(default_factory=EventBatch)
+    rejected: list[Rejection] = field(default_factory=list)
+    rejected_items: list[Any] = field(default_factory=list)
+
+
+def parse_body(body: bytes, content_type: str | None = None) -> list[Any]:
+    """A JSON array (or one JSON object) or NDJSON (one JSON value per line) as a list of items.
+
+    Raises :class:`Invalid` (field ``body``) when the body is none of these.
+    """
+    text = body.strip()
+    if not text:
+        raise Invalid("The body is empty; send a JSON array of events or NDJSON.", field="body")
+    ndjson = content_type is not None and "ndjson" in content_type
+    if not ndjson:
+        try:
+            value = orjson.loads(text)
+        except orjson.JSONDecodeError as exc:
+            if b"\n" not in text:
+                raise Invalid(f"The body is not valid JSON: {exc}.", field="body") from None
+            ndjson = True
+        else:
+            if isinstance(value, list):
+                return value
+            if isinstance(value, dict):
+                return [value]
+            raise Invalid("The body must be a JSON array of events, one event object, or NDJSON.", field="body")
+    items: list[Any] = []
+    for number, line in enumerate(text.split(b"\n"), start=1):
+        line = line.strip()
+        if not line:
+            continue
+        try:
+            items.append(orjson.loads(line))
+        except orjson.JSONDecodeError as exc:
+            # one unreadable line is that item's problem, not the whole body's
+            items.append(Unparsable(number, str(exc), line[:200].decode("utf-8", "replace")))
+    return items
+
+
+@dataclass(frozen=True)
+class Unparsable:
+    line: int
+    error: str
+    text: str
+
+
+def _timestamp(value: Any, now_us: int) -> int | str:
+    """Microseconds since the epoch, or the reason it is not a usable timestamp."""
+    if isinstance(value, bool):
+        return "ts: must be an ISO 8601 time or seconds since the epoch"
+    if isinstance(value, int | float):
+        if not math.isfinite(value):
+            return "ts: must be a finite number"
+        result = int(value * 1_000_000)
+    elif isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            return "ts: not an ISO 8601 time"
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        result = micros(moment)
+    else:
+        return "ts: must be an ISO 8601 time or seconds since the epoch"
+    if result < EARLIEST:
+        return "ts: before the year 2000"
+    if result > now_us + int(MAX_FUTURE.total_seconds() * 1_000_000):
+        return "ts: more than one day in the future"
+    return result
+
+
+def _coordinate(props: dict, names: tuple[str, str], bound: float) -> float | None | str:
+    for name in names:
+        if name in props:
+            value = props[name]
+            if value is None:
+                return None
+            if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+                return f"props.{name}: must be a number"
+            if not -bound <= value <= bound:
+                return f"props.{name}: must be between -{bound:g} and {bound:g}"
+            return float(value)
+    return None
+
+
+def new_ids(count: int) -> list[str]:
+    """Random 32-character hex ids for events sent without one."""
+    raw = os.urandom(16 * count).hex()
+    return [raw[i : i + 32] for i in range(0, 32 * count, 32)]
+
+
+class EventChecker:
+    """Validates items for one sender. ``device_lookup(device_id)`` returns a :class:`DeviceInfo`
+    (or None), ``customer_lookup(org_id, refs)`` maps customer references (ids or e-mails) to ids."""
+
+    def __init__(self, *, device_lookup, customer_lookup, max_event_bytes: int) -> None:
+        self.device_lookup = device_lookup
+        self.customer_lookup = customer_lookup
+        self.max_event_bytes = max_event_bytes
+
+    def check(
+        self,
+        items: list[Any],
+        *,
+        credential: Credential,
+        source: str,
+        received_at: datetime,
+        start_index: int = 0,
+    ) -> Checked:
+        checked = Checked()
+        batch, rejected = checked.batch, checked.rejected
+        org_id = credential.org_id
+        now_us = micros(received_at)
+        own_device = self.device_lookup(credential.device_id) if credential.device_id is not None else None
+        customer_refs: dict[Any, int | None] = {}
+        if credential.device_id is None:
+            refs = {item.get("customer") for item in items if isinstance(item, dict) and "customer" in item}
+            refs.discard(None)
+            if refs:
+                customer_refs = self.customer_lookup(org_id, {ref for ref in refs if isinstance(ref, int | str)})
+        generated = iter(new_ids(sum(1 for item in items if not isinstance(item, dict) or "id" not in item)))
+        device_cache: dict[int, DeviceInfo | None] = {}
+
+        for offset, item in enumerate(items):
+            index = start_index + offset
+            reason = None
+            if isinstance(item, Unparsable):
+                reason = f"line {item.line}: not valid JSON ({item.error})"
+            elif not isinstance(item, dict):
+                reason = "event: must be a JSON object"
+            else:
+                unknown = set(item) - ALLOWED_FIELDS
+                if unknown:
+                    reason = f"{sorted(unknown)[0]}: unknown field"
+            if reason is None:
+                event_id = item.get("id")
+                if event_id is None:
+                    event_id = next(generated)
+                elif not isinstance(event_id, str) or not 0 < len(event_id) <= MAX_ID_LENGTH:
+                    reason = f"id: must be a string of 1-{MAX_ID_LENGTH} characters"
+            if reason is None:
+                event_type = item.get("type")
+                if not isinstance(event_type, str) or TYPE_RE.match(event_type) is None:
+                    reason = "type: required, 1-64 letters, digits or _ . : -"
+            if reason is None:
+                ts = item.get("ts")
+                ts_us = now_us if ts is None else _timestamp(ts, now_us)
+                if isinstance(ts_us, str):
+                    reason = ts_us
+            if reason is None:
+                props = item.get("props")
+                if props is None:
+                    props = {}
+                if not isinstance(props, dict):
+                    reason = "props: must be a JSON object"
+            if reason is None:
+                try:
+                    props_json = orjson.dumps(props).decode()
+                except (TypeError, orjson.JSONEncodeError):
+                    props_json = None
+                if props_json is None:
+                    reason = "props: cannot be stored as JSON"
+                elif len(props_json) > self.max_event_bytes:
+                    reason = f"props: larger than {self.max_event_bytes} bytes"
+            if reason is None:
+                lat = _coordinate(props, ("lat", "latitude"), 90)
+                lon = _coordinate(props, ("lon", "lng", "longitude"), 180)
+                if isinstance(lat, str):
+                    reason = lat
+                elif isinstance(lon, str):
+                    reason = lon
+                elif (lat is None) != (lon is None):
+                    reason = "props: a position needs both lat and lon"
+            device_id = customer_id = None
+            if reason is None:
+                device_id, customer_id, reason = self._subject(
+                    item, credential, own_device, device_cache, customer_refs
+                )
+            if reason is not None:
+                rejected.append(Rejection(index, reason))
+                checked.rejected_items.append(item)
+                continue
+            batch.add(
+                org_id=org_id,
+                id=event_id,
+                device_id=device_id,
+                customer_id=customer_id,
+                type=event_type,
+                ts=ts_us,
+                received_at=now_us,
+                source=source,
+                lat=lat,
+                lon=lon,
+                props_json=props_json,
+                props=props,
+            )
+        return checked
+
+    def _subject(self, item, credential, own_device, device_cache, customer_refs):
+        """(device_id, customer_id, reason): which device and customer the event belongs to."""
+        device_ref = item.get("device_id")
+        if device_ref is not None and (
+            isinstance(device_ref, bool) or not isinstance(device_ref, int) or not 0 < device_ref <= INT32_MAX
+        ):
+            return None, None, "device_id: must be a positive integer"
+        if credential.device_id is not None:
+            if device_ref is not None and device_ref != credential.device_id:
+                return None, None, "device_id: a device key may only send its own device's events"
+            if "customer" in item:
+                return None, None, "customer: a device's events belong to its bound customer"
+            if own_device is None or own_device.revoked or own_device.status != "active":
+                return None, None, "device_id: the device is not active"
+            return own_device.id, own_device.customer_id, None
+        customer_id = None
+        if device_ref is not None:
+            if device_ref not in device_cache:
+                device_cache[device_ref] = self.device_lookup(device_ref)
+            device = device_cache[device_ref]
+            if device is None or device.org_id != credential.org_id:
+                return None, None, "device_id: no such device"
+            if device.status != "active":
+                return None, None, "device_id: the device is not active"
+            customer_id = device.customer_id
+        if "customer" in item:
+            ref = item["customer"]
+            found = customer_refs.get(ref) if isinstance(ref, int | str) and not isinstance(ref, bool) else None
+            if found is None:
+                return None, None, "customer: no such customer"
+            if device_ref is not None and customer_id is not None and customer_id != found:
+                return None, None, "customer: the device is bound to another customer"
+            customer_id = found
+        if device_ref is None and customer_id is None:
+            return None, None, "device_id: an ingest key needs device_id or customer on each event"
+        return device_ref, customer_id, None

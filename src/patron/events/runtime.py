@@ -1,0 +1,311 @@
+"""The event runtime of one process: the store, ingest (check → durable append → acknowledge), and
+the processor thread that hands each stored batch to the processors (enrichment, rules).
+
+Processors run after the events are durable and never hold up the acknowledgement. The runtime keeps
+a cursor (``processed_seq`` in the store) of the last event every processor has seen; on start it
+catches up from there, so a crash between storing and processing loses no rule firing.
+
+A processor is a class ``P(runtime)`` with ``process(events)`` (a list of
+:class:`~patron.events.store.StoredEvent`, oldest first), ``tick(now)`` (called about once a second,
+for inactivity and periodic work) and optionally ``close()``. They are named by import path in
+:data:`PROCESSORS`.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from importlib import import_module
+from typing import Any
+
+import orjson
+from sqlalchemy.orm import Session, sessionmaker
+
+from patron.core.config import Settings
+from patron.core.db import utcnow
+from patron.core.errors import Invalid, PatronError
+from patron.events.directory import Directory
+from patron.events.ingest import Credential, EventChecker, Unparsable, parse_body
+from patron.events.store import Appended, DeadLetter, EventStore, StoredEvent, resolve_path
+
+log = logging.getLogger("patron.events")
+
+#: processors run on every stored batch, in this order ("module:Class")
+PROCESSORS: tuple[str, ...] = (
+    "patron.events.enrichment:EnrichmentProcessor",
+    "patron.rules.engine:RuleProcessor",
+)
+CURSOR_KEY = "processed_seq"
+TICK_SECONDS = 1.0
+PROCESS_CHUNK = 20_000
+
+
+@dataclass
+class IngestResult:
+    """``accepted``: events now durable (new or already stored); ``stored``: of those, how many were new;
+    ``rejected``: ``{"index", "reason"}`` for each refused event (also kept as a dead letter)."""
+
+    accepted: int = 0
+    stored: int = 0
+    rejected: list[dict[str, Any]] = field(default_factory=list)
+    last_seq: int | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"accepted": self.accepted, "rejected": self.rejected}
+
+
+class EventRuntime:
+    def __init__(
+        self,
+        settings: Settings,
+        factory: sessionmaker[Session],
+        *,
+        processing: bool = True,
+        processors: tuple[str, ...] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.factory = factory
+        self.processing = processing
+        self.processor_paths = PROCESSORS if processors is None else processors
+        self.directory = Directory(factory)
+        self.checker = EventChecker(
+            device_lookup=self.directory.device,
+            customer_lookup=self.directory.customers,
+            max_event_bytes=settings.ingest_max_event_bytes,
+        )
+        self._store: EventStore | None = None
+        self._store_lock = threading.Lock()
+        self._queue: queue.Queue[Appended | None] = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self._stopping = threading.Event()
+        self._processed_seq = 0
+        self._processed = threading.Condition()
+        self.processors: list[Any] = []
+        self.clock: Callable[[], datetime] = utcnow
+        self.listeners: list[Callable[[list[StoredEvent]], None]] = []
+
+    # --- store ----------------------------------------------------------------------------------
+    @property
+    def store(self) -> EventStore:
+        """The event store, opened on first use."""
+        if self._store is None:
+            with self._store_lock:
+                if self._store is None:
+                    path = resolve_path(self.settings.events_url, self.settings.data_dir)
+                    self._store = EventStore(path, memory_limit=self.settings.events_memory_limit)
+        return self._store
+
+    # --- lifecycle ------------------------------------------------------------------------------
+    def start(self) -> None:
+        """Open the store and, if processing, start the processor thread (after catching up)."""
+        store = self.store
+        if not self.processing or self._thread is not None:
+            return
+        self._processed_seq = int(store.get_meta(CURSOR_KEY) or 0)
+        self.processors = [self._load(path) for path in self.processor_paths]
+        self.processors = [p for p in self.processors if p is not None]
+        self._stopping.clear()
+        self._thread = threading.Thread(target=self._run, name="patron-events", daemon=True)
+        self._thread.start()
+
+    def _load(self, path: str):
+        module_path, _, name = path.partition(":")
+        try:
+            module = import_module(module_path)
+        except ModuleNotFoundError as exc:
+            if exc.name == module_path:
+                log.warning("event processor %s is not installed", path)
+                return None
+            raise
+        return getattr(module, name)(self)
+
+    def stop(self) -> None:
+        if self._thread is not None:
+            self._stopping.set()
+            self._queue.put(None)
+            self._thread.join(timeout=30)
+            self._thread = None
+        for processor in self.processors:
+            close = getattr(processor, "close", None)
+            if close is not None:
+                try:
+                    close()
+                except Exception:
+                    log.exception("closing processor %s failed", processor)
+        self.processors = []
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+    # --- ingest ---------------------------------------------------------------------------------
+    def authenticate(self, secret: str | None) -> Credential | None:
+        return self.directory.credential_for_key(secret) if secret else None
+
+    def ingest_body(
+        self, body: bytes, content_type: str | None, *, credential: Credential, source: str = "http"
+    ) -> IngestResult:
+        """Parse a request body and ingest it; an unreadable body is kept as a dead letter and raises
+        :class:`Invalid`."""
+        try:
+            items = parse_body(body, content_type)
+        except Invalid as exc:
+            self.dead_letter(
+                reason=exc.detail, source=source, payload=body[:16384].decode("utf-8", "replace"),
+                org_id=credential.org_id, device_id=credential.device_id,
+            )
+            raise
+        max_events = self.settings.ingest_max_events
+        if len(items) > max_events:
+            raise Invalid(f"At most {max_events} events per request; this body has {len(items)}.", field="body")
+        return self.ingest(items, credential=credential, source=source)
+
+    def ingest(
+        self,
+        items: list[Any],
+        *,
+        credential: Credential,
+        source: str,
+        topic: str | None = None,
+        received_at: datetime | None = None,
+    ) -> IngestResult:
+        """Check, store durably and queue for processing. Returns once the events are durable."""
+        received_at = received_at or self.clock()
+        checked = self.checker.check(items, credential=credential, source=source, received_at=received_at)
+        result = IngestResult(rejected=[r.as_dict() for r in checked.rejected])
+        if len(checked.batch):
+            appended = self.store.append(checked.batch)
+            result.accepted = len(checked.batch)
+            result.stored = appended.count
+            if appended.count:
+                result.last_seq = appended.last_seq
+                if self.processing:
+                    self._queue.put(appended)
+        if checked.rejected:
+            self.store.add_dead_letters(
+                [
+                    DeadLetter(
+                        reason=rejection.reason,
+                        source=source,
+                        payload=_payload_text(item),
+                        org_id=credential.org_id,
+                        topic=topic,
+                        device_id=credential.device_id,
+                        item_index=rejection.index,
+                        received_at=received_at,
+                    )
+                    for rejection, item in zip(checked.rejected, checked.rejected_items, strict=True)
+                ]
+            )
+        return result
+
+    def dead_letter(
+        self,
+        *,
+        reason: str,
+        source: str,
+        payload: str | bytes = "",
+        org_id: int | None = None,
+        topic: str | None = None,
+        device_id: int | None = None,
+        item_index: int | None = None,
+    ) -> None:
+        """Keep a message that could not be ingested, with the reason (never raises on bad input)."""
+        if isinstance(payload, bytes):
+            payload = payload[:16384].decode("utf-8", "replace")
+        self.store.add_dead_letters(
+            [DeadLetter(reason=reason, source=source, payload=payload, org_id=org_id, topic=topic,
+                        device_id=device_id, item_index=item_index)]
+        )
+
+    # --- processing -----------------------------------------------------------------------------
+    @property
+    def processed_seq(self) -> int:
+        return self._processed_seq
+
+    def wait_processed(self, seq: int | None = None, *, timeout: float = 10.0) -> bool:
+        """Block until every event up to ``seq`` (default: all stored so far) has been processed."""
+        target = self.store.last_seq if seq is None else seq
+        deadline = time.monotonic() + timeout
+        with self._processed:
+            while self._processed_seq < target:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or self._thread is None:
+                    return self._processed_seq >= target
+                self._processed.wait(min(remaining, 0.1))
+        return True
+
+    def _run(self) -> None:
+        try:
+            self._catch_up()
+        except Exception:
+            log.exception("event processor catch-up failed")
+        next_tick = time.monotonic() + TICK_SECONDS
+        while not self._stopping.is_set():
+            timeout = max(0.0, next_tick - time.monotonic())
+            pending: list[Appended] = []
+            try:
+                item = self._queue.get(timeout=timeout)
+                if item is not None:
+                    pending.append(item)
+                while len(pending) < 64:
+                    item = self._queue.get_nowait()
+                    if item is not None:
+                        pending.append(item)
+            except queue.Empty:
+                pass
+            if pending:
+                events = [event for appended in pending for event in appended.events()]
+                self._process(events)
+            if time.monotonic() >= next_tick:
+                next_tick = time.monotonic() + TICK_SECONDS
+                now = self.clock()
+                for processor in self.processors:
+                    try:
+                        processor.tick(now)
+                    except Exception:
+                        log.exception("processor %s tick failed", type(processor).__name__)
+
+    def _catch_up(self) -> None:
+        while not self._stopping.is_set():
+            events = self.store.events_after(self._processed_seq, limit=PROCESS_CHUNK)
+            if not events:
+                return
+            self._process(events)
+
+    def _process(self, events: list[StoredEvent]) -> None:
+        events = [event for event in events if event.seq > self._processed_seq]
+        if not events:
+            return
+        for processor in self.processors:
+            try:
+                processor.process(events)
+            except Exception:  # one processor's failure must not stop the others or the cursor
+                log.exception("processor %s failed on %d events", type(processor).__name__, len(events))
+        for listener in list(self.listeners):
+            try:
+                listener(events)
+            except Exception:
+                log.exception("event listener failed")
+        last = events[-1].seq
+        self.store.set_meta(CURSOR_KEY, str(last))
+        with self._processed:
+            self._processed_seq = last
+            self._processed.notify_all()
+
+
+def _payload_text(item: Any) -> str:
+    if isinstance(item, Unparsable):
+        return item.text
+    try:
+        return orjson.dumps(item).decode()
+    except (TypeError, orjson.JSONEncodeError):
+        return repr(item)[:16384]
+
+
+def error_reason(exc: Exception) -> str:
+    return exc.detail if isinstance(exc, PatronError) else f"{exc.__class__.__name__}: {exc}"
