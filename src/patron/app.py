@@ -48,6 +48,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if settings.auto_migrate:
             upgrade(engine)
         app.state.events.start()
+        mqtt = None
+        if settings.mqtt_url:
+            from patron.events.mqtt import MqttIngest
+
+            mqtt = MqttIngest(app.state.events)
+            mqtt.start()
         scheduler = None
         if settings.scheduler:
             from patron.jobs.scheduler import Scheduler
@@ -61,6 +67,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.ready = False
             if scheduler is not None:
                 scheduler.stop()
+            if mqtt is not None:
+                mqtt.stop()
             app.state.events.stop()
             engine.dispose()
 
