@@ -1,0 +1,440 @@
+"""The rule engine: the event processor ``patron.rules.engine:RuleProcessor``.
+
+The event runtime hands it every durable batch (``process``) and calls ``tick`` about once a second.
+Enabled rules of every organisation are compiled once and indexed by organisation and event type, so
+an event meets only the rules that can match it. The compiled set is reloaded when the rules service
+commits a change in this process (a version counter) and, for changes made by other processes, when
+a cheap fingerprint of the rules table changes (checked every few seconds).
+
+On (re)load the engine warms what lives in memory: window contents from the store's last minutes,
+last-heard times of inactivity rules from the store, cooldowns from recent firings, and inactivity
+firings from ``RuleState``. Geofence sides are read from ``RuleState`` on first use and written back
+only when they change. Each ``process`` call uses one database session and one commit for all its
+firings and their actions.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from patron.core.audit import Actor
+from patron.core.errors import Invalid
+from patron.events.store import EVENT_COLUMNS, StoredEvent, row_to_event
+from patron.rules import versions
+from patron.rules.actions import ActionRunner, event_snapshot, template_context
+from patron.rules.definition import CompiledRule, compile_rule
+from patron.rules.evaluator import Decision, Evaluator, Heard, subject_for
+from patron.rules.facts import Facts
+from patron.rules.models import Rule, RuleFiring, RuleState
+
+log = logging.getLogger("patron.rules")
+
+FINGERPRINT_CHECK_SECONDS = 5.0
+
+
+def naive(moment: datetime) -> datetime:
+    """A UTC datetime as DuckDB's naive TIMESTAMP parameter."""
+    return moment.astimezone(UTC).replace(tzinfo=None)
+
+
+def type_filter(rule: CompiledRule) -> tuple[str, list[Any]]:
+    """SQL (DuckDB) condition on ``type`` selecting the events a rule can meet, and its parameters."""
+    if rule.any_type:
+        return "TRUE", []
+    parts: list[str] = []
+    params: list[Any] = []
+    if rule.exact_types:
+        parts.append("type IN (" + ", ".join("?" for _ in rule.exact_types) + ")")
+        params.extend(sorted(rule.exact_types))
+    for family in rule.families:
+        parts.append("starts_with(type, ?)")
+        params.append(family)
+    return "(" + " OR ".join(parts) + ")", params
+
+
+class OrgRules:
+    """The enabled rules of one organisation, indexed by event type."""
+
+    def __init__(self, rules: list[CompiledRule]) -> None:
+        self.exact: dict[str, list[CompiledRule]] = {}
+        self.families: list[tuple[str, CompiledRule]] = []
+        self.any: list[CompiledRule] = []
+        self.inactivity = [rule for rule in rules if rule.inactivity is not None]
+        for rule in rules:
+            if rule.any_type:
+                self.any.append(rule)
+                continue
+            for event_type in rule.exact_types:
+                self.exact.setdefault(event_type, []).append(rule)
+            for family in rule.families:
+                self.families.append((family, rule))
+        self._by_type: dict[str, tuple[CompiledRule, ...]] = {}
+
+    def for_type(self, event_type: str) -> tuple[CompiledRule, ...]:
+        found = self._by_type.get(event_type)
+        if found is None:
+            seen: dict[int, CompiledRule] = {rule.id: rule for rule in self.exact.get(event_type, ())}
+            for family, rule in self.families:
+                if event_type.startswith(family):
+                    seen.setdefault(rule.id, rule)
+            for rule in self.any:
+                seen.setdefault(rule.id, rule)
+            found = tuple(sorted(seen.values(), key=lambda r: r.id))
+            if len(self._by_type) < 10_000:
+                self._by_type[event_type] = found
+        return found
+
+
+class RuleProcessor:
+    def __init__(self, runtime: Any) -> None:
+        self.runtime = runtime
+        self.factory = runtime.factory
+        self.facts = Facts()
+        self.evaluator = Evaluator(self.facts)
+        self.actions = ActionRunner(runtime.factory)
+        self.rules: dict[int, CompiledRule] = {}
+        self.orgs: dict[int, OrgRules] = {}
+        self._lock = threading.RLock()
+        self._version = -1
+        self._fingerprint: tuple | None = None
+        self._next_check = 0.0
+
+    # --- loading ------------------------------------------------------------------------------------
+    def refresh(self, *, force: bool = False) -> None:
+        """Reload the rules if the service changed them (or another process did)."""
+        version = versions.current()
+        now = time.monotonic()
+        if not force and version == self._version and now < self._next_check:
+            return
+        self._next_check = now + FINGERPRINT_CHECK_SECONDS
+        with self.factory() as session:
+            fingerprint = tuple(
+                session.execute(
+                    select(func.count(Rule.id), func.max(Rule.id), func.max(Rule.updated_at))
+                ).one()
+            )
+            if not force and version == self._version and fingerprint == self._fingerprint:
+                return
+            self._version, self._fingerprint = version, fingerprint
+            rows = session.scalars(select(Rule).where(Rule.enabled.is_(True)).order_by(Rule.id)).all()
+            self._load(session, rows)
+
+    def _load(self, session: Session, rows: list[Rule]) -> None:
+        compiled: dict[int, CompiledRule] = {}
+        for row in rows:
+            try:
+                compiled[row.id] = compile_rule(
+                    row.definition, rule_id=row.id, org_id=row.org_id, name=row.name
+                )
+            except Invalid as exc:
+                log.warning(
+                    "rule %s of organisation %s is not valid and is skipped: %s",
+                    row.id,
+                    row.org_id,
+                    exc.detail,
+                )
+        fresh = [
+            rule
+            for rule in compiled.values()
+            if rule.id not in self.rules or self.rules[rule.id].fingerprint != rule.fingerprint
+        ]
+        for rule_id, old in self.rules.items():
+            if rule_id not in compiled or compiled[rule_id].fingerprint != old.fingerprint:
+                self.evaluator.forget_rule(rule_id)
+        self.rules = compiled
+        by_org: dict[int, list[CompiledRule]] = {}
+        for rule in compiled.values():
+            by_org.setdefault(rule.org_id, []).append(rule)
+        self.orgs = {org_id: OrgRules(rules) for org_id, rules in by_org.items()}
+        if fresh:
+            self.facts.begin(session)
+            try:
+                self._warm(session, fresh)
+            finally:
+                self.facts.end()
+
+    def _warm(self, session: Session, rules: list[CompiledRule]) -> None:
+        now = self.runtime.clock()
+        processed = self.runtime.processed_seq
+        store = self.runtime.store
+        for rule in rules:
+            try:
+                if rule.window is not None:
+                    since = now - timedelta(minutes=rule.window.minutes) - timedelta(minutes=1)
+                    condition, params = type_filter(rule)
+                    rows = store.query(
+                        f"SELECT {EVENT_COLUMNS} FROM events WHERE org_id = ? AND seq <= ? AND ts >= ? AND {condition} "
+                        "ORDER BY seq",
+                        [rule.org_id, processed, naive(since), *params],
+                    )
+                    for row in rows:
+                        self.evaluator.on_event(rule, row_to_event(row), fire=False)
+                if rule.inactivity is not None:
+                    self._warm_silence(session, rule, processed)
+                if rule.cooldown:
+                    self._warm_cooldown(session, rule, now)
+            except Exception:
+                log.exception("warming rule %s failed", rule.id)
+
+    def _warm_silence(self, session: Session, rule: CompiledRule, processed: int) -> None:
+        column = "device_id" if rule.inactivity.per == "device" else "customer_id"
+        condition, params = type_filter(rule)
+        rows = self.runtime.store.query(
+            f"SELECT {column}, max(received_at), arg_max(device_id, received_at), arg_max(customer_id, received_at) "
+            f"FROM events WHERE org_id = ? AND seq <= ? AND {column} IS NOT NULL AND {condition} GROUP BY {column}",
+            [rule.org_id, processed, *params],
+        )
+        heard = self.evaluator.heard.setdefault(rule.id, {})
+        prefix = rule.inactivity.per
+        for subject_id, last, device_id, customer_id in rows:
+            subject = f"{prefix}:{subject_id}"
+            at = last.replace(tzinfo=UTC)
+            if subject not in heard or heard[subject].at < at:
+                heard[subject] = Heard(at, device_id, customer_id)
+        for subject, state in session.execute(
+            select(RuleState.subject, RuleState.state).where(RuleState.rule_id == rule.id)
+        ):
+            since = (state or {}).get("silent_since")
+            if since:
+                self.evaluator.silenced[(rule.id, subject)] = datetime.fromisoformat(since)
+
+    def _warm_cooldown(self, session: Session, rule: CompiledRule, now: datetime) -> None:
+        rows = session.execute(
+            select(RuleFiring.device_id, RuleFiring.customer_id, func.max(RuleFiring.fired_at))
+            .where(RuleFiring.rule_id == rule.id, RuleFiring.fired_at >= now - rule.cooldown)
+            .group_by(RuleFiring.device_id, RuleFiring.customer_id)
+        )
+        for device_id, customer_id, fired_at in rows:
+            subject = subject_for(rule, device_id, customer_id)
+            if subject is not None and fired_at is not None:
+                if fired_at.tzinfo is None:
+                    fired_at = fired_at.replace(tzinfo=UTC)
+                key = (rule.id, subject)
+                if key not in self.evaluator.cooldowns or self.evaluator.cooldowns[key] < fired_at:
+                    self.evaluator.cooldowns[key] = fired_at
+
+    # --- processing ---------------------------------------------------------------------------------
+    def process(self, events: list[StoredEvent]) -> None:
+        with self._lock:
+            self.refresh()
+            if not self.orgs:
+                return
+            work: list[tuple[StoredEvent, tuple[CompiledRule, ...]]] = []
+            for event in events:
+                org = self.orgs.get(event.org_id)
+                if org is not None:
+                    rules = org.for_type(event.type)
+                    if rules:
+                        work.append((event, rules))
+            if work:
+                self._run(work)
+
+    def _run(self, work: list[tuple[StoredEvent, tuple[CompiledRule, ...]]]) -> None:
+        with self.factory() as session:
+            self.facts.begin(session)
+            try:
+                self.facts.prefetch_devices(
+                    {event.device_id for event, _ in work if event.device_id is not None}
+                )
+                self._prefetch_sides(session, work)
+                firings: list[tuple[RuleFiring, Decision]] = []
+                for event, rules in work:
+                    for rule in rules:
+                        try:
+                            decision = self.evaluator.on_event(rule, event)
+                        except Exception:
+                            log.exception("rule %s failed on event %s", rule.id, event.seq)
+                            continue
+                        if decision is not None:
+                            recorded = self._fire(session, decision)
+                            if recorded is not None:
+                                firings.append((recorded, decision))
+                self._commit(session, firings)
+            except Exception:
+                session.rollback()
+                self.actions.drop_outbox()
+                raise
+            finally:
+                self.facts.end()
+
+    def _prefetch_sides(
+        self, session: Session, work: list[tuple[StoredEvent, tuple[CompiledRule, ...]]]
+    ) -> None:
+        """Read the persisted geofence side of every (rule, subject) this batch meets and we do not know."""
+        wanted: dict[int, set[str]] = {}
+        for event, rules in work:
+            if event.lat is None:
+                continue
+            for rule in rules:
+                if rule.geofence is None:
+                    continue
+                subject = subject_for(rule, event.device_id, event.customer_id)
+                if subject is not None and (rule.id, subject) not in self.evaluator.inside:
+                    wanted.setdefault(rule.id, set()).add(subject)
+        for rule_id, subjects in wanted.items():
+            names = sorted(subjects)
+            for start in range(0, len(names), 500):
+                rows = session.execute(
+                    select(RuleState.subject, RuleState.state).where(
+                        RuleState.rule_id == rule_id, RuleState.subject.in_(names[start : start + 500])
+                    )
+                )
+                for subject, state in rows:
+                    self.evaluator.inside[(rule_id, subject)] = bool((state or {}).get("inside"))
+            for subject in names:
+                self.evaluator.inside.setdefault((rule_id, subject), False)
+
+    def _fire(self, session: Session, decision: Decision) -> RuleFiring | None:
+        rule = decision.rule
+        if session.get(Rule, rule.id) is None:  # deleted since the last reload
+            return None
+        session.info["actor"] = Actor(org_id=rule.org_id, label=f"rule:{rule.id}")
+        device = self.facts.device(decision.device_id)
+        device_id = decision.device_id if device is not None and device.org_id == rule.org_id else None
+        customer = self.facts.customer(rule.org_id, decision.customer_id)
+        event = decision.event
+        firing = RuleFiring(
+            org_id=rule.org_id,
+            rule_id=rule.id,
+            fired_at=self.runtime.clock(),
+            event_id=event.id if event else None,
+            event_seq=event.seq if event else None,
+            event_type=event.type if event else None,
+            device_id=device_id,
+            customer_id=customer.id if customer is not None else None,
+            event=event_snapshot(decision),
+            reason=decision.reason[:500],
+            actions=[],
+        )
+        session.add(firing)
+        session.flush()
+        context = template_context(decision, self.facts)
+        results = [
+            self.actions.run(session, action, decision, context, firing, index, self.facts)
+            for index, action in enumerate(rule.actions)
+        ]
+        firing.actions = results
+        firing.fired_at = self.runtime.clock()
+        if event is not None:
+            firing.latency_ms = round((firing.fired_at - event.received_at).total_seconds() * 1000, 3)
+        session.flush()
+        return firing
+
+    def _commit(self, session: Session, firings: list[tuple[RuleFiring, Decision]]) -> None:
+        self._persist_sides(session)
+        counts = Counter(decision.rule.id for _, decision in firings)
+        last: dict[int, datetime] = {}
+        for firing, decision in firings:
+            last[decision.rule.id] = max(last.get(decision.rule.id, firing.fired_at), firing.fired_at)
+        for rule_id, count in counts.items():
+            session.execute(
+                update(Rule)
+                .where(Rule.id == rule_id)
+                .values(fire_count=Rule.fire_count + count, last_fired_at=last[rule_id])
+                .execution_options(synchronize_session=False)
+            )
+        payloads = {
+            firing.id: self.webhook_payload(firing, decision)
+            for firing, decision in firings
+            if any(a.get("status") == "queued" for a in firing.actions)
+        }
+        session.commit()
+        self.actions.send_outbox(payloads)
+
+    def webhook_payload(self, firing: RuleFiring, decision: Decision) -> dict[str, Any]:
+        return {
+            "firing_id": firing.id,
+            "rule": {"id": decision.rule.id, "name": decision.rule.name},
+            "organisation_id": decision.rule.org_id,
+            "fired_at": firing.fired_at.isoformat(),
+            "reason": firing.reason,
+            "device_id": firing.device_id,
+            "customer_id": firing.customer_id,
+            "event": firing.event,
+        }
+
+    def _persist_sides(self, session: Session) -> None:
+        changed, self.evaluator.changed_sides = self.evaluator.changed_sides, {}
+        if not changed:
+            return
+        by_rule: dict[int, list[str]] = {}
+        for rule_id, subject in changed:
+            by_rule.setdefault(rule_id, []).append(subject)
+        existing: dict[tuple[int, str], RuleState] = {}
+        for rule_id, subjects in by_rule.items():
+            for start in range(0, len(subjects), 500):
+                for row in session.scalars(
+                    select(RuleState).where(
+                        RuleState.rule_id == rule_id, RuleState.subject.in_(subjects[start : start + 500])
+                    )
+                ):
+                    existing[(row.rule_id, row.subject)] = row
+        for (rule_id, subject), (inside, at) in changed.items():
+            rule = self.rules.get(rule_id)
+            if rule is None:
+                continue
+            value = {"inside": inside, "since": at.isoformat()}
+            row = existing.get((rule_id, subject))
+            if row is None:
+                session.add(RuleState(org_id=rule.org_id, rule_id=rule_id, subject=subject, state=value))
+            else:
+                row.state = value
+
+    # --- inactivity ---------------------------------------------------------------------------------
+    def tick(self, now: datetime) -> None:
+        with self._lock:
+            self.refresh()
+            decisions: list[Decision] = []
+            for org in self.orgs.values():
+                for rule in org.inactivity:
+                    decisions.extend(self.evaluator.silences(rule, now))
+            if not decisions:
+                return
+            with self.factory() as session:
+                self.facts.begin(session)
+                try:
+                    firings = []
+                    for decision in decisions:
+                        self._remember_silence(session, decision)
+                        if decision.device_id is not None:
+                            device = self.facts.device(decision.device_id)
+                            if device is None or device.status != "active":
+                                continue  # deleted or retired since: nothing to report
+                        recorded = self._fire(session, decision)
+                        if recorded is not None:
+                            firings.append((recorded, decision))
+                    self._commit(session, firings)
+                except Exception:
+                    session.rollback()
+                    self.actions.drop_outbox()
+                    raise
+                finally:
+                    self.facts.end()
+
+    def _remember_silence(self, session: Session, decision: Decision) -> None:
+        rule = decision.rule
+        since = self.evaluator.silenced[(rule.id, decision.subject)]
+        value = {"silent_since": since.isoformat(), "fired_at": decision.at.isoformat()}
+        row = session.scalar(
+            select(RuleState).where(RuleState.rule_id == rule.id, RuleState.subject == decision.subject)
+        )
+        if row is None:
+            session.add(RuleState(org_id=rule.org_id, rule_id=rule.id, subject=decision.subject, state=value))
+        else:
+            row.state = value
+
+    # --- lifecycle ----------------------------------------------------------------------------------
+    def drain(self, timeout: float = 10.0) -> bool:
+        """Wait for queued webhooks to be posted and recorded."""
+        return self.actions.drain(timeout)
+
+    def close(self) -> None:
+        self.actions.close()

@@ -1,0 +1,186 @@
+"""What rules may ask about an event's device and customer, looked up in the records database.
+
+Device facts change rarely and are cached for ``DEVICE_TTL_SECONDS`` across batches. Customer facts
+(profile, tags, consents, signals) are cached for one batch only, and each part is read the first time
+a condition or template asks for it, so an event that fails its cheap conditions costs no query.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from patron.customers import service as customers_service
+from patron.devices.models import Device
+from patron.events.models import CustomerSignals
+
+DEVICE_TTL_SECONDS = 30.0
+PROFILE_FIELDS = (
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "birth_year",
+    "gender",
+    "education",
+    "occupation",
+    "income_band",
+    "lifestyle_tags",
+    "city",
+    "country",
+    "timezone",
+    "owner_id",
+    "attributes",
+    "preferences",
+)
+SIGNAL_FIELDS = (
+    "events_today",
+    "events_7d",
+    "events_30d",
+    "usage_by_type",
+    "usage_trend",
+    "trend_slope",
+    "device_count",
+    "device_health",
+)
+
+
+@dataclass(frozen=True)
+class DeviceFacts:
+    id: int
+    org_id: int
+    type: str
+    name: str
+    model: str
+    firmware: str
+    status: str
+    health: str
+    attributes: dict
+    customer_id: int | None
+
+
+class CustomerFacts:
+    """One customer as rules see it; ``tags``, ``consents`` and ``signals`` are read on first use."""
+
+    def __init__(self, session: Session, org_id: int, customer: Any) -> None:
+        self._session = session
+        self.org_id = org_id
+        self.id: int = customer.id
+        self.profile: dict[str, Any] = {name: getattr(customer, name) for name in PROFILE_FIELDS}
+        self.profile["id"] = customer.id
+        self.profile["name"] = customers_service.display_name(customer)
+        self._tags: list[str] | None = None
+        self._consents: dict[str, bool] | None = None
+        self._signals: dict[str, Any] | None | bool = False
+
+    @property
+    def tags(self) -> list[str]:
+        if self._tags is None:
+            self._tags = customers_service.tags_for(
+                self._session, org_id=self.org_id, customer_ids=[self.id]
+            )[self.id]
+        return self._tags
+
+    @property
+    def consents(self) -> dict[str, bool]:
+        if self._consents is None:
+            summaries = customers_service.consent_summaries(
+                self._session, org_id=self.org_id, customer_ids=[self.id]
+            )
+            self._consents = summaries.get(self.id, {})
+        return self._consents
+
+    @property
+    def signals(self) -> dict[str, Any] | None:
+        if self._signals is False:
+            # derived attributes kept by the events domain's enrichment (read only here)
+            row = self._session.get(CustomerSignals, self.id)
+            self._signals = (
+                None
+                if row is None or row.org_id != self.org_id
+                else {name: getattr(row, name) for name in SIGNAL_FIELDS}
+            )
+        return self._signals  # type: ignore[return-value]
+
+
+class Facts:
+    """Look-ups for one evaluator. Call :meth:`begin` with the batch's session and :meth:`end` after."""
+
+    def __init__(self, session: Session | None = None, *, device_ttl: float = DEVICE_TTL_SECONDS) -> None:
+        self.session = session
+        self.device_ttl = device_ttl
+        self._devices: dict[int, tuple[float, DeviceFacts | None]] = {}
+        self._customers: dict[tuple[int, int], CustomerFacts | None] = {}
+
+    def begin(self, session: Session) -> None:
+        self.session = session
+        self._customers = {}
+
+    def end(self) -> None:
+        self.session = None
+        self._customers = {}
+
+    # --- devices ----------------------------------------------------------------------------------
+    def prefetch_devices(self, device_ids: set[int]) -> None:
+        """Load the devices not cached (or expired) in one query."""
+        now = time.monotonic()
+        wanted = [i for i in device_ids if i is not None and not self._fresh(i, now)]
+        if not wanted or self.session is None:
+            return
+        found: dict[int, DeviceFacts] = {}
+        for start in range(0, len(wanted), 500):
+            rows = self.session.execute(
+                select(
+                    Device.id,
+                    Device.org_id,
+                    Device.type,
+                    Device.name,
+                    Device.model,
+                    Device.firmware,
+                    Device.status,
+                    Device.health,
+                    Device.attributes,
+                    Device.customer_id,
+                ).where(Device.id.in_(wanted[start : start + 500]))
+            )
+            for row in rows:
+                found[row.id] = DeviceFacts(*row)
+        expires = now + self.device_ttl
+        for device_id in wanted:
+            self._devices[device_id] = (expires, found.get(device_id))
+
+    def _fresh(self, device_id: int, now: float) -> bool:
+        entry = self._devices.get(device_id)
+        return entry is not None and entry[0] > now
+
+    def device(self, device_id: int | None) -> DeviceFacts | None:
+        if device_id is None:
+            return None
+        if not self._fresh(device_id, time.monotonic()):
+            self.prefetch_devices({device_id})
+        entry = self._devices.get(device_id)
+        return entry[1] if entry is not None else None
+
+    def forget_devices(self) -> None:
+        self._devices.clear()
+
+    # --- customers --------------------------------------------------------------------------------
+    def customer(self, org_id: int, customer_id: int | None) -> CustomerFacts | None:
+        """The customer of that organisation, or None when gone, merged away or erased."""
+        if customer_id is None or self.session is None:
+            return None
+        key = (org_id, customer_id)
+        if key not in self._customers:
+            row = customers_service.get_customer(self.session, org_id=org_id, customer_id=customer_id)
+            self._customers[key] = (
+                None if row is None or row.erased_at is not None else CustomerFacts(self.session, org_id, row)
+            )
+        return self._customers[key]
+
+    def forget_customer(self, org_id: int, customer_id: int) -> None:
+        """Drop what is cached of a customer an action has just changed."""
+        self._customers.pop((org_id, customer_id), None)
