@@ -39,6 +39,7 @@ DOMAIN_COMMANDS = (
     ("patron.tickets.cli", "app", "tickets"),
     ("patron.simulate.cli", "app", "demo"),
     ("patron.analytics.cli", "app", "analytics"),
+    ("patron.events.cli", "app", "ingest"),
 )
 
 

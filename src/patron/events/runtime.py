@@ -31,7 +31,7 @@ from patron.core.db import utcnow
 from patron.core.errors import Invalid, PatronError
 from patron.events.directory import Directory
 from patron.events.ingest import Credential, EventChecker, Unparsable, parse_body
-from patron.events.store import Appended, DeadLetter, EventStore, StoredEvent, resolve_path
+from patron.events.store import Appended, DeadLetter, EventBatch, EventStore, StoredEvent, resolve_path
 
 log = logging.getLogger("patron.events")
 
@@ -57,6 +57,23 @@ class IngestResult:
 
     def as_dict(self) -> dict[str, Any]:
         return {"accepted": self.accepted, "rejected": self.rejected}
+
+
+@dataclass
+class IngestGroup:
+    """Items sent with one credential, for :meth:`EventRuntime.ingest_many`. A rejected item's dead
+    letter names ``topic`` and the item's position in ``items``, unless ``origins`` gives, item by
+    item, the ``(topic, index)`` it came from (an MQTT batch mixes items of many messages);
+    ``device_id`` overrides the credential's device on those dead letters."""
+
+    items: list[Any]
+    credential: Credential
+    topic: str | None = None
+    origins: list[tuple[str | None, int | None]] | None = None
+    device_id: int | None = None
+
+    def origin(self, index: int) -> tuple[str | None, int | None]:
+        return self.origins[index] if self.origins is not None else (self.topic, index)
 
 
 class EventRuntime:
@@ -174,33 +191,60 @@ class EventRuntime:
         received_at: datetime | None = None,
     ) -> IngestResult:
         """Check, store durably and queue for processing. Returns once the events are durable."""
+        return self.ingest_many(
+            [IngestGroup(items, credential, topic=topic)], source=source, received_at=received_at
+        )
+
+    def ingest_many(
+        self,
+        groups: list[IngestGroup],
+        *,
+        source: str,
+        received_at: datetime | None = None,
+        dead_letters: list[DeadLetter] | tuple[DeadLetter, ...] = (),
+    ) -> IngestResult:
+        """:meth:`ingest` for items of several senders at once (MQTT: every message of a batch): each
+        group is checked with its own credential, then all the good events are appended in one
+        transaction and the rejected ones, with ``dead_letters`` found before, in one more. Returns
+        once both are durable; ``rejected`` indexes count across the groups in order."""
         received_at = received_at or self.clock()
-        checked = self.checker.check(items, credential=credential, source=source, received_at=received_at)
-        result = IngestResult(rejected=[r.as_dict() for r in checked.rejected])
-        if len(checked.batch):
-            appended = self.store.append(checked.batch)
-            result.accepted = len(checked.batch)
-            result.stored = appended.count
-            if appended.count:
-                result.last_seq = appended.last_seq
-                if self.processing:
-                    self._queue.put(appended)
-        if checked.rejected:
-            self.store.add_dead_letters(
-                [
+        result = IngestResult()
+        batch: EventBatch | None = None
+        letters = list(dead_letters)
+        offset = 0
+        for group in groups:
+            credential = group.credential
+            checked = self.checker.check(group.items, credential=credential, source=source, received_at=received_at)
+            if batch is None:
+                batch = checked.batch
+            else:
+                batch.extend(checked.batch)
+            for rejection, item in zip(checked.rejected, checked.rejected_items, strict=True):
+                topic, index = group.origin(rejection.index)
+                result.rejected.append({"index": offset + rejection.index, "reason": rejection.reason})
+                letters.append(
                     DeadLetter(
                         reason=rejection.reason,
                         source=source,
                         payload=_payload_text(item),
                         org_id=credential.org_id,
                         topic=topic,
-                        device_id=credential.device_id,
-                        item_index=rejection.index,
+                        device_id=credential.device_id if group.device_id is None else group.device_id,
+                        item_index=index,
                         received_at=received_at,
                     )
-                    for rejection, item in zip(checked.rejected, checked.rejected_items, strict=True)
-                ]
-            )
+                )
+            offset += len(group.items)
+        if batch is not None and len(batch):
+            appended = self.store.append(batch)
+            result.accepted = len(batch)
+            result.stored = appended.count
+            if appended.count:
+                result.last_seq = appended.last_seq
+                if self.processing:
+                    self._queue.put(appended)
+        if letters:  # after the events: a retry after a failure here stores no event twice
+            self.store.add_dead_letters(letters)
         return result
 
     def dead_letter(

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -173,6 +173,11 @@ class EventBatch:
         self.props.append(props_json)
         self.props_objects.append(props)
 
+    def extend(self, other: EventBatch) -> None:
+        """Append the rows of another batch."""
+        for name in _BATCH_FIELDS:
+            getattr(self, name).extend(getattr(other, name))
+
     def to_arrow(self, seq_start: int, keep: np.ndarray | None = None) -> pa.Table:
         """The batch as an Arrow table with ``seq`` numbered from ``seq_start`` over the kept rows."""
         table = pa.table(
@@ -196,6 +201,9 @@ class EventBatch:
             table = table.filter(pa.array(keep))
         seqs = pa.array(np.arange(seq_start, seq_start + table.num_rows, dtype=np.int64))
         return table.set_column(0, "seq", seqs)
+
+
+_BATCH_FIELDS = tuple(f.name for f in fields(EventBatch))
 
 
 @dataclass(frozen=True)

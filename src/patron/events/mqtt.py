@@ -1,0 +1,589 @@
+"""MQTT ingest: take device events from a broker, store them durably, then acknowledge them.
+
+A worker subscribes with QoS 1 to ``<prefix>/+/devices/+/events`` (or, with
+``PATRON_MQTT_SHARED_GROUP`` set, to ``$share/<group>/<prefix>/+/devices/+/events``, so that several
+workers split the messages between them). The topic names the organisation (its slug) and the
+device: ``<prefix>/<org slug>/devices/<device id>/events``. The payload is
+
+* one event object, with the sender's key in it: ``{"key": "pdk_…", "type": "telemetry", ...}``;
+* a JSON array of events, each with its ``key``;
+* or an envelope ``{"key": "pdk_…", "events": [...]}``.
+
+The key is the device's own key (``pdk_…``: it must be the key of the topic's device) or an ingest
+key of the organisation (``pik_…``: the topic's device is then each event's device). The events
+themselves are checked as in HTTP ingest (:mod:`patron.events.ingest`).
+
+The MQTT network thread only puts each message in a buffer. A writer thread takes what has arrived
+(up to :data:`BATCH_MAX` messages, or whatever came within :data:`LINGER_SECONDS`), stores all the
+good events in one transaction, keeps every refused message or event as a dead letter with its
+reason and topic, and only **then** sends the PUBACKs of the whole batch. A worker killed before that
+has acknowledged nothing of the batch, and the broker delivers those messages again; events carry
+ids and an id already stored is not stored twice, so a redelivered message is stored once.
+
+Sessions: the worker connects with clean start off and a session expiry of
+:data:`SESSION_EXPIRY_SECONDS`, so the broker keeps its subscription and queues QoS 1 messages while
+it is down, and delivers them (with the unacknowledged ones) when it comes back **with the same
+client id**. That id is ``PATRON_MQTT_CLIENT_ID``, or by default one derived from the host name and
+the event store's path: a worker restarted on the same machine with the same store resumes its own
+session, and two workers never share an id (a store belongs to one process). A random id per
+process would leave the messages queued for a killed worker's session stranded until it expires.
+
+The broker limits what it queues for a session: Mosquitto keeps ``max_queued_messages`` (1000 by
+default) and drops the rest while a worker is away, so raise it for ingest workers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import socket
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+from urllib.parse import unquote, urlsplit
+
+import orjson
+import paho.mqtt.client as paho
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from patron.core.errors import Invalid
+from patron.events.ingest import INT32_MAX, Credential
+from patron.events.runtime import EventRuntime, IngestGroup, error_reason
+from patron.events.store import MAX_DEAD_LETTER_PAYLOAD, DeadLetter
+
+log = logging.getLogger("patron.events.mqtt")
+
+SOURCE = "mqtt"
+#: how long the broker keeps a worker's session (subscription and queued messages) while it is away
+SESSION_EXPIRY_SECONDS = 24 * 3600
+#: how many unacknowledged messages the broker may have in flight to one worker (the MQTT maximum)
+RECEIVE_MAXIMUM = 65535
+#: most messages stored in one transaction
+BATCH_MAX = 5000
+#: how long the writer lets a batch gather when few messages are waiting
+LINGER_SECONDS = 0.01
+#: a message may be this many times ``ingest_max_event_bytes`` (it may hold many events)
+MESSAGE_SIZE_FACTOR = 16
+#: back-off between attempts while the stores fail
+RETRY_MIN_SECONDS = 0.25
+RETRY_MAX_SECONDS = 10.0
+#: after a stop is asked for, how long the writer keeps storing what is buffered
+DRAIN_SECONDS = 5.0
+KEEPALIVE_SECONDS = 30
+
+ENVELOPE_FIELDS = frozenset({"key", "events"})
+_SECRET_RE = re.compile(r"\b(pdk|pik)_([A-Za-z0-9_-]{4})[A-Za-z0-9_-]*")
+
+
+class Message(NamedTuple):
+    """One received PUBLISH, as the network thread hands it to the writer."""
+
+    topic: str
+    payload: bytes
+    mid: int
+    qos: int
+    generation: int  # which connection it came on: a PUBACK goes back only on that one
+
+
+@dataclass
+class MqttStats:
+    """Counters since start (read them from any thread; they only grow)."""
+
+    received: int = 0
+    handled: int = 0  # stored or kept as dead letters (durably)
+    acknowledged: int = 0
+    events_accepted: int = 0
+    events_stored: int = 0
+    dead_letters: int = 0
+    batches: int = 0
+    failures: int = 0
+
+
+@dataclass(frozen=True)
+class BrokerAddress:
+    host: str
+    port: int
+    tls: bool
+    username: str | None
+    password: str | None
+
+
+def parse_url(url: str) -> BrokerAddress:
+    """``mqtt://[user:pass@]host[:port]`` (``mqtts://`` for TLS) as its parts."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("mqtt", "tcp", "mqtts", "ssl") or not parts.hostname:
+        raise Invalid(
+            f"PATRON_MQTT_URL must look like mqtt://[user:pass@]host[:port], not {url!r}.", field="mqtt_url"
+        )
+    tls = parts.scheme in ("mqtts", "ssl")
+    try:
+        port = parts.port or (8883 if tls else 1883)
+    except ValueError:
+        raise Invalid(f"PATRON_MQTT_URL has an invalid port: {url!r}.", field="mqtt_url") from None
+    username = unquote(parts.username) if parts.username else None
+    password = unquote(parts.password) if parts.password else None
+    return BrokerAddress(parts.hostname, port, tls, username, password)
+
+
+def topic_filter(prefix: str, shared_group: str | None) -> str:
+    """What a worker subscribes to: every device's events topic under ``prefix``."""
+    topic = f"{prefix}/+/devices/+/events"
+    return f"$share/{shared_group}/{topic}" if shared_group else topic
+
+
+def device_topic(prefix: str, org_slug: str, device_id: int) -> str:
+    """The topic a device publishes its events on."""
+    return f"{prefix}/{org_slug}/devices/{device_id}/events"
+
+
+def parse_topic(topic: str, prefix: str) -> tuple[str, int] | str:
+    """``(org slug, device id)`` of a device events topic, or the reason it is not one."""
+    head = prefix + "/"
+    parts = topic[len(head) :].split("/") if topic.startswith(head) else []
+    if len(parts) != 4 or parts[1] != "devices" or parts[3] != "events" or not parts[0]:
+        return f"topic: expected {prefix}/<org>/devices/<device id>/events"
+    device = parts[2]
+    if not device.isascii() or not device.isdigit() or not 0 < int(device) <= INT32_MAX:
+        return "topic: the device id must be a positive integer"
+    return parts[0], int(device)
+
+
+def default_client_id(store_path: str) -> str:
+    """Stable per machine and event store, so a restarted worker resumes its own session."""
+    digest = hashlib.sha256(f"{socket.gethostname()}\0{store_path}".encode()).hexdigest()[:12]
+    host = re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname())[:24]
+    return f"patron-ingest-{host}-{digest}"
+
+
+def redact(text: str) -> str:
+    """Hide the secret part of any key in a payload kept as a dead letter."""
+    return _SECRET_RE.sub(r"\1_\2…", text)
+
+
+def _payload_text(payload: bytes) -> str:
+    return redact(payload[:MAX_DEAD_LETTER_PAYLOAD].decode("utf-8", "replace"))
+
+
+class _Batch:
+    """Sorts the messages of one batch into credential groups and dead letters."""
+
+    def __init__(self, ingest: MqttIngest) -> None:
+        self.runtime = ingest.runtime
+        self.prefix = ingest.prefix
+        self.max_bytes = ingest.max_message_bytes
+        self.max_events = ingest.runtime.settings.ingest_max_events
+        self.groups: dict[tuple[Credential, int], IngestGroup] = {}
+        self.letters: list[DeadLetter] = []
+        self._auth: dict[tuple[Any, int, int], tuple[Credential | None, str | None]] = {}
+
+    def letter(
+        self,
+        message: Message,
+        reason: str,
+        *,
+        org_id=None,
+        device_id=None,
+        index=None,
+        payload: str | None = None,
+    ) -> None:
+        self.letters.append(
+            DeadLetter(
+                reason=reason,
+                source=SOURCE,
+                payload=_payload_text(message.payload) if payload is None else payload,
+                org_id=org_id,
+                topic=message.topic,
+                device_id=device_id,
+                item_index=index,
+            )
+        )
+
+    def authorise(self, key: Any, org_id: int, device_id: int) -> tuple[Credential | None, str | None]:
+        """The credential of ``key`` if it may send the topic's device's events, else the reason."""
+        cache_key = (key if isinstance(key, str) else repr(key), org_id, device_id)
+        found = self._auth.get(cache_key)
+        if found is None:
+            found = self._authorise(key, org_id, device_id)
+            self._auth[cache_key] = found
+        return found
+
+    def _authorise(self, key: Any, org_id: int, device_id: int) -> tuple[Credential | None, str | None]:
+        if not isinstance(key, str) or not key:
+            return None, "key: must be a device key (pdk_…) or an ingest key (pik_…)"
+        credential = self.runtime.authenticate(key)
+        if credential is None:
+            return None, "key: unknown or revoked key"
+        if credential.org_id != org_id:
+            return None, "key: belongs to another organisation than the topic's"
+        if credential.device_id is not None and credential.device_id != device_id:
+            return None, f"key: not the key of device {device_id}"
+        return credential, None
+
+    def add(self, message: Message) -> None:
+        parsed = parse_topic(message.topic, self.prefix)
+        if isinstance(parsed, str):
+            self.letter(message, parsed)
+            return
+        slug, device_id = parsed
+        org_id = self.runtime.directory.org_id_for_slug(slug)
+        if org_id is None:
+            self.letter(message, f"topic: no organisation {slug!r}", device_id=device_id)
+            return
+        where = {"org_id": org_id, "device_id": device_id}
+        payload = message.payload
+        if len(payload) > self.max_bytes:
+            self.letter(message, f"payload: larger than {self.max_bytes} bytes", **where)
+            return
+        try:
+            value = orjson.loads(payload)
+        except orjson.JSONDecodeError as exc:
+            self.letter(message, f"payload: not valid JSON ({exc})", **where)
+            return
+        indexed = True
+        if isinstance(value, dict) and "events" in value:
+            unknown = set(value) - ENVELOPE_FIELDS
+            if unknown:
+                self.letter(
+                    message,
+                    f"{sorted(unknown)[0]}: unknown field of an envelope (it has only key and events)",
+                    **where,
+                )
+                return
+            items, message_key = value["events"], value.get("key")
+            if not isinstance(items, list):
+                self.letter(message, "events: must be a JSON array of events", **where)
+                return
+            if message_key is None:
+                self.letter(
+                    message, "key: missing; send the device key (or an ingest key) in the envelope", **where
+                )
+                return
+        elif isinstance(value, dict):
+            items, message_key, indexed = [value], None, False
+            if "key" not in value:
+                self.letter(
+                    message, "key: missing; send the device key (or an ingest key) in the event", **where
+                )
+                return
+        elif isinstance(value, list):
+            items, message_key = value, None
+        else:
+            self.letter(
+                message,
+                'payload: must be an event object, an array of events, or {"key": ..., "events": [...]}',
+                **where,
+            )
+            return
+        if len(items) > self.max_events:
+            self.letter(
+                message,
+                f"events: at most {self.max_events} events per message; this one has {len(items)}",
+                **where,
+            )
+            return
+        if message_key is not None:
+            credential, reason = self.authorise(message_key, org_id, device_id)
+            if reason is not None:
+                self.letter(message, reason, **where)
+                return
+        for index, item in enumerate(items):
+            position = index if indexed else None
+            key = message_key
+            if isinstance(item, dict) and "key" in item:
+                item = dict(item)
+                own_key = item.pop("key")
+                if key is None:
+                    key = own_key
+                elif own_key != key:
+                    self.letter(
+                        message,
+                        "key: differs from the envelope's key",
+                        index=position,
+                        payload=_item_text(item),
+                        **where,
+                    )
+                    continue
+            if key is None:
+                self.letter(
+                    message,
+                    "key: missing; send the device key (or an ingest key) in each event",
+                    index=position,
+                    payload=_item_text(item),
+                    **where,
+                )
+                continue
+            credential, reason = self.authorise(key, org_id, device_id)
+            if reason is not None:
+                self.letter(message, reason, index=position, payload=_item_text(item), **where)
+                continue
+            if credential.device_id is None and isinstance(item, dict):
+                named = item.get("device_id")
+                if named is None:
+                    item = dict(item)
+                    item["device_id"] = device_id
+                elif named != device_id:
+                    self.letter(
+                        message,
+                        "device_id: differs from the topic's device",
+                        index=position,
+                        payload=_item_text(item),
+                        **where,
+                    )
+                    continue
+            group = self.groups.get((credential, device_id))
+            if group is None:
+                group = IngestGroup([], credential, origins=[], device_id=device_id)
+                self.groups[(credential, device_id)] = group
+            group.items.append(item)
+            group.origins.append((message.topic, position))
+
+
+def _item_text(item: Any) -> str:
+    try:
+        return redact(orjson.dumps(item).decode())[:MAX_DEAD_LETTER_PAYLOAD]
+    except (TypeError, orjson.JSONEncodeError):
+        return repr(item)[:MAX_DEAD_LETTER_PAYLOAD]
+
+
+class MqttIngest:
+    """Subscribes to the device events topics and ingests what arrives (see the module's notes).
+
+    ``start()`` returns at once (the connection is made, and remade after a loss, in the
+    background); ``stop()`` stores what is buffered, acknowledges it and disconnects, keeping the
+    session for the next start.
+    """
+
+    def __init__(
+        self,
+        runtime: EventRuntime,
+        *,
+        client_id: str | None = None,
+        session_expiry: int = SESSION_EXPIRY_SECONDS,
+        batch_max: int = BATCH_MAX,
+        linger: float = LINGER_SECONDS,
+    ) -> None:
+        settings = runtime.settings
+        if not settings.mqtt_url:
+            raise Invalid("Set PATRON_MQTT_URL to the broker to take device events from.", field="mqtt_url")
+        self.runtime = runtime
+        self.address = parse_url(settings.mqtt_url)
+        self.prefix = settings.mqtt_topic_prefix.strip("/")
+        self.subscription = topic_filter(self.prefix, settings.mqtt_shared_group or None)
+        self.client_id = client_id or settings.mqtt_client_id or default_client_id(runtime.store.path)
+        self.session_expiry = session_expiry
+        self.batch_max = batch_max
+        self.linger = linger
+        self.max_message_bytes = settings.ingest_max_event_bytes * MESSAGE_SIZE_FACTOR
+        self.stats = MqttStats()
+        self._buffer: deque[Message] = deque()
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._subscribed = threading.Event()
+        self._ack_lock = threading.Lock()
+        self._generation = 0
+        self._client: paho.Client | None = None
+        self._writer: threading.Thread | None = None
+
+    # --- lifecycle ------------------------------------------------------------------------------
+    def start(self) -> None:
+        if self._client is not None:
+            return
+        self._stopping.clear()
+        client = paho.Client(
+            paho.CallbackAPIVersion.VERSION2, client_id=self.client_id, protocol=paho.MQTTv5, manual_ack=True
+        )
+        if self.address.username is not None:
+            client.username_pw_set(self.address.username, self.address.password)
+        if self.address.tls:
+            client.tls_set()
+        client.reconnect_delay_set(1, 30)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_subscribe = self._on_subscribe
+        client.on_message = self._on_message
+        properties = Properties(PacketTypes.CONNECT)
+        properties.SessionExpiryInterval = self.session_expiry
+        properties.ReceiveMaximum = RECEIVE_MAXIMUM
+        client.connect_async(
+            self.address.host,
+            self.address.port,
+            keepalive=KEEPALIVE_SECONDS,
+            clean_start=False,
+            properties=properties,
+        )
+        self._client = client
+        self._writer = threading.Thread(target=self._run, name="patron-mqtt-writer", daemon=True)
+        self._writer.start()
+        client.loop_start()
+        log.info(
+            "MQTT ingest: connecting to %s:%d as %s, subscribing to %s",
+            self.address.host,
+            self.address.port,
+            self.client_id,
+            self.subscription,
+        )
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Store and acknowledge what is buffered, then disconnect (the broker keeps the session)."""
+        client = self._client
+        if client is None:
+            return
+        self._stopping.set()
+        self._wake.set()
+        if self._writer is not None:
+            self._writer.join(timeout)
+            self._writer = None
+        client.disconnect()
+        client.loop_stop()
+        self._client = None
+        self._subscribed.clear()
+
+    def wait_subscribed(self, timeout: float = 10.0) -> bool:
+        """Block until the broker has confirmed the subscription (True) or the time is up (False)."""
+        return self._subscribed.wait(timeout)
+
+    @property
+    def connected(self) -> bool:
+        return self._client is not None and self._client.is_connected()
+
+    @property
+    def pending(self) -> int:
+        """Messages received and not yet handled by the writer."""
+        return len(self._buffer)
+
+    # --- network thread -------------------------------------------------------------------------
+    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
+        if reason_code.is_failure:
+            log.error("MQTT ingest: the broker refused the connection: %s", reason_code)
+            return
+        log.info("MQTT ingest: connected (session %s)", "resumed" if flags.session_present else "new")
+        client.subscribe(self.subscription, qos=1)
+
+    def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
+        failed = [code for code in reason_codes if code.is_failure]
+        if failed:
+            log.error(
+                "MQTT ingest: the broker refused the subscription to %s: %s", self.subscription, failed[0]
+            )
+            return
+        self._subscribed.set()
+
+    def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
+        # Acknowledgements of messages from the lost connection must not go out on the next one
+        # (a packet id is only meaningful on its own connection): the broker redelivers those.
+        with self._ack_lock:
+            self._generation += 1
+        self._subscribed.clear()
+        if not self._stopping.is_set():
+            log.warning("MQTT ingest: disconnected (%s); reconnecting", reason_code)
+
+    def _on_message(self, client, userdata, message) -> None:
+        try:
+            topic = message.topic
+        except UnicodeDecodeError:
+            topic = "<topic not valid UTF-8>"
+        self._buffer.append(Message(topic, message.payload, message.mid, message.qos, self._generation))
+        self.stats.received += 1
+        if not self._wake.is_set():
+            self._wake.set()
+
+    # --- writer thread --------------------------------------------------------------------------
+    def _run(self) -> None:
+        retry: list[Message] = []
+        delay = RETRY_MIN_SECONDS
+        drain_until: float | None = None
+        while True:
+            if retry:
+                self._stopping.wait(delay)
+            else:
+                self._wait_for_messages()
+            if self._stopping.is_set() and drain_until is None:
+                drain_until = time.monotonic() + DRAIN_SECONDS
+            generation = self._generation
+            batch = [message for message in retry if message.generation == generation]
+            buffer = self._buffer
+            for _ in range(min(self.batch_max - len(batch), len(buffer))):
+                batch.append(buffer.popleft())
+            retry = self._write(batch) if batch else []
+            delay = min(delay * 2, RETRY_MAX_SECONDS) if retry else RETRY_MIN_SECONDS
+            if drain_until is not None and (retry or not buffer or time.monotonic() > drain_until):
+                return
+
+    def _wait_for_messages(self) -> None:
+        while not self._buffer and not self._stopping.is_set():
+            self._wake.clear()
+            if self._buffer:
+                break
+            self._wake.wait(0.5)
+        if len(self._buffer) < self.batch_max and not self._stopping.is_set():
+            time.sleep(self.linger)
+
+    def _write(self, batch: list[Message]) -> list[Message]:
+        """Store the batch and acknowledge it. Returns the messages that could not be stored (to try
+        again: nothing of those is acknowledged)."""
+        try:
+            self._store(batch)
+            return []
+        except Exception:
+            self.stats.failures += 1
+            log.exception("MQTT ingest: storing a batch of %d messages failed; trying one by one", len(batch))
+        failed: list[tuple[Message, Exception]] = []
+        for message in batch:
+            try:
+                self._store([message])
+            except Exception as exc:
+                failed.append((message, exc))
+        if not failed:
+            return []
+        if len(failed) == len(batch):  # nothing goes through: the stores are down, not the messages
+            return [message for message, _ in failed]
+        # the others were stored: these messages themselves are the trouble; keep them as dead letters
+        left: list[Message] = []
+        for message, exc in failed:
+            letter = DeadLetter(
+                reason=f"could not be ingested: {error_reason(exc)}"[:1000],
+                source=SOURCE,
+                payload=_payload_text(message.payload),
+                topic=message.topic,
+            )
+            try:
+                self.runtime.ingest_many([], source=SOURCE, dead_letters=[letter])
+            except Exception:
+                left.append(message)
+                continue
+            self.stats.dead_letters += 1
+            self.stats.handled += 1
+            self._acknowledge([message])
+        return left
+
+    def _store(self, batch: list[Message]) -> None:
+        sorter = _Batch(self)
+        for message in batch:
+            sorter.add(message)
+        result = self.runtime.ingest_many(
+            list(sorter.groups.values()), source=SOURCE, dead_letters=sorter.letters
+        )
+        stats = self.stats
+        stats.batches += 1
+        stats.handled += len(batch)
+        stats.events_accepted += result.accepted
+        stats.events_stored += result.stored
+        stats.dead_letters += len(sorter.letters) + len(result.rejected)
+        self._acknowledge(batch)
+
+    def _acknowledge(self, batch: list[Message]) -> None:
+        client = self._client
+        if client is None:
+            return
+        count = 0
+        with self._ack_lock:
+            generation = self._generation
+            for message in batch:
+                if message.qos and message.generation == generation:
+                    client.ack(message.mid, message.qos)
+                    count += 1
+        self.stats.acknowledged += count
