@@ -28,6 +28,7 @@ ROUTERS = (
     "patron.tickets.api",
     "patron.sales.api",
     "patron.events.api",
+    "patron.events.signals_api",
     "patron.rules.api",
     "patron.web.pages",
 )
