@@ -28,6 +28,8 @@ ROUTERS = (
     "patron.tickets.api",
     "patron.sales.api",
     "patron.events.api",
+    "patron.devices.api",
+    "patron.events.query_api",
     "patron.events.signals_api",
     "patron.rules.api",
     "patron.web.pages",

@@ -23,13 +23,16 @@ CUSTOMER_HOOK_MODULES: tuple[str, ...] = (
     "patron.interactions.service",
     "patron.tickets.service",
     "patron.sales.service",
+    "patron.devices.service",
+    "patron.events.privacy",
 )
 
 
 def _domain(module_path: str) -> str:
-    """``patron.tickets.service`` -> ``tickets``: the key of the domain's part in reports and exports."""
+    """``patron.tickets.service`` (or ``patron.events.privacy``) -> ``tickets`` (``events``): the key of the
+    domain's part in reports and exports."""
     parts = module_path.split(".")
-    return parts[-2] if parts[-1] == "service" and len(parts) > 1 else parts[-1]
+    return parts[-2] if parts[-1] in ("service", "privacy") and len(parts) > 1 else parts[-1]
 
 
 def hooks(name: str) -> Iterator[tuple[str, Callable]]:

@@ -45,6 +45,32 @@ TICK_SECONDS = 1.0
 PROCESS_CHUNK = 20_000
 
 
+class CurrentRuntime:
+    """The runtime started last in this process (``patron serve``) and still running, for code that holds
+    only a records session and needs the event store: the customer privacy hooks
+    (:mod:`patron.events.privacy`). :meth:`EventRuntime.start` records itself here and ``stop()`` takes
+    itself off again (a runtime stopped out of order leaves the others in place)."""
+
+    def __init__(self) -> None:
+        self._running: list[EventRuntime] = []
+        self._lock = threading.Lock()
+
+    def get(self) -> EventRuntime | None:
+        running = self._running
+        return running[-1] if running else None
+
+    def set(self, runtime: EventRuntime) -> None:
+        with self._lock:
+            self._running = [r for r in self._running if r is not runtime] + [runtime]
+
+    def clear(self, runtime: EventRuntime) -> None:
+        with self._lock:
+            self._running = [r for r in self._running if r is not runtime]
+
+
+CURRENT = CurrentRuntime()
+
+
 @dataclass
 class IngestResult:
     """``accepted``: events now durable (new or already stored); ``stored``: of those, how many were new;
@@ -121,6 +147,10 @@ class EventRuntime:
     def start(self) -> None:
         """Open the store and, if processing, start the processor thread (after catching up)."""
         store = self.store
+        CURRENT.set(self)
+        from patron.events import timeline  # device events on the customer timeline
+
+        timeline.install(self)
         if not self.processing or self._thread is not None:
             return
         self._processed_seq = int(store.get_meta(CURSOR_KEY) or 0)
@@ -142,6 +172,10 @@ class EventRuntime:
         return getattr(module, name)(self)
 
     def stop(self) -> None:
+        from patron.events import timeline
+
+        CURRENT.clear(self)
+        timeline.uninstall(self)
         if self._thread is not None:
             self._stopping.set()
             self._queue.put(None)
