@@ -487,6 +487,8 @@ NAVIGATION = (
     NavItem("Tickets", "/tickets", "ticket", ("tickets.read",)),
     NavItem("Pipeline", "/pipeline", "pipeline", ("sales.read",), ("/deals",)),
     NavItem("Tasks", "/tasks", "check", ("sales.read",)),
+    NavItem("Devices", "/devices", "device", ("devices.read",)),
+    NavItem("Rules", "/rules", "alert", ("rules.read",)),
     NavItem("Activity", "/activity", "chart", ("activity.read",)),
     NavItem("Admin", "/admin", "shield", ("users.manage", "api_keys.manage", "audit.read")),
 )

@@ -21,6 +21,8 @@ from patron.customers.models import (
     IDENTITY_TYPES,
     INCOME_BANDS,
 )
+from patron.devices import service as devices_service
+from patron.events import signals as event_signals
 from patron.interactions import service as interactions_service
 from patron.interactions.models import DIRECTIONS, INTERACTION_KINDS
 from patron.sales import service as sales_service
@@ -315,6 +317,12 @@ def _page_360(
         "identities": customers_service.list_identities(session, org_id=org_id, customer_id=customer.id),
         "consents": customers_service.current_consents(session, org_id=org_id, customer_id=customer.id),
         "places": customer_places.list_places(session, org_id=org_id, customer_id=customer.id),
+        "devices": (
+            devices_service.list_customer_devices(session, org_id=org_id, customer_id=customer.id)
+            if viewer.can("devices.read")
+            else []
+        ),
+        "signals": event_signals.get_signals(session, org_id=org_id, customer_id=customer.id),
         "timeline": customers_service.list_timeline(
             session, org_id=org_id, customer_id=customer.id, before=before or None, limit=TIMELINE_PAGE
         ),

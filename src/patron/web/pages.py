@@ -8,7 +8,15 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, FastAPI
 
 from patron.core.api import HTML_ERROR_RENDERER
-from patron.web import admin_pages, auth_pages, customer_pages, dashboard_pages, sales_pages, ticket_pages
+from patron.web import (
+    admin_pages,
+    auth_pages,
+    customer_pages,
+    dashboard_pages,
+    device_pages,
+    sales_pages,
+    ticket_pages,
+)
 from patron.web.common import render_error_page
 
 
@@ -20,5 +28,5 @@ async def web_lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 
 router = APIRouter(include_in_schema=False, lifespan=web_lifespan)
-for module in (auth_pages, dashboard_pages, customer_pages, ticket_pages, sales_pages, admin_pages):
+for module in (auth_pages, dashboard_pages, customer_pages, ticket_pages, sales_pages, device_pages, admin_pages):
     router.include_router(module.router)
