@@ -185,17 +185,28 @@ class RuleProcessor:
                 log.exception("warming rule %s failed", rule.id)
 
     def _warm_silence(self, session: Session, rule: CompiledRule, processed: int) -> None:
-        column = "device_id" if rule.inactivity.per == "device" else "customer_id"
+        """Last heard times from the store, per device and customer, kept to the rule's device filters.
+        (The rule's conditions are not applied here: a restart may count a non-matching event as heard,
+        which can only delay an inactivity firing, never cause a false one.)"""
         condition, params = type_filter(rule)
         rows = self.runtime.store.query(
-            f"SELECT {column}, max(received_at), arg_max(device_id, received_at), arg_max(customer_id, received_at) "
-            f"FROM events WHERE org_id = ? AND seq <= ? AND {column} IS NOT NULL AND {condition} GROUP BY {column}",
+            "SELECT device_id, customer_id, max(received_at) FROM events "
+            f"WHERE org_id = ? AND seq <= ? AND {condition} GROUP BY device_id, customer_id",
             [rule.org_id, processed, *params],
         )
+        if rule.device_types is not None:
+            self.facts.prefetch_devices({row[0] for row in rows if row[0] is not None})
         heard = self.evaluator.heard.setdefault(rule.id, {})
-        prefix = rule.inactivity.per
-        for subject_id, last, device_id, customer_id in rows:
-            subject = f"{prefix}:{subject_id}"
+        for device_id, customer_id, last in rows:
+            if rule.device_ids is not None and device_id not in rule.device_ids:
+                continue
+            if rule.device_types is not None:
+                device = self.facts.device(device_id)
+                if device is None or device.type not in rule.device_types:
+                    continue
+            subject = subject_for(rule, device_id, customer_id)
+            if subject is None:
+                continue
             at = last.replace(tzinfo=UTC)
             if subject not in heard or heard[subject].at < at:
                 heard[subject] = Heard(at, device_id, customer_id)

@@ -69,7 +69,7 @@ class RuleOut(Schema):
     id: int
     name: str
     description: str
-    enabled: bool
+    enabled: bool = Field(description="Only enabled rules are evaluated on arriving events.")
     definition: dict[str, Any] = Field(description="The rule as data (see docs/iot.md).")
     fire_count: int = Field(description="How many times the rule has fired.")
     last_fired_at: datetime | None = Field(description="When it last fired (UTC); null if never.")
