@@ -12,7 +12,6 @@ import os
 import shutil
 import socket
 import subprocess
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -257,20 +256,3 @@ def private_broker(tmp_path) -> Iterator[PrivateBroker]:
         process.wait(10)
     except subprocess.TimeoutExpired:
         process.kill()
-
-
-def drain_thread(
-    stream, lines: list[str], event_on: tuple[str, threading.Event] | None = None
-) -> threading.Thread:
-    """Read a subprocess's output into ``lines`` in the background."""
-
-    def run() -> None:
-        for raw in iter(stream.readline, b""):
-            line = raw.decode(errors="replace").rstrip()
-            lines.append(line)
-            if event_on and event_on[0] in line:
-                event_on[1].set()
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    return thread

@@ -63,7 +63,7 @@ def ingest(
     from patron.core.config import get_settings
     from patron.core.db import engine_for, make_sessionmaker
     from patron.core.migrate import upgrade
-    from patron.events.mqtt import MqttIngest
+    from patron.events.mqtt import MqttIngest, parse_url
     from patron.events.runtime import EventRuntime
     from patron.events.store import resolve_path
 
@@ -79,6 +79,7 @@ def ingest(
             "PATRON_MQTT_URL is not set: give the broker to take events from, e.g. mqtt://127.0.0.1:1883.",
             field="PATRON_MQTT_URL",
         )
+    parse_url(settings.mqtt_url)  # a bad URL is refused before anything is opened
     engine = engine_for(settings)
     if settings.auto_migrate:
         upgrade(engine)
@@ -96,9 +97,14 @@ def ingest(
             ) from None
         raise Invalid(f"cannot open the event store {path}: {exc}", field="PATRON_EVENTS_URL") from None
 
+    try:
+        worker = MqttIngest(runtime)
+    except BaseException:
+        runtime.stop()
+        engine.dispose()
+        raise
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGTERM, signal.SIGINT)}
-    worker = MqttIngest(runtime)
     try:
         worker.start()
         _say(
