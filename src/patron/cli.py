@@ -37,6 +37,7 @@ app.add_typer(db_app, name="db")
 DOMAIN_COMMANDS = (
     ("patron.customers.cli", "app", "customers"),
     ("patron.tickets.cli", "app", "tickets"),
+    ("patron.devices.cli", "app", "devices"),
     ("patron.simulate.cli", "app", "demo"),
     ("patron.analytics.cli", "app", "analytics"),
     ("patron.events.cli", "app", "ingest"),
