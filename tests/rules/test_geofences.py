@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from patron.rules.evaluator import Evaluator
 from patron.rules.models import RuleState
 
 SHOP = {"lat": 52.52000, "lon": 13.40500}
@@ -86,7 +87,7 @@ def test_the_side_of_the_fence_survives_a_restart_of_the_engine(
         state = session.scalar(select(RuleState).where(RuleState.rule_id == rule["id"]))
         assert state.subject == f"device:{phone.id}" and state.state["inside"] is True
 
-    engine.evaluator.inside.clear()  # what a restart forgets; the side is read back from the database
+    engine.evaluator = Evaluator(engine.facts)  # a restart forgets everything; sides are read back
     send(phone, location(AT_DOOR))
     assert len(firings(rule["id"])) == 1
     send(phone, location(FAR), location(NEAR))
@@ -110,3 +111,24 @@ def test_events_without_a_position_do_not_move_anyone(
     rule = make_rule(tenant, {**offer_rule(CIRCLE, "left"), "actions": []})
     send(phone, location(NEAR), {"type": "location", "props": {"battery": 80}}, location(AT_DOOR))
     assert firings(rule["id"]) == []
+
+
+def test_a_very_large_fence_and_a_fence_per_customer(
+    tenant, new_customer, new_device, send, make_rule, firings
+):
+    customer_id = new_customer(tenant.org_id)
+    phone, car = (new_device(tenant.org_id, customer_id, type=kind) for kind in ("phone_app", "vehicle"))
+    country = make_rule(
+        tenant,
+        {
+            "when": {"event_types": "*"},
+            "geofence": {"name": "Germany-ish", "circle": {"lat": 51.0, "lon": 10.0, "radius_m": 500_000}},
+        },
+    )
+    shop = make_rule(tenant, {"when": {"event_types": "*"}, "geofence": {**CIRCLE, "per": "customer"}})
+    send(phone, location(NEAR))
+    send(car, location(AT_DOOR))  # the same customer, already inside the shop's fence
+    send(car, {"type": "location", "props": {"lat": 48.8566, "lon": 2.3522}})  # Paris
+    assert [f.device_id for f in firings(country["id"])] == [phone.id, car.id]
+    (entered,) = firings(shop["id"])
+    assert entered.device_id == phone.id and entered.customer_id == customer_id

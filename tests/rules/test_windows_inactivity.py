@@ -167,3 +167,29 @@ def test_inactivity_fires_once_per_silence(
     engine.tick(heard + timedelta(minutes=40))
     assert len(firings(rule["id"])) == 2
     assert [f.actions[0]["status"] for f in firings(rule["id"])] == ["created", "deduplicated"]
+
+
+def test_rules_reading_the_same_events_share_one_window(
+    tenant, new_customer, new_device, send, make_rule, firings
+):
+    taxi = new_device(tenant.org_id, new_customer(tenant.org_id))
+
+    def rule(threshold: int) -> dict:
+        return make_rule(
+            tenant,
+            {
+                "when": {"event_types": ["harsh_brake"]},
+                "window": {"minutes": 30, "op": "gte", "value": threshold},
+            },
+        )
+
+    two, three = rule(2), rule(3)
+    send(taxi, {"type": "harsh_brake"})
+    send(taxi, {"type": "harsh_brake"})
+    send(taxi, {"type": "harsh_brake"})
+    assert (len(firings(two["id"])), len(firings(three["id"]))) == (1, 1)
+    assert firings(three["id"])[0].reason.endswith("= 3 (gte 3)")
+    four = rule(4)  # joins the window already filled: its events are not counted twice
+    send(taxi, {"type": "harsh_brake"})
+    assert (len(firings(two["id"])), len(firings(three["id"])), len(firings(four["id"]))) == (1, 1, 1)
+    assert firings(four["id"])[0].reason.endswith("= 4 (gte 4)")

@@ -15,6 +15,7 @@ import orjson
 from patron.core.errors import Invalid
 from patron.customers.models import CONSENT_CHANNELS
 
+NUMERIC = (int, float)
 MISSING: Any = type("Missing", (), {"__repr__": lambda self: "MISSING", "__bool__": lambda self: False})()
 
 OPERATORS = ("eq", "ne", "gt", "gte", "lt", "lte", "between", "in", "not_in", "exists", "contains")
@@ -268,7 +269,6 @@ def _member(values: list) -> Callable[[Any], bool]:
     texts = frozenset(v for v in values if isinstance(v, str))
     numbers = frozenset(v for v in values if is_number(v))
     flags = frozenset(v for v in values if isinstance(v, bool))
-    has_null = any(v is None for v in values)
 
     def test(a: Any) -> bool:
         if isinstance(a, str):
@@ -277,7 +277,7 @@ def _member(values: list) -> Callable[[Any], bool]:
             return a in flags
         if is_number(a):
             return a in numbers
-        return a is None and has_null
+        return False
 
     return test
 
@@ -286,21 +286,32 @@ def _operator(op: str, value: Any, path: str) -> Callable[[Any], bool]:
     """A test of a present field value (a missing value is handled by the caller)."""
     if op in ("eq", "ne"):
         expected = want_scalar(value, path)
+        if expected is None:
+            raise fail(path, "null never matches: test a missing or null field with exists false")
         return (lambda a: same(a, expected)) if op == "eq" else (lambda a: not same(a, expected))
     if op in ("gt", "gte", "lt", "lte"):
         bound = want_number(value, path)
-        compare = {"gt": float.__gt__, "gte": float.__ge__, "lt": float.__lt__, "lte": float.__le__}[op]
-        return lambda a: is_number(a) and compare(float(a), float(bound))
+        # event values come from JSON, which has no NaN or infinity: a type check is enough
+        if op == "gt":
+            return lambda a: type(a) in NUMERIC and a > bound
+        if op == "gte":
+            return lambda a: type(a) in NUMERIC and a >= bound
+        if op == "lt":
+            return lambda a: type(a) in NUMERIC and a < bound
+        return lambda a: type(a) in NUMERIC and a <= bound
     if op == "between":
         pair = want_list(value, path, 2, 2)
         low, high = want_number(pair[0], f"{path}[0]"), want_number(pair[1], f"{path}[1]")
         if low > high:
             raise fail(path, "the low end must not exceed the high end")
-        return lambda a: is_number(a) and low <= a <= high
+        return lambda a: type(a) in NUMERIC and low <= a <= high
     if op in ("in", "not_in"):
         items = want_list(value, path, 1, MAX_LIST)
         for i, item in enumerate(items):
-            want_scalar(item, f"{path}[{i}]")
+            if want_scalar(item, f"{path}[{i}]") is None:
+                raise fail(
+                    f"{path}[{i}]", "null never matches: test a missing or null field with exists false"
+                )
         member = _member(items)
         return member if op == "in" else (lambda a: not member(a))
     if op == "contains":
@@ -355,10 +366,19 @@ def compile_conditions(value: Any, path: str, counter: list[int], depth: int = 1
     if "value" not in value:
         raise fail(f"{path}.value", "is required")
     check = _operator(op, value["value"], f"{path}.value")
+    name = value["field"]
+    if name.startswith("props.") and "." not in name[6:]:
+        key = name[6:]  # the common case, without the getter's call
+
+        def test(event: Any, facts: Any) -> bool:
+            found = event.props.get(key)
+            return found is not None and check(found)
+
+        return test, _COST[needs]
 
     def test(event: Any, facts: Any) -> bool:
         found = getter(event, facts)
-        return found is not MISSING and check(found)
+        return found is not MISSING and found is not None and check(found)
 
     return test, _COST[needs]
 

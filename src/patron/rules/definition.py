@@ -27,7 +27,8 @@ Keys of a definition (anything else is refused, naming the path):
     Operators: ``eq ne gt gte lt lte between in not_in exists contains``. ``gt``-``lte`` take a
     number, ``between`` ``[low, high]`` (inclusive), ``in``/``not_in`` a list, ``exists`` true or
     false, ``contains`` a text (substring of a text field) or a value (member of a list field). A
-    condition on a field the event (or customer) lacks is false, except ``exists: false``.
+    condition on a field the event (or customer) lacks, or holds as null, is false, except
+    ``exists: false``.
 ``window`` — an aggregate over the last N minutes of the matching events, per device or customer
     ``{"minutes", "per": "device"|"customer", "agg": "count"|"avg"|"min"|"max"|"sum",
     "prop": "<props name>" (not for count), "op": "gt"|"gte"|"lt"|"lte"|"eq"|"ne", "value",
@@ -199,21 +200,13 @@ class CompiledRule:
     actions: tuple[Action, ...] = ()
     definition: dict = field(default_factory=dict)
     definition_summary: str = ""
-
-    @property
-    def kind(self) -> str:
-        if self.window is not None:
-            return "window"
-        if self.inactivity is not None:
-            return "inactivity"
-        if self.geofence is not None:
-            return "geofence"
-        return "event"
-
-    @property
-    def per(self) -> str | None:
-        part = self.window or self.inactivity or self.geofence
-        return part.per if part is not None else None
+    #: ``event``, ``window``, ``inactivity`` or ``geofence``
+    kind: str = "event"
+    #: whom state and cooldown are kept for: ``device``, ``customer``, or None (device, else customer)
+    per: str | None = None
+    #: rules whose windows hold the same events (same organisation, when, conditions and window span,
+    #: subject and measure) share one window; this names it
+    window_source: str | None = None
 
     def matches_type(self, event_type: str) -> bool:
         if self.any_type or event_type in self.exact_types:
@@ -251,6 +244,20 @@ def compile_rule(definition: Any, *, rule_id: int = 0, org_id: int = 0, name: st
     if "cooldown_minutes" in spec:
         minutes = want_number(spec["cooldown_minutes"], f"{ROOT}.cooldown_minutes", 0, MAX_COOLDOWN_MINUTES)
         rule.cooldown = timedelta(minutes=minutes)
+    part = rule.window or rule.inactivity or rule.geofence
+    if part is not None:
+        rule.kind = "window" if rule.window else "inactivity" if rule.inactivity else "geofence"
+        rule.per = part.per
+    if rule.window is not None:
+        window = rule.window
+        rule.window_source = fingerprint(
+            {
+                "org": org_id,
+                "when": spec["when"],
+                "conditions": spec.get("conditions"),
+                "window": [window.minutes, window.per, window.agg, window.prop],
+            }
+        )
     actions = want_list(spec.get("actions", []), f"{ROOT}.actions", 0, MAX_ACTIONS)
     rule.actions = tuple(_action(item, f"{ROOT}.actions[{i}]") for i, item in enumerate(actions))
     return rule

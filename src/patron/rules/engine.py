@@ -34,6 +34,7 @@ from patron.rules.definition import CompiledRule, compile_rule
 from patron.rules.evaluator import Decision, Evaluator, Heard, subject_for
 from patron.rules.facts import Facts
 from patron.rules.models import Rule, RuleFiring, RuleState
+from patron.rules.plan import Plan
 
 log = logging.getLogger("patron.rules")
 
@@ -61,13 +62,14 @@ def type_filter(rule: CompiledRule) -> tuple[str, list[Any]]:
 
 
 class OrgRules:
-    """The enabled rules of one organisation, indexed by event type."""
+    """The enabled rules of one organisation, indexed by event type into evaluation plans."""
 
     def __init__(self, rules: list[CompiledRule]) -> None:
         self.exact: dict[str, list[CompiledRule]] = {}
         self.families: list[tuple[str, CompiledRule]] = []
         self.any: list[CompiledRule] = []
-        self.inactivity = [rule for rule in rules if rule.inactivity is not None]
+        self.inactivity = [rule for rule in rules if rule.kind == "inactivity"]
+        self.fence_ids = sorted(rule.id for rule in rules if rule.kind == "geofence")
         for rule in rules:
             if rule.any_type:
                 self.any.append(rule)
@@ -76,9 +78,9 @@ class OrgRules:
                 self.exact.setdefault(event_type, []).append(rule)
             for family in rule.families:
                 self.families.append((family, rule))
-        self._by_type: dict[str, tuple[CompiledRule, ...]] = {}
+        self._by_type: dict[str, Plan] = {}
 
-    def for_type(self, event_type: str) -> tuple[CompiledRule, ...]:
+    def for_type(self, event_type: str) -> Plan:
         found = self._by_type.get(event_type)
         if found is None:
             seen: dict[int, CompiledRule] = {rule.id: rule for rule in self.exact.get(event_type, ())}
@@ -87,7 +89,7 @@ class OrgRules:
                     seen.setdefault(rule.id, rule)
             for rule in self.any:
                 seen.setdefault(rule.id, rule)
-            found = tuple(sorted(seen.values(), key=lambda r: r.id))
+            found = Plan.of(list(seen.values()))
             if len(self._by_type) < 10_000:
                 self._by_type[event_type] = found
         return found
@@ -150,10 +152,13 @@ class RuleProcessor:
             if rule_id not in compiled or compiled[rule_id].fingerprint != old.fingerprint:
                 self.evaluator.forget_rule(rule_id)
         self.rules = compiled
+        self.evaluator.retain_window_sources({r.window_source for r in compiled.values() if r.window_source})
         by_org: dict[int, list[CompiledRule]] = {}
         for rule in compiled.values():
             by_org.setdefault(rule.org_id, []).append(rule)
         self.orgs = {org_id: OrgRules(rules) for org_id, rules in by_org.items()}
+        if any(rule.kind == "geofence" for rule in fresh):
+            self.evaluator.sides_loaded.clear()  # read sides again, the new fences' among them
         if fresh:
             self.facts.begin(session)
             try:
@@ -167,7 +172,8 @@ class RuleProcessor:
         store = self.runtime.store
         for rule in rules:
             try:
-                if rule.window is not None:
+                if rule.window_source is not None and rule.window_source not in self.evaluator.warm_sources:
+                    self.evaluator.warm_sources.add(rule.window_source)
                     since = now - timedelta(minutes=rule.window.minutes) - timedelta(minutes=1)
                     condition, params = type_filter(rule)
                     rows = store.query(
@@ -238,17 +244,17 @@ class RuleProcessor:
             self.refresh()
             if not self.orgs:
                 return
-            work: list[tuple[StoredEvent, tuple[CompiledRule, ...]]] = []
+            work: list[tuple[StoredEvent, Plan]] = []
             for event in events:
                 org = self.orgs.get(event.org_id)
                 if org is not None:
-                    rules = org.for_type(event.type)
-                    if rules:
-                        work.append((event, rules))
+                    plan = org.for_type(event.type)
+                    if plan:
+                        work.append((event, plan))
             if work:
                 self._run(work)
 
-    def _run(self, work: list[tuple[StoredEvent, tuple[CompiledRule, ...]]]) -> None:
+    def _run(self, work: list[tuple[StoredEvent, Plan]]) -> None:
         with self.factory() as session:
             self.facts.begin(session)
             try:
@@ -257,17 +263,17 @@ class RuleProcessor:
                 )
                 self._prefetch_sides(session, work)
                 firings: list[tuple[RuleFiring, Decision]] = []
-                for event, rules in work:
-                    for rule in rules:
-                        try:
-                            decision = self.evaluator.on_event(rule, event)
-                        except Exception:
-                            log.exception("rule %s failed on event %s", rule.id, event.seq)
-                            continue
-                        if decision is not None:
-                            recorded = self._fire(session, decision)
-                            if recorded is not None:
-                                firings.append((recorded, decision))
+                evaluate = self.evaluator.evaluate
+                for event, plan in work:
+                    try:
+                        decisions = evaluate(plan, event)
+                    except Exception:
+                        log.exception("rules failed on event %s", event.seq)
+                        continue
+                    for decision in decisions:
+                        recorded = self._fire(session, decision)
+                        if recorded is not None:
+                            firings.append((recorded, decision))
                 self._commit(session, firings)
             except Exception:
                 session.rollback()
@@ -276,32 +282,32 @@ class RuleProcessor:
             finally:
                 self.facts.end()
 
-    def _prefetch_sides(
-        self, session: Session, work: list[tuple[StoredEvent, tuple[CompiledRule, ...]]]
-    ) -> None:
-        """Read the persisted geofence side of every (rule, subject) this batch meets and we do not know."""
+    def _prefetch_sides(self, session: Session, work: list[tuple[StoredEvent, Plan]]) -> None:
+        """Read the persisted geofence sides of the subjects this batch positions and we have not read."""
+        loaded = self.evaluator.sides_loaded
         wanted: dict[int, set[str]] = {}
-        for event, rules in work:
-            if event.lat is None:
+        for event, plan in work:
+            if plan.fences is None or event.lat is None:
                 continue
-            for rule in rules:
-                if rule.geofence is None:
-                    continue
-                subject = subject_for(rule, event.device_id, event.customer_id)
-                if subject is not None and (rule.id, subject) not in self.evaluator.inside:
-                    wanted.setdefault(rule.id, set()).add(subject)
-        for rule_id, subjects in wanted.items():
+            for subject in (
+                None if event.device_id is None else f"device:{event.device_id}",
+                None if event.customer_id is None else f"customer:{event.customer_id}",
+            ):
+                if subject is not None and subject not in loaded:
+                    wanted.setdefault(event.org_id, set()).add(subject)
+        for org_id, subjects in wanted.items():
+            fence_ids = self.orgs[org_id].fence_ids
             names = sorted(subjects)
             for start in range(0, len(names), 500):
                 rows = session.execute(
-                    select(RuleState.subject, RuleState.state).where(
-                        RuleState.rule_id == rule_id, RuleState.subject.in_(names[start : start + 500])
+                    select(RuleState.rule_id, RuleState.subject, RuleState.state).where(
+                        RuleState.rule_id.in_(fence_ids), RuleState.subject.in_(names[start : start + 500])
                     )
                 )
-                for subject, state in rows:
-                    self.evaluator.inside[(rule_id, subject)] = bool((state or {}).get("inside"))
-            for subject in names:
-                self.evaluator.inside.setdefault((rule_id, subject), False)
+                for rule_id, subject, state in rows:
+                    if (rule_id, subject) not in self.evaluator.changed_sides:
+                        self.evaluator.set_side(rule_id, subject, bool((state or {}).get("inside")))
+            loaded.update(names)
 
     def _fire(self, session: Session, decision: Decision) -> RuleFiring | None:
         rule = decision.rule

@@ -15,8 +15,9 @@ from datetime import datetime
 from typing import Any
 
 from patron.events.store import StoredEvent, micros
-from patron.rules.conditions import MISSING, is_number
+from patron.rules.conditions import MISSING, NUMERIC
 from patron.rules.definition import CompiledRule, Window
+from patron.rules.plan import Plan
 
 MAX_WINDOW_ENTRIES = 100_000
 
@@ -99,23 +100,61 @@ def subject_for(rule: CompiledRule, device_id: int | None, customer_id: int | No
     return "org"
 
 
+_UNSEEN = object()
+
+
 class Evaluator:
+    """Rule state in memory and the per-event decision. Not thread-safe: one thread evaluates."""
+
     def __init__(self, facts: Any) -> None:
         self.facts = facts
-        self.windows: dict[tuple[int, str], WindowState] = {}
+        #: (window source, subject) -> the window; shared by rules with the same source
+        self.windows: dict[tuple[str, str], WindowState] = {}
+        self.warm_sources: set[str] = set()
         self.inside: dict[tuple[int, str], bool] = {}
+        self.inside_by_subject: dict[str, set[int]] = {}
+        #: subjects whose persisted geofence sides have been read (see the engine)
+        self.sides_loaded: set[str] = set()
         self.changed_sides: dict[tuple[int, str], tuple[bool, datetime]] = {}
         self.cooldowns: dict[tuple[int, str], datetime] = {}
         self.heard: dict[int, dict[str, Heard]] = {}
         self.silenced: dict[tuple[int, str], datetime] = {}
+        # facts about the event being evaluated, worked out once for all its rules
+        self._event: StoredEvent | None = None
+        self._ts_us = 0
+        self._device_subject: str | None = None
+        self._customer_subject: str | None = None
+        self._window_steps: dict[tuple[str, str], Any] = {}
 
     def forget_rule(self, rule_id: int) -> None:
-        for table in (self.windows, self.inside, self.changed_sides, self.cooldowns, self.silenced):
+        for subject in [s for s, members in self.inside_by_subject.items() if rule_id in members]:
+            self.set_side(rule_id, subject, False)
+        for table in (self.inside, self.changed_sides, self.cooldowns, self.silenced):
             for key in [key for key in table if key[0] == rule_id]:
                 del table[key]
         self.heard.pop(rule_id, None)
 
+    def retain_window_sources(self, sources: set[str]) -> None:
+        """Drop the windows no current rule reads."""
+        for key in [key for key in self.windows if key[0] not in sources]:
+            del self.windows[key]
+        self.warm_sources &= sources
+
     # --- matching ---------------------------------------------------------------------------------
+    def _prime(self, event: StoredEvent) -> None:
+        self._event = event
+        self._ts_us = micros(event.ts)
+        self._device_subject = None if event.device_id is None else f"device:{event.device_id}"
+        self._customer_subject = None if event.customer_id is None else f"customer:{event.customer_id}"
+        self._window_steps = {}
+
+    def _subject(self, per: str | None) -> str | None:
+        if per == "device":
+            return self._device_subject
+        if per == "customer":
+            return self._customer_subject
+        return self._device_subject or self._customer_subject or "org"
+
     def passes(self, rule: CompiledRule, event: StoredEvent) -> bool:
         """The event is one the rule is about: device filters and conditions hold (type is indexed)."""
         if rule.device_ids is not None and event.device_id not in rule.device_ids:
@@ -126,37 +165,128 @@ class Evaluator:
                 return False
         return rule.test is None or rule.test(event, self.facts)
 
+    def evaluate(self, plan: Plan, event: StoredEvent) -> list[Decision]:
+        """Run the event through every rule of the plan; the decisions of those that fire."""
+        if event is not self._event:
+            self._prime(event)
+        decisions: list[Decision] = []
+        facts = self.facts
+        for rule in plan.plain:
+            if rule.device_ids is None and rule.device_types is None:
+                if rule.test is not None and not rule.test(event, facts):
+                    continue
+            elif not self.passes(rule, event):
+                continue
+            decision = self._decide(rule, self._subject(rule.per), event, self._plain_reason(rule, event), {})
+            if decision is not None:
+                decisions.append(decision)
+        for group in plan.windows:
+            first = group[0]
+            subject = self._subject(first.per)
+            if subject is None:
+                continue
+            key = (first.window_source, subject)
+            step = self._window_steps.get(key, _UNSEEN)
+            if step is _UNSEEN:
+                step = self._window_steps[key] = self._window_step(first, first.window, key, event)
+            if step is None:
+                continue
+            before_value, before_count, value, count = step
+            for rule in group:  # each rule its own threshold; fires when it starts to hold
+                window = rule.window
+                if window.holds(value, count) and not window.holds(before_value, before_count):
+                    context: dict[str, Any] = {
+                        "window": {"value": value, "count": count, "minutes": window.minutes}
+                    }
+                    reason = f"{event.type}: {window.describe(value)}"
+                    decision = self._decide(rule, subject, event, reason, context)
+                    if decision is not None:
+                        decisions.append(decision)
+        if plan.fences is not None and event.lat is not None and event.lon is not None:
+            for rule in self._fence_candidates(plan, event):
+                subject = self._subject(rule.per)
+                if subject is None or not self.passes(rule, event):
+                    continue
+                context = {}
+                reason = self._geofence(rule, (rule.id, subject), event, context)
+                if reason is not None:
+                    decision = self._decide(rule, subject, event, reason, context)
+                    if decision is not None:
+                        decisions.append(decision)
+        for rule in plan.silent:
+            subject = self._subject(rule.per)
+            if subject is not None and self.passes(rule, event):
+                self._hear(rule, subject, event)
+        return decisions
+
+    def _fence_candidates(self, plan: Plan, event: StoredEvent) -> list[CompiledRule]:
+        """Fences near the position, and those the event's subjects are inside now (to notice leaving)."""
+        fences = plan.fences
+        assert fences is not None
+        near = fences.near(event.lat, event.lon)
+        inside_ids: set[int] = set()
+        for subject in (self._device_subject, self._customer_subject):
+            if subject is not None:
+                inside_ids |= self.inside_by_subject.get(subject, set())
+        if not inside_ids:
+            return near
+        found = {rule.id: rule for rule in near}
+        for rule_id in inside_ids:
+            rule = fences.by_id.get(rule_id)
+            if rule is not None:
+                found.setdefault(rule_id, rule)
+        return [found[rule_id] for rule_id in sorted(found)]
+
     def on_event(self, rule: CompiledRule, event: StoredEvent, *, fire: bool = True) -> Decision | None:
-        """Update the rule's state with the event and say whether it fires (``fire=False``: warm only)."""
-        if not self.passes(rule, event):
-            return None
-        subject = subject_for(rule, event.device_id, event.customer_id)
+        """One rule on one event (warming, and the rule test); ``fire=False`` only updates state."""
+        if event is not self._event:
+            self._prime(event)
+        subject = self._subject(rule.per)
         if subject is None:
             return None
-        key = (rule.id, subject)
         context: dict[str, Any] = {}
-        if rule.inactivity is not None:
-            heard = self.heard.setdefault(rule.id, {})
-            last = heard.get(subject)
-            if last is None or event.received_at >= last.at:
-                heard[subject] = Heard(event.received_at, event.device_id, event.customer_id)
-            return None
-        if rule.window is not None:
-            reason = self._window(rule.window, key, event, context)
-        elif rule.geofence is not None:
-            reason = self._geofence(rule, key, event, context)
+        if rule.kind == "window":
+            reason = self._window(rule, subject, event, context)
         else:
-            reason = f"{event.type} event" + (
-                f" with {rule.definition_summary}" if rule.definition_summary else ""
-            )
+            if not self.passes(rule, event):
+                return None
+            if rule.kind == "geofence":
+                reason = self._geofence(rule, (rule.id, subject), event, context)
+            elif rule.kind == "inactivity":
+                self._hear(rule, subject, event)
+                return None
+            else:
+                reason = self._plain_reason(rule, event)
         if reason is None or not fire:
             return None
-        if self._cooling(rule, key, event.received_at):
+        return self._decide(rule, subject, event, reason, context)
+
+    @staticmethod
+    def _plain_reason(rule: CompiledRule, event: StoredEvent) -> str:
+        summary = rule.definition_summary
+        return f"{event.type} event with {summary}" if summary else f"{event.type} event"
+
+    def _decide(
+        self, rule: CompiledRule, subject: str | None, event: StoredEvent, reason: str, context: dict
+    ) -> Decision | None:
+        """The firing, unless the rule is cooling down for this subject."""
+        if subject is None:
             return None
-        self.cooldowns[key] = event.received_at
+        if rule.cooldown:
+            key = (rule.id, subject)
+            last_fired = self.cooldowns.get(key)
+            if last_fired is not None and event.received_at - last_fired < rule.cooldown:
+                return None
+            self.cooldowns[key] = event.received_at
         return Decision(
             rule, event, subject, event.device_id, event.customer_id, reason, event.received_at, context
         )
+
+    def _hear(self, rule: CompiledRule, subject: str, event: StoredEvent) -> None:
+        heard = self.heard.setdefault(rule.id, {})
+        last = heard.get(subject)
+        if last is None or event.received_at >= last.at:
+            heard[subject] = Heard(event.received_at, event.device_id, event.customer_id)
 
     def _cooling(self, rule: CompiledRule, key: tuple[int, str], at: datetime) -> bool:
         if not rule.cooldown:
@@ -164,31 +294,58 @@ class Evaluator:
         last = self.cooldowns.get(key)
         return last is not None and at - last < rule.cooldown
 
-    def _window(self, window: Window, key: tuple[int, str], event: StoredEvent, context: dict) -> str | None:
+    def _window(self, rule: CompiledRule, subject: str, event: StoredEvent, context: dict) -> str | None:
+        window = rule.window
+        assert window is not None and rule.window_source is not None
+        key = (rule.window_source, subject)
+        step = self._window_steps.get(key, _UNSEEN)
+        if step is _UNSEEN:  # the first rule of this source to see the event adds it to the window
+            step = self._window_steps[key] = self._window_step(rule, window, key, event)
+        if step is None:
+            return None
+        before_value, before_count, value, count = step
+        if window.holds(before_value, before_count) or not window.holds(value, count):
+            return None
+        context["window"] = {"value": value, "count": count, "minutes": window.minutes}
+        return f"{event.type}: {window.describe(value)}"
+
+    def _window_step(self, rule: CompiledRule, window: Window, key: tuple[str, str], event: StoredEvent):
+        """Add the event to the shared window: the aggregate and count before and after, or None."""
+        if not self.passes(rule, event):
+            return None
         if window.agg == "count":
             value = 1.0
         else:
             found: Any = event.props
             for part in window.prop or ():
                 found = found.get(part, MISSING) if isinstance(found, dict) else MISSING
-            if not is_number(found):
+            if type(found) not in NUMERIC:
                 return None
             value = float(found)
         state = self.windows.get(key)
         if state is None:
             state = self.windows[key] = WindowState()
-        ts = micros(event.ts)
+        ts = self._ts_us
         cutoff = max(state.newest, ts) - window.span_us
         if ts <= cutoff:
             return None  # older than the window already
         state.prune(cutoff)
-        before = window.holds(state.aggregate(window.agg), len(state.entries))
+        before = (state.aggregate(window.agg), len(state.entries))
         state.add(ts, value)
-        aggregate = state.aggregate(window.agg)
-        if before or not window.holds(aggregate, len(state.entries)):
-            return None
-        context["window"] = {"value": aggregate, "count": len(state.entries), "minutes": window.minutes}
-        return f"{event.type}: {window.describe(aggregate)}"
+        return (*before, state.aggregate(window.agg), len(state.entries))
+
+    def set_side(self, rule_id: int, subject: str, inside: bool) -> None:
+        self.inside[(rule_id, subject)] = inside
+        members = self.inside_by_subject.get(subject)
+        if inside:
+            if members is None:
+                self.inside_by_subject[subject] = {rule_id}
+            else:
+                members.add(rule_id)
+        elif members is not None:
+            members.discard(rule_id)
+            if not members:
+                del self.inside_by_subject[subject]
 
     def _geofence(
         self, rule: CompiledRule, key: tuple[int, str], event: StoredEvent, context: dict
@@ -200,7 +357,7 @@ class Evaluator:
         inside = fence.shape.contains(event.lat, event.lon)
         was_inside = self.inside.get(key, False)
         if inside != was_inside:
-            self.inside[key] = inside
+            self.set_side(key[0], key[1], inside)
             self.changed_sides[key] = (inside, event.ts)
         if fence.on == "entered":
             fired = inside and not was_inside

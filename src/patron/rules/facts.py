@@ -115,10 +115,12 @@ class Facts:
         self.device_ttl = device_ttl
         self._devices: dict[int, tuple[float, DeviceFacts | None]] = {}
         self._customers: dict[tuple[int, int], CustomerFacts | None] = {}
+        self._checked_at = time.monotonic()
 
     def begin(self, session: Session) -> None:
         self.session = session
         self._customers = {}
+        self._checked_at = time.monotonic()
 
     def end(self) -> None:
         self.session = None
@@ -160,9 +162,11 @@ class Facts:
     def device(self, device_id: int | None) -> DeviceFacts | None:
         if device_id is None:
             return None
-        if not self._fresh(device_id, time.monotonic()):
-            self.prefetch_devices({device_id})
         entry = self._devices.get(device_id)
+        if entry is None or entry[0] <= self._checked_at:  # prefetched this batch: no clock read
+            if not self._fresh(device_id, time.monotonic()):
+                self.prefetch_devices({device_id})
+            entry = self._devices.get(device_id)
         return entry[1] if entry is not None else None
 
     def forget_devices(self) -> None:
