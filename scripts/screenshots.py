@@ -4,13 +4,14 @@ Seeds a small, demo-like organisation through the service functions into a tempo
 serves the app on a free local port, signs in and photographs the customer 360° page and the pipeline
 board. ``--all`` also photographs every other main page (handy when working on the CSS).
 
-    .venv/bin/python scripts/screenshots.py            # writes docs/img/customer-360.png, pipeline.png
+    .venv/bin/python scripts/screenshots.py            # writes docs/img/customer-360.png, pipeline.png, device-live.png
     .venv/bin/python scripts/screenshots.py --all --out /tmp/shots
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import socket
 import tempfile
 import threading
@@ -429,7 +430,52 @@ def seed(factory) -> dict:
             title="Ticket #3 breached its first-response target",
             link="/tickets",
         )
-        return {"customer_id": maria.id}
+        return {"customer_id": maria.id, "org_id": org.id}
+
+
+def seed_device(app, *, org_id: int, customer_id: int) -> int:
+    """Maria's taxi with the last hour of telemetry (a drive, a stop, a short fault), sent through ingest."""
+    from patron.devices import service as devices_service
+    from patron.events.ingest import Credential
+
+    with session_scope(app.state.sessionmaker) as session:
+        session.info["actor"] = Actor(org_id=org_id, label="screenshots")
+        _, device = devices_service.create_device(
+            session, org_id=org_id, type="vehicle", customer_id=customer_id, name="Taxi B-PT 412",
+            model="Toyota Corolla Hybrid", firmware="4.2.1", serial="TX-412",
+        )
+        device_id = device.id
+    now = utcnow()
+    events = []
+    for step in range(180):  # one reading every 20 seconds
+        minute = step / 3
+        moving = not 22 <= minute <= 31
+        speed = 0.0 if not moving else 32 + 18 * math.sin(step / 7) + 6 * math.sin(step / 2.3)
+        events.append({
+            "id": f"shot-{step}",
+            "type": "telemetry",
+            "ts": (now - timedelta(seconds=20 * (180 - step))).isoformat(),
+            "props": {
+                "speed": round(max(speed, 0.0), 1),
+                "battery": round(92 - step * 0.09, 1),
+                "engine_temp": round(88 + (4 if moving else -6) + 2 * math.sin(step / 11), 1),
+                "lat": round(52.52 + step * 0.0004, 5),
+                "lon": round(13.40 + 0.01 * math.sin(step / 30), 5),
+            },
+        })
+    events.append({"id": "shot-fault", "type": "fault", "ts": (now - timedelta(minutes=12)).isoformat(),
+                   "props": {"code": "P0128", "message": "Coolant below thermostat temperature"}})
+    app.state.events.ingest(events, credential=Credential(org_id=org_id, device_id=device_id), source="http")
+    app.state.events.wait_processed(timeout=30)
+    from patron.devices.models import Device
+
+    deadline = time.monotonic() + 20  # the enrichment writes health and last seen a few seconds later
+    while time.monotonic() < deadline:
+        with session_scope(app.state.sessionmaker) as session:
+            if session.get(Device, device_id).last_seen_at is not None:
+                break
+        time.sleep(0.5)
+    return device_id
 
 
 def main() -> None:
@@ -465,7 +511,12 @@ def main() -> None:
                 page.fill("#f-password", PASSWORD)
                 page.click("button[type=submit]")
                 page.wait_for_url(f"{base}/")
-                shots = {"customer-360": f"/customers/{seeded['customer_id']}", "pipeline": "/pipeline"}
+                device_id = seed_device(app, org_id=seeded["org_id"], customer_id=seeded["customer_id"])
+                shots = {
+                    "customer-360": f"/customers/{seeded['customer_id']}",
+                    "pipeline": "/pipeline",
+                    "device-live": f"/devices/{device_id}",
+                }
                 if args.all:
                     shots |= {
                         "dashboard": "/",
@@ -482,6 +533,10 @@ def main() -> None:
                     }
                 for name, path in shots.items():
                     page.goto(base + path)
+                    if page.locator("[data-telemetry]").count():
+                        page.locator("[data-telemetry] figure").first.wait_for()
+                    if page.locator("[data-live-events]").count():
+                        page.locator("[data-live-events] tbody tr td code").first.wait_for()
                     page.screenshot(path=str(args.out / f"{name}.png"), full_page=name != "pipeline")
                     print(f"wrote {args.out / f'{name}.png'}")
                 browser.close()

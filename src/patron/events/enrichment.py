@@ -271,6 +271,12 @@ class EnrichmentProcessor:
                 state.last_seen = ts
                 state.last_type = event.type
                 self._health_facts(state, event, ts)
+            elif is_fault(event.type, event.props) and (state.fault_since is None or ts > state.fault_since):
+                # a fault that arrives late (buffered on the device) still counts for its hold time
+                state.fault_since = ts
+                props = event.props
+                code = props.get("fault_code") or props.get("code") or props.get("error") or event.type
+                state.fault_code = str(code)[:60]
             minute = int(ts.timestamp()) // 60
             if minute > now_minute - RATE_WINDOW_MINUTES:
                 state.minutes[minute] = state.minutes.get(minute, 0) + 1
