@@ -25,6 +25,7 @@ CUSTOMER_HOOK_MODULES: tuple[str, ...] = (
     "patron.sales.service",
     "patron.devices.service",
     "patron.events.privacy",
+    "patron.rules.privacy",
 )
 
 
