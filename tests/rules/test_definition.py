@@ -194,3 +194,29 @@ def test_the_fence_grid_finds_nearby_fences_only():
     index = FenceIndex([small, huge, polar])
     assert {r.id for r in index.near(52.5201, 13.4051)} == {1, 2, 3}
     assert {r.id for r in index.near(48.0, 2.0)} == {2, 3}
+
+
+def test_quiet_subjects_are_swept_from_memory():
+    from datetime import timedelta
+
+    from patron.events.store import StoredEvent
+    from patron.rules.evaluator import Evaluator
+
+    rule = compile_rule(
+        {
+            "when": {"event_types": "x"},
+            "window": {"minutes": 5, "op": "gte", "value": 2},
+            "cooldown_minutes": 1,
+        },
+        rule_id=1,
+    )
+    evaluator = Evaluator(None)
+    first, second = (
+        StoredEvent(i, 1, str(i), 5, None, "x", NOW, NOW, "http", None, None, {}) for i in (1, 2)
+    )
+    assert evaluator.on_event(rule, first) is None
+    assert evaluator.on_event(rule, second).reason == "x: events over 5 min per device = 2 (gte 2)"
+    evaluator.sweep(NOW + timedelta(minutes=2), {1: rule})
+    assert (len(evaluator.windows), len(evaluator.cooldowns)) == (1, 0)  # cooled down, window still live
+    evaluator.sweep(NOW + timedelta(minutes=6), {1: rule})
+    assert evaluator.windows == {}

@@ -39,6 +39,7 @@ from patron.rules.plan import Plan
 log = logging.getLogger("patron.rules")
 
 FINGERPRINT_CHECK_SECONDS = 5.0
+SWEEP_SECONDS = 60.0
 
 
 def naive(moment: datetime) -> datetime:
@@ -108,6 +109,7 @@ class RuleProcessor:
         self._version = -1
         self._fingerprint: tuple | None = None
         self._next_check = 0.0
+        self._next_sweep = time.monotonic() + SWEEP_SECONDS
 
     # --- loading ------------------------------------------------------------------------------------
     def refresh(self, *, force: bool = False) -> None:
@@ -409,6 +411,9 @@ class RuleProcessor:
     def tick(self, now: datetime) -> None:
         with self._lock:
             self.refresh()
+            if time.monotonic() >= self._next_sweep:
+                self._next_sweep = time.monotonic() + SWEEP_SECONDS
+                self.evaluator.sweep(now, self.rules)
             decisions: list[Decision] = []
             for org in self.orgs.values():
                 for rule in org.inactivity:

@@ -46,12 +46,13 @@ class Heard:
 class WindowState:
     """The matching events of one subject within a rule's window: ``(ts in µs, value)``, oldest first."""
 
-    __slots__ = ("entries", "total", "newest")
+    __slots__ = ("entries", "total", "newest", "span_us")
 
-    def __init__(self) -> None:
+    def __init__(self, span_us: int = 0) -> None:
         self.entries: deque[tuple[int, float]] = deque()
         self.total = 0.0
         self.newest = 0
+        self.span_us = span_us
 
     def prune(self, cutoff: int) -> None:
         entries = self.entries
@@ -133,6 +134,17 @@ class Evaluator:
             for key in [key for key in table if key[0] == rule_id]:
                 del table[key]
         self.heard.pop(rule_id, None)
+
+    def sweep(self, now: datetime, rules: dict[int, CompiledRule]) -> None:
+        """Forget windows whose events have all aged out and cooldowns that have run out (memory of
+        subjects that went quiet)."""
+        now_us = micros(now)
+        for key in [k for k, state in self.windows.items() if state.newest + state.span_us < now_us]:
+            del self.windows[key]
+        for key in [
+            k for k, at in self.cooldowns.items() if k[0] not in rules or now - at >= rules[k[0]].cooldown
+        ]:
+            del self.cooldowns[key]
 
     def retain_window_sources(self, sources: set[str]) -> None:
         """Drop the windows no current rule reads."""
@@ -324,7 +336,7 @@ class Evaluator:
             value = float(found)
         state = self.windows.get(key)
         if state is None:
-            state = self.windows[key] = WindowState()
+            state = self.windows[key] = WindowState(window.span_us)
         ts = self._ts_us
         cutoff = max(state.newest, ts) - window.span_us
         if ts <= cutoff:
