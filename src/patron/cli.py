@@ -39,6 +39,7 @@ DOMAIN_COMMANDS = (
     ("patron.tickets.cli", "app", "tickets"),
     ("patron.devices.cli", "app", "devices"),
     ("patron.simulate.cli", "app", "demo"),
+    ("patron.simulate.cli", "simulate", "simulate"),
     ("patron.analytics.cli", "app", "analytics"),
     ("patron.events.cli", "app", "ingest"),
 )

@@ -11,8 +11,10 @@ label them home, work or other. Pure functions over plain data (no database, no 
   ``eps_m`` (150 m) and ``min_visits`` (2) stops per place; every stop of a cluster is one visit.
   Labels, in the customer's local time:
 
-  - ``home``: the place with the most time stopped overnight (21:00-07:00), at least two overnight stops;
-  - ``work``: of the others, the most time stopped on weekdays 09:00-17:00, at least two such stops;
+  - ``home``: the place with the most time stopped overnight (21:00-07:00), with at least two overnight
+    stops and three hours;
+  - ``work``: of the others, the most time stopped on weekdays 09:00-17:00, with at least two such stops
+    and three hours (a shop visited now and then in office hours stays ``other``);
   - ``other``: every other place ("Frequent place").
 
   Time is scored in hours of overlap with those windows; a stop without duration (a lone
@@ -49,6 +51,7 @@ INSTANT_STOP_HOURS = 0.25
 #: positions in a row outside a stop's radius that end it even when they are far from each other
 DEPARTURE_FIXES = 3
 MIN_LABEL_STOPS = 2
+MIN_LABEL_HOURS = 3.0
 
 LABELS = {"home": "Home", "work": "Work", "other": "Frequent place"}
 
@@ -344,14 +347,18 @@ def cluster_places(
             }
         )
     home = max(
-        (c for c in clusters if c["night_stops"] >= MIN_LABEL_STOPS),
+        (c for c in clusters if c["night_stops"] >= MIN_LABEL_STOPS and c["night_hours"] >= MIN_LABEL_HOURS),
         key=lambda c: (c["night_hours"], c["visits"]),
         default=None,
     )
     if home is not None:
         home["kind"] = "home"
     work = max(
-        (c for c in clusters if c is not home and c["work_stops"] >= MIN_LABEL_STOPS),
+        (
+            c
+            for c in clusters
+            if c is not home and c["work_stops"] >= MIN_LABEL_STOPS and c["work_hours"] >= MIN_LABEL_HOURS
+        ),
         key=lambda c: (c["work_hours"], c["visits"]),
         default=None,
     )

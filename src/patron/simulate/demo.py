@@ -24,6 +24,7 @@ from patron.accounts import service as accounts_service
 from patron.accounts.models import Organisation
 from patron.core import audit
 from patron.core.audit import Actor
+from patron.core.config import Settings
 from patron.core.db import session_scope, utcnow
 from patron.customers import service as customers_service
 from patron.customers.places import create_place
@@ -130,6 +131,28 @@ def delete_demo_organisation(session: Session, *, org: Organisation) -> None:
         before={"slug": org.slug, "name": org.name},
     )
     session.flush()
+
+
+def forget_events(settings: Settings, *, org_id: int) -> int:
+    """Delete a dropped demo organisation's events and dead letters from the event store (its records
+    went with the organisation; a re-created one may get the same id). Run while no server holds
+    the store. Returns how many events were deleted."""
+    from patron.events.store import EventStore, resolve_path
+
+    store = EventStore(
+        resolve_path(settings.events_url, settings.data_dir), memory_limit=settings.events_memory_limit
+    )
+    try:
+        connection = store.cursor()
+        try:
+            count = connection.execute("SELECT count(*) FROM events WHERE org_id = ?", [org_id]).fetchone()[0]
+            connection.execute("DELETE FROM events WHERE org_id = ?", [org_id])
+            connection.execute("DELETE FROM dead_letters WHERE org_id = ?", [org_id])
+        finally:
+            connection.close()
+    finally:
+        store.close()
+    return int(count)
 
 
 def _seed(
