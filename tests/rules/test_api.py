@@ -415,3 +415,20 @@ def test_tenant_isolation(client, tenant, other_tenant, new_customer, new_device
     ).json()
     assert result["evaluated"] == 1 and result["would_fire_count"] == 1
     assert result["would_fire"][0]["event"]["device_id"] == theirs_device.id
+
+
+def test_the_test_endpoint_finds_silences_between_stored_events(
+    app, client, tenant, new_customer, new_device, send
+):
+    from datetime import UTC, datetime, timedelta
+
+    meter = new_device(tenant.org_id, new_customer(tenant.org_id), type="smart_meter")
+    start = datetime.now(UTC) - timedelta(hours=2)
+    for minutes in (0, 10, 55, 60):  # a 45-minute gap, then silence since an hour ago
+        app.state.events.clock = lambda minutes=minutes: start + timedelta(minutes=minutes)
+        send(meter, {"type": "reading"})
+    silence = {"when": {"device_types": ["smart_meter"]}, "inactivity": {"minutes": 30}}
+    result = client.post(f"{RULES}/test", headers=tenant.headers, json={"definition": silence}).json()
+    assert result["evaluated"] == 4 and result["would_fire_count"] == 2
+    assert [item["event"]["device_id"] for item in result["would_fire"]] == [meter.id, meter.id]
+    assert result["would_fire"][0]["reason"].startswith(f"no event from device {meter.id} for 45 min")
