@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -42,14 +43,38 @@ WEBHOOK_QUEUE_LIMIT = 1000
 DEDUPE_NOTE_EVERY = timedelta(minutes=10)
 
 
+class PendingFiring:
+    """The firing being recorded. Its row is written with the batch, after the actions, in one insert;
+    an action that needs the firing's id (a trigger) has it written at once with :meth:`row`."""
+
+    def __init__(self, session: Session, make: Callable[[], RuleFiring], *, device_id: int | None) -> None:
+        self.session = session
+        self._make = make
+        self.device_id = device_id
+        self.written: RuleFiring | None = None
+
+    def row(self) -> RuleFiring:
+        if self.written is None:
+            self.written = self._make()
+            self.session.add(self.written)
+            self.session.flush()
+        return self.written
+
+
 @dataclass
 class Outgoing:
     """A webhook to post once the firing is committed."""
 
-    firing_id: int
+    firing: PendingFiring
     index: int
     url: str
     payload: dict
+
+    @property
+    def firing_id(self) -> int:
+        firing = self.firing.written  # written by the time the batch has committed
+        assert firing is not None and firing.id is not None
+        return firing.id
 
 
 def savepoint(session: Session):
@@ -118,7 +143,7 @@ class ActionRunner:
         action: Action,
         decision: Decision,
         context: dict,
-        firing: RuleFiring,
+        firing: PendingFiring,
         index: int,
         facts: Any,
     ) -> dict[str, Any]:
@@ -251,7 +276,7 @@ class ActionRunner:
             org_id=decision.rule.org_id,
             name=params["name"],
             rule_id=decision.rule.id,
-            firing_id=firing.id,
+            firing_id=firing.row().id,
             customer_id=customer_id,
             device_id=firing.device_id,
             data=data,
@@ -288,7 +313,7 @@ class ActionRunner:
     def _webhook(self, session, params, decision: Decision, context, firing, index, facts) -> dict:
         if len(self._pending) + len(self.outbox) >= WEBHOOK_QUEUE_LIMIT:
             return {"status": "error", "url": params["url"], "error": "too many webhooks waiting; dropped"}
-        self.outbox.append(Outgoing(firing.id, index, params["url"], {}))
+        self.outbox.append(Outgoing(firing, index, params["url"], {}))
         return {"status": "queued", "url": params["url"]}
 
     # --- webhooks -----------------------------------------------------------------------------------

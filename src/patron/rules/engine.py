@@ -29,7 +29,7 @@ from patron.core.audit import Actor
 from patron.core.errors import Invalid
 from patron.events.store import EVENT_COLUMNS, StoredEvent, row_to_event
 from patron.rules import versions
-from patron.rules.actions import ActionRunner, event_snapshot, template_context
+from patron.rules.actions import ActionRunner, PendingFiring, event_snapshot, template_context
 from patron.rules.definition import CompiledRule, compile_rule
 from patron.rules.evaluator import Decision, Evaluator, Heard, subject_for
 from patron.rules.facts import Facts
@@ -320,31 +320,39 @@ class RuleProcessor:
         device_id = decision.device_id if device is not None and device.org_id == rule.org_id else None
         customer = self.facts.customer(rule.org_id, decision.customer_id)
         event = decision.event
-        firing = RuleFiring(
-            org_id=rule.org_id,
-            rule_id=rule.id,
-            fired_at=self.runtime.clock(),
-            event_id=event.id if event else None,
-            event_seq=event.seq if event else None,
-            event_type=event.type if event else None,
+        values = {
+            "org_id": rule.org_id,
+            "rule_id": rule.id,
+            "event_id": event.id if event else None,
+            "event_seq": event.seq if event else None,
+            "event_type": event.type if event else None,
+            "device_id": device_id,
+            "customer_id": customer.id if customer is not None else None,
+            "event": event_snapshot(decision),
+            "reason": decision.reason[:500],
+        }
+        pending = PendingFiring(
+            session,
+            lambda: RuleFiring(**values, fired_at=self.runtime.clock(), actions=[]),
             device_id=device_id,
-            customer_id=customer.id if customer is not None else None,
-            event=event_snapshot(decision),
-            reason=decision.reason[:500],
-            actions=[],
         )
-        session.add(firing)
-        session.flush()
         context = template_context(decision, self.facts)
         results = [
-            self.actions.run(session, action, decision, context, firing, index, self.facts)
+            self.actions.run(session, action, decision, context, pending, index, self.facts)
             for index, action in enumerate(rule.actions)
         ]
-        firing.actions = results
-        firing.fired_at = self.runtime.clock()
-        if event is not None:
-            firing.latency_ms = round((firing.fired_at - event.received_at).total_seconds() * 1000, 3)
-        session.flush()
+        if session.new or session.dirty:
+            session.flush()  # what the actions wrote is audited under this rule's name
+        fired_at = self.runtime.clock()
+        latency = None if event is None else round((fired_at - event.received_at).total_seconds() * 1000, 3)
+        firing = pending.written
+        if firing is None:  # the usual case: inserted with the batch's other firings
+            firing = pending.written = RuleFiring(
+                **values, fired_at=fired_at, actions=results, latency_ms=latency
+            )
+            session.add(firing)
+        else:
+            firing.actions, firing.fired_at, firing.latency_ms = results, fired_at, latency
         return firing
 
     def _commit(self, session: Session, firings: list[tuple[RuleFiring, Decision]]) -> None:
@@ -360,6 +368,7 @@ class RuleProcessor:
                 .values(fire_count=Rule.fire_count + count, last_fired_at=last[rule_id])
                 .execution_options(synchronize_session=False)
             )
+        session.flush()  # the batch's firings in one go, for their ids
         payloads = {
             firing.id: self.webhook_payload(firing, decision)
             for firing, decision in firings
