@@ -4,18 +4,23 @@ server and as NDJSON, and the demo's devices, history and rules."""
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 import time
+import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import orjson
 import pytest
 import uvicorn
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 from typer.testing import CliRunner
 
+from patron.accounts import service as accounts_service
+from patron.app import create_app
 from patron.cli import app as cli_app
 from patron.core.audit import Actor
 from patron.core.cli_support import cli_sessionmaker
@@ -26,10 +31,11 @@ from patron.customers.places import create_place
 from patron.devices import service as devices_service
 from patron.devices.models import Device, IngestKey
 from patron.events.models import CustomerSignals
-from patron.rules.models import Rule
+from patron.rules.models import Rule, RuleFiring
 from patron.simulate import iot
 from patron.simulate.fleet import Fleet, FleetOptions, SimDevice, SimEvent, density_for_rate, distance_m
 from patron.simulate.sender import SimulationStats, StdoutTransport, run_simulation
+from patron.tickets.models import Ticket
 
 HOME = (52.5200, 13.4050)
 WORK = (52.5096, 13.3760)
@@ -561,22 +567,107 @@ def test_demo_iot_seeding_gives_devices_history_signals_and_rules(db, settings, 
         assert count == len(devices)
 
 
-def test_demo_command_seeds_devices_and_a_live_fleet_runs_in_the_app(cli, app, db):
+def test_demo_command_seeds_devices_and_its_live_fleet_makes_rules_fire(cli, app, db):
     result = cli("demo", "--customers", "40", "--no-serve", "--history-days", "1")
     assert result.exit_code == 0, result.output
-    assert "Connected devices:" in result.output and "rules" in result.output
-    from patron.accounts import service as accounts_service
-
+    assert "Connected devices:" in result.output and "5 rules" in result.output
     with db() as session:
         org = accounts_service.get_organisation_by_slug_or_raise(session, slug="patron-demo")
         assert session.scalars(select(Device).where(Device.org_id == org.id)).first() is not None
-    live = iot.LiveSimulation(app, org_id=org.id, rate=200, seed=1)
-    from fastapi.testclient import TestClient
+        fault_rule = session.scalar(
+            select(Rule).where(Rule.org_id == org.id, Rule.name.startswith("Device fault"))
+        )
 
+    # faults by the thousand a day, so some come within seconds: the fault rule opens tickets
+    live = iot.LiveSimulation(app, org_id=org.id, rate=100, seed=1, fault_rate=5000)
+    with TestClient(app):
+        live.start()
+        try:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                with db() as session:
+                    firings = session.scalars(
+                        select(RuleFiring).where(RuleFiring.rule_id == fault_rule.id)
+                    ).all()
+                if any("open_ticket" in str(firing.actions) for firing in firings):
+                    break
+                time.sleep(0.5)
+        finally:
+            live.stop()
+        assert stored(app, org.id)[0] > 0
+        assert firings, "no fault rule firing from the live fleet"
+        with db() as session:
+            tickets = session.scalars(
+                select(Ticket).where(Ticket.org_id == org.id, Ticket.category == "device")
+            ).all()
+        assert tickets and all(t.subject.startswith("Fault ") for t in tickets)
+    assert not live._thread.is_alive()
+
+
+def test_the_live_fleet_stops_when_the_app_shuts_down(app, db, tenant):
+    small_fleet(db, tenant)
+    live = iot.LiveSimulation(app, org_id=tenant.org_id, rate=100, seed=1)
     with TestClient(app):
         live.start()
         deadline = time.monotonic() + 30
-        while stored(app, org.id)[0] == 0 and time.monotonic() < deadline:
+        while stored(app, tenant.org_id)[0] == 0 and time.monotonic() < deadline:
+            time.sleep(0.1)
+    # the app has shut down (its event store is closed): the fleet notices and ends by itself
+    live._thread.join(10)
+    assert not live._thread.is_alive()
+
+
+def broker_reachable(host: str = "127.0.0.1", port: int = 1883) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+def test_simulate_over_mqtt_reaches_the_ingest_worker(cli, settings, db, tenant):
+    if not broker_reachable():
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail("CI=true but no MQTT broker at 127.0.0.1:1883", pytrace=False)
+        pytest.skip("MQTT broker not reachable at 127.0.0.1:1883")
+    key = small_fleet(db, tenant)
+    prefix = f"patron-test-{uuid.uuid4().hex[:12]}"
+    served = create_app(
+        settings.model_copy(
+            update={
+                "mqtt_url": "mqtt://127.0.0.1:1883",
+                "mqtt_topic_prefix": prefix,
+                "mqtt_shared_group": None,
+            }
+        )
+    )
+    with TestClient(served):
+        result = cli(
+            "simulate",
+            "--org",
+            tenant.slug,
+            "--via",
+            "mqtt",
+            "--mqtt-url",
+            "mqtt://127.0.0.1:1883",
+            "--topic-prefix",
+            prefix,
+            "--key",
+            key,
+            "--history",
+            "0.1",
+            "--speed",
+            "0",
+            "--duration",
+            "3",
+            "--rate",
+            "0.5",
+        )
+        assert result.exit_code == 0, result.output
+        done = result.output.strip().splitlines()[-1]
+        sent = int(done.split()[2].replace(",", ""))
+        assert sent > 50
+        deadline = time.monotonic() + 60
+        while stored(served, tenant.org_id)[0] < sent and time.monotonic() < deadline:
             time.sleep(0.2)
-        live.stop()
-        assert stored(app, org.id)[0] > 0
+        assert stored(served, tenant.org_id) == (sent, 0)

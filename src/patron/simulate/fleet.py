@@ -178,9 +178,11 @@ def distance_m(a: Point, b: Point) -> float:
 
 
 def poisson(rng: random.Random, mean: float) -> int:
-    """A Poisson draw (Knuth's method; the means here are small)."""
+    """A Poisson draw: Knuth's method for small means, a rounded normal for large ones."""
     if mean <= 0:
         return 0
+    if mean > 50:
+        return max(0, round(rng.gauss(mean, math.sqrt(mean))))
     limit, k, product = math.exp(-mean), 0, rng.random()
     while product > limit:
         k += 1

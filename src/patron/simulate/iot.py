@@ -5,6 +5,7 @@ the demo's devices, ingest key, rules and event history, and the live simulation
 
 from __future__ import annotations
 
+import itertools
 import logging
 import random
 import threading
@@ -45,8 +46,10 @@ SIMULATOR_KEY_NAME = "Fleet simulator"
 REGULAR_RADIUS_M = 300.0
 #: how many of a customer's other saved places are destinations
 MAX_OTHER_PLACES = 6
-#: demo history is sampled more coarsely than live traffic (GPS every 30 s, telemetry every 30 min)
+#: demo history is sampled more coarsely than live traffic (GPS every 30 s, telemetry every 30 min),
+#: except its last hours, which are as detailed as live traffic (so no device looks silent at the end)
 HISTORY_DENSITY = 1 / 6
+FULL_DETAIL = timedelta(hours=3)
 INGEST_CHUNK = 5000
 #: the demo's devices: (type, name, model, firmware, serial prefix)
 CATALOGUE = {
@@ -414,14 +417,16 @@ def write_history(
     with factory() as session:
         devices = load_fleet(session, org_id=org_id, seed=seed)
     start = now - timedelta(days=days)
-    fleet = Fleet(devices, seed=seed, start=start, density=HISTORY_DENSITY, reference=start.date())
+    recent = max(start, now - FULL_DETAIL)
+    coarse = Fleet(devices, seed=seed, start=start, density=HISTORY_DENSITY, reference=start.date())
+    fine = Fleet(devices, seed=seed, start=recent, reference=start.date())
     runtime = EventRuntime(settings, factory, processing=True)
     runtime.start()
     total = 0
     hours = max(1, round((now - start).total_seconds() / 3600))
     try:
         batch: list[dict] = []
-        for event in fleet.events(until=now):
+        for event in itertools.chain(coarse.events(until=recent), fine.events(until=now)):
             batch.append(event.as_ingest())
             if len(batch) >= INGEST_CHUNK:
                 total += runtime.ingest(batch, credential=credential, source="simulator").accepted
@@ -450,7 +455,7 @@ class LiveSimulation:
         org_id: int,
         rate: float = 50.0,
         seed: int = 42,
-        fault_rate: float = 0.5,
+        fault_rate: float = 1.0,
         history_days: float = 21,
     ) -> None:
         self.app = app
@@ -496,11 +501,30 @@ class LiveSimulation:
             )
             run_simulation(
                 fleet.events(),
-                RuntimeTransport(self.app.state.events, credential),
+                _WhileServing(self.app, RuntimeTransport(self.app.state.events, credential), self._stop),
                 start=start,
                 rate=self.rate * 1.5,
                 stop=self._stop,
             )
         except Exception:  # the demo keeps serving without live traffic
-            if not self._stop.is_set():
+            if not self._stop.is_set() and getattr(self.app.state, "ready", False):
                 log.exception("the live fleet simulation stopped")
+
+
+class _WhileServing:
+    """Sends only while the app serves: when it shuts down (and closes the event store), the live
+    simulation stops instead of writing into a closed store."""
+
+    def __init__(self, app, transport, stop: threading.Event) -> None:
+        self.app = app
+        self.transport = transport
+        self.stop = stop
+
+    def send(self, events):
+        if not getattr(self.app.state, "ready", False):
+            self.stop.set()
+            return 0, 0
+        return self.transport.send(events)
+
+    def close(self) -> None:
+        self.transport.close()
