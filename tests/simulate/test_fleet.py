@@ -5,6 +5,7 @@ server and as NDJSON, and the demo's devices, history and rules."""
 from __future__ import annotations
 
 import os
+import re
 import socket
 import threading
 import time
@@ -671,3 +672,34 @@ def test_simulate_over_mqtt_reaches_the_ingest_worker(cli, settings, db, tenant)
         while stored(served, tenant.org_id)[0] < sent and time.monotonic() < deadline:
             time.sleep(0.2)
         assert stored(served, tenant.org_id) == (sent, 0)
+
+
+def test_demo_reset_drops_the_old_demos_events_and_processes_the_new(cli, tmp_path, db):
+    from patron.events.runtime import CURSOR_KEY
+    from patron.events.store import EventStore
+
+    def store_state() -> tuple[dict[int, int], int, int]:
+        """(org -> events, highest seq, the processors' cursor)"""
+        store = EventStore(str(tmp_path / "cli" / "events.duckdb"))
+        try:
+            counts = dict(store.query("SELECT org_id, count(*) FROM events GROUP BY org_id"))
+            return counts, store.last_seq, int(store.get_meta(CURSOR_KEY) or 0)
+        finally:
+            store.close()
+
+    def history_count(output: str) -> int:
+        return int(re.search(r"([\d,]+)\s+events\s+of\s+history", output).group(1).replace(",", ""))
+
+    result = cli("demo", "--customers", "20", "--no-serve", "--history-days", "0.5")
+    assert result.exit_code == 0, result.output
+    counts, last, cursor = store_state()
+    assert list(counts.values()) == [history_count(result.output)] and cursor == last
+
+    result = cli("demo", "--customers", "20", "--no-serve", "--history-days", "0.5", "--reset")
+    assert result.exit_code == 0, result.output
+    with db() as session:
+        second = accounts_service.get_organisation_by_slug_or_raise(session, slug="patron-demo").id
+        signals = session.scalars(select(CustomerSignals).where(CustomerSignals.org_id == second)).all()
+    counts, last, cursor = store_state()
+    assert counts == {second: history_count(result.output)}  # nothing of the dropped demo is left
+    assert cursor == last and signals  # and every new event was processed
