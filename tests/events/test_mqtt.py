@@ -11,7 +11,9 @@ from fastapi.testclient import TestClient
 
 from patron.app import create_app
 from patron.core.errors import Invalid
+from patron.events import mqtt_client
 from patron.events.mqtt import MqttIngest, device_topic, parse_topic, parse_url, redact, topic_filter
+from patron.events.mqtt_client import FastClient, PlainClient
 from patron.events.runtime import EventRuntime
 
 from .conftest import wait_until
@@ -422,3 +424,73 @@ def test_a_worker_needs_a_broker_url(settings, db):
         MqttIngest(runtime)
     assert info.value.field == "mqtt_url"
     runtime.stop()
+
+
+# --- the client ------------------------------------------------------------------------------------
+def _publish_packet(
+    topic: str, mid: int, payload: bytes, *, qos: int = 1, properties: bytes = b"\x00"
+) -> bytes:
+    variable = len(topic.encode()).to_bytes(2, "big") + topic.encode()
+    if qos:
+        variable += mid.to_bytes(2, "big")
+    variable += properties
+    body = variable + payload
+    length, encoded = len(body), bytearray()
+    while True:
+        byte, length = length % 128, length // 128
+        encoded.append(byte | (0x80 if length else 0))
+        if not length:
+            break
+    return bytes([0x30 | (qos << 1)]) + bytes(encoded) + body
+
+
+def test_the_fast_client_frames_packets_split_anywhere():
+    import socket
+
+    delivered: list[tuple] = []
+    client = FastClient("frame-test", lambda *args: delivered.append(args))
+    ours, broker = socket.socketpair()
+    ours.setblocking(False)
+    client._sock = ours
+    big = b"x" * 70_000  # a remaining length of three bytes
+    packets = [
+        _publish_packet("p/acme/devices/1/events", 1, b'{"a": 1}'),
+        _publish_packet("p/acme/devices/2/events", 2, big, properties=b"\x03\x23\x00\x05"),  # with properties
+        _publish_packet("p/acme/devices/3/events", 0, b"qos0", qos=0),
+        b"\xd0\x00",  # a PINGRESP, handled by paho
+        _publish_packet("p/acme/devices/4/events", 65535, b""),
+    ]
+    stream = b"".join(packets)
+    for start in range(0, len(stream), 7):  # seven bytes at a time: every header split somewhere
+        broker.sendall(stream[start : start + 7])
+        assert client.loop_read() == 0
+    assert delivered == [
+        ("p/acme/devices/1/events", b'{"a": 1}', 1, 1),
+        ("p/acme/devices/2/events", big, 2, 1),
+        ("p/acme/devices/3/events", b"qos0", 0, 0),
+        ("p/acme/devices/4/events", b"", 65535, 1),
+    ]
+    client.ack_many([1, 2, 65535])
+    assert broker.recv(100) == b"\x40\x02\x00\x01\x40\x02\x00\x02\x40\x02\xff\xff"  # one write
+    ours.close()
+    broker.close()
+
+
+def test_a_worker_on_the_plain_paho_client_works_too(
+    tenant, make_keyed_device, start_mqtt_worker, publisher, topic_prefix, monkeypatch
+):
+    monkeypatch.setattr(mqtt_client, "_FAST", False)
+    device = make_keyed_device(tenant)
+    worker = start_mqtt_worker()
+    assert isinstance(worker.ingest._client, PlainClient)
+    publisher.publish(device.topic(topic_prefix), orjson.dumps([_event(device.key), _event(device.key)]))
+    publisher.publish(device.topic(topic_prefix), b"not json")
+    _sentinel(worker, publisher, device, topic_prefix)
+    assert worker.count() == 3
+    assert [x["reason"].split(" (")[0] for x in worker.dead_letters()] == ["payload: not valid JSON"]
+    wait_until(lambda: worker.ingest.stats.acknowledged == 3, what="three acknowledgements")
+
+
+def test_this_paho_version_takes_the_fast_path(tenant, start_mqtt_worker):
+    assert mqtt_client.fast_client_supported()
+    assert isinstance(start_mqtt_worker().ingest._client, FastClient)

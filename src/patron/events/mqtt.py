@@ -43,7 +43,6 @@ import time
 from collections import deque
 from dataclasses import dataclass
 from typing import Any, NamedTuple
-from urllib.parse import unquote, urlsplit
 
 import orjson
 import paho.mqtt.client as paho
@@ -52,8 +51,11 @@ from paho.mqtt.properties import Properties
 
 from patron.core.errors import Invalid
 from patron.events.ingest import INT32_MAX, Credential
+from patron.events.mqtt_client import BrokerAddress, make_client, parse_url
 from patron.events.runtime import EventRuntime, IngestGroup, error_reason
 from patron.events.store import MAX_DEAD_LETTER_PAYLOAD, DeadLetter
+
+__all__ = ["BrokerAddress", "MqttIngest", "device_topic", "parse_topic", "parse_url", "topic_filter"]
 
 log = logging.getLogger("patron.events.mqtt")
 
@@ -103,32 +105,6 @@ class MqttStats:
     failures: int = 0
 
 
-@dataclass(frozen=True)
-class BrokerAddress:
-    host: str
-    port: int
-    tls: bool
-    username: str | None
-    password: str | None
-
-
-def parse_url(url: str) -> BrokerAddress:
-    """``mqtt://[user:pass@]host[:port]`` (``mqtts://`` for TLS) as its parts."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("mqtt", "tcp", "mqtts", "ssl") or not parts.hostname:
-        raise Invalid(
-            f"PATRON_MQTT_URL must look like mqtt://[user:pass@]host[:port], not {url!r}.", field="mqtt_url"
-        )
-    tls = parts.scheme in ("mqtts", "ssl")
-    try:
-        port = parts.port or (8883 if tls else 1883)
-    except ValueError:
-        raise Invalid(f"PATRON_MQTT_URL has an invalid port: {url!r}.", field="mqtt_url") from None
-    username = unquote(parts.username) if parts.username else None
-    password = unquote(parts.password) if parts.password else None
-    return BrokerAddress(parts.hostname, port, tls, username, password)
-
-
 def topic_filter(prefix: str, shared_group: str | None) -> str:
     """What a worker subscribes to: every device's events topic under ``prefix``."""
     topic = f"{prefix}/+/devices/+/events"
@@ -169,16 +145,18 @@ def _payload_text(payload: bytes) -> str:
 
 
 class _Batch:
-    """Sorts the messages of one batch into credential groups and dead letters."""
+    """Sorts the messages of one batch into credential groups and dead letters. Topics and keys are
+    looked up once per batch."""
 
     def __init__(self, ingest: MqttIngest) -> None:
         self.runtime = ingest.runtime
         self.prefix = ingest.prefix
         self.max_bytes = ingest.max_message_bytes
         self.max_events = ingest.runtime.settings.ingest_max_events
-        self.groups: dict[tuple[Credential, int], IngestGroup] = {}
+        self.groups: list[IngestGroup] = []
         self.letters: list[DeadLetter] = []
-        self._auth: dict[tuple[Any, int, int], tuple[Credential | None, str | None]] = {}
+        self._topics: dict[str, tuple[int | None, int | None, str | None]] = {}
+        self._auth: dict[tuple[Any, int, int], tuple[IngestGroup | None, str | None]] = {}
 
     def letter(
         self,
@@ -202,12 +180,34 @@ class _Batch:
             )
         )
 
-    def authorise(self, key: Any, org_id: int, device_id: int) -> tuple[Credential | None, str | None]:
-        """The credential of ``key`` if it may send the topic's device's events, else the reason."""
+    def where(self, topic: str) -> tuple[int | None, int | None, str | None]:
+        """``(org id, device id, reason)`` of a topic; the reason is None for a good one."""
+        found = self._topics.get(topic)
+        if found is None:
+            parsed = parse_topic(topic, self.prefix)
+            if isinstance(parsed, str):
+                found = (None, None, parsed)
+            else:
+                slug, device_id = parsed
+                org_id = self.runtime.directory.org_id_for_slug(slug)
+                reason = None if org_id is not None else f"topic: no organisation {slug!r}"
+                found = (org_id, device_id, reason)
+            self._topics[topic] = found
+        return found
+
+    def group(self, key: Any, org_id: int, device_id: int) -> tuple[IngestGroup | None, str | None]:
+        """The group of events sent with ``key`` about the topic's device, or the reason the key may
+        not send them."""
         cache_key = (key if isinstance(key, str) else repr(key), org_id, device_id)
         found = self._auth.get(cache_key)
         if found is None:
-            found = self._authorise(key, org_id, device_id)
+            credential, reason = self._authorise(key, org_id, device_id)
+            if credential is None:
+                found = (None, reason)
+            else:
+                group = IngestGroup([], credential, origins=[], device_id=device_id)
+                self.groups.append(group)
+                found = (group, None)
             self._auth[cache_key] = found
         return found
 
@@ -224,27 +224,63 @@ class _Batch:
         return credential, None
 
     def add(self, message: Message) -> None:
-        parsed = parse_topic(message.topic, self.prefix)
-        if isinstance(parsed, str):
-            self.letter(message, parsed)
+        org_id, device_id, reason = self.where(message.topic)
+        if reason is not None:
+            self.letter(message, reason, device_id=device_id)
             return
-        slug, device_id = parsed
-        org_id = self.runtime.directory.org_id_for_slug(slug)
-        if org_id is None:
-            self.letter(message, f"topic: no organisation {slug!r}", device_id=device_id)
-            return
-        where = {"org_id": org_id, "device_id": device_id}
         payload = message.payload
         if len(payload) > self.max_bytes:
-            self.letter(message, f"payload: larger than {self.max_bytes} bytes", **where)
+            self.letter(
+                message, f"payload: larger than {self.max_bytes} bytes", org_id=org_id, device_id=device_id
+            )
             return
         try:
             value = orjson.loads(payload)
         except orjson.JSONDecodeError as exc:
-            self.letter(message, f"payload: not valid JSON ({exc})", **where)
+            self.letter(message, f"payload: not valid JSON ({exc})", org_id=org_id, device_id=device_id)
             return
-        indexed = True
-        if isinstance(value, dict) and "events" in value:
+        if type(value) is dict and "events" not in value:  # the common case: one event, its key inside
+            if "key" not in value:
+                self.letter(
+                    message,
+                    "key: missing; send the device key (or an ingest key) in the event",
+                    org_id=org_id,
+                    device_id=device_id,
+                )
+                return
+            group, reason = self.group(value.pop("key"), org_id, device_id)
+            if group is None:
+                self.letter(message, reason, org_id=org_id, device_id=device_id)
+                return
+            if group.credential.device_id is None and not self._topic_device(value, device_id):
+                self.letter(
+                    message,
+                    "device_id: differs from the topic's device",
+                    org_id=org_id,
+                    device_id=device_id,
+                    payload=_item_text(value),
+                )
+                return
+            group.items.append(value)
+            group.origins.append((message.topic, None))
+            return
+        self._add_many(message, value, org_id, device_id)
+
+    @staticmethod
+    def _topic_device(item: Any, device_id: int) -> bool:
+        """With an ingest key the topic names the device: fill it in, or check the event's own."""
+        if type(item) is not dict:
+            return True  # the event checks refuse it
+        named = item.get("device_id")
+        if named is None:
+            item["device_id"] = device_id
+            return True
+        return named == device_id
+
+    def _add_many(self, message: Message, value: Any, org_id: int, device_id: int) -> None:
+        where = {"org_id": org_id, "device_id": device_id}
+        message_key = None
+        if isinstance(value, dict):  # an envelope
             unknown = set(value) - ENVELOPE_FIELDS
             if unknown:
                 self.letter(
@@ -262,15 +298,8 @@ class _Batch:
                     message, "key: missing; send the device key (or an ingest key) in the envelope", **where
                 )
                 return
-        elif isinstance(value, dict):
-            items, message_key, indexed = [value], None, False
-            if "key" not in value:
-                self.letter(
-                    message, "key: missing; send the device key (or an ingest key) in the event", **where
-                )
-                return
         elif isinstance(value, list):
-            items, message_key = value, None
+            items = value
         else:
             self.letter(
                 message,
@@ -286,15 +315,13 @@ class _Batch:
             )
             return
         if message_key is not None:
-            credential, reason = self.authorise(message_key, org_id, device_id)
+            _, reason = self.group(message_key, org_id, device_id)
             if reason is not None:
                 self.letter(message, reason, **where)
                 return
         for index, item in enumerate(items):
-            position = index if indexed else None
             key = message_key
             if isinstance(item, dict) and "key" in item:
-                item = dict(item)
                 own_key = item.pop("key")
                 if key is None:
                     key = own_key
@@ -302,7 +329,7 @@ class _Batch:
                     self.letter(
                         message,
                         "key: differs from the envelope's key",
-                        index=position,
+                        index=index,
                         payload=_item_text(item),
                         **where,
                     )
@@ -311,35 +338,26 @@ class _Batch:
                 self.letter(
                     message,
                     "key: missing; send the device key (or an ingest key) in each event",
-                    index=position,
+                    index=index,
                     payload=_item_text(item),
                     **where,
                 )
                 continue
-            credential, reason = self.authorise(key, org_id, device_id)
-            if reason is not None:
-                self.letter(message, reason, index=position, payload=_item_text(item), **where)
-                continue
-            if credential.device_id is None and isinstance(item, dict):
-                named = item.get("device_id")
-                if named is None:
-                    item = dict(item)
-                    item["device_id"] = device_id
-                elif named != device_id:
-                    self.letter(
-                        message,
-                        "device_id: differs from the topic's device",
-                        index=position,
-                        payload=_item_text(item),
-                        **where,
-                    )
-                    continue
-            group = self.groups.get((credential, device_id))
+            group, reason = self.group(key, org_id, device_id)
             if group is None:
-                group = IngestGroup([], credential, origins=[], device_id=device_id)
-                self.groups[(credential, device_id)] = group
+                self.letter(message, reason, index=index, payload=_item_text(item), **where)
+                continue
+            if group.credential.device_id is None and not self._topic_device(item, device_id):
+                self.letter(
+                    message,
+                    "device_id: differs from the topic's device",
+                    index=index,
+                    payload=_item_text(item),
+                    **where,
+                )
+                continue
             group.items.append(item)
-            group.origins.append((message.topic, position))
+            group.origins.append((message.topic, index))
 
 
 def _item_text(item: Any) -> str:
@@ -393,9 +411,7 @@ class MqttIngest:
         if self._client is not None:
             return
         self._stopping.clear()
-        client = paho.Client(
-            paho.CallbackAPIVersion.VERSION2, client_id=self.client_id, protocol=paho.MQTTv5, manual_ack=True
-        )
+        client = make_client(self.client_id, self._deliver)
         if self.address.username is not None:
             client.username_pw_set(self.address.username, self.address.password)
         if self.address.tls:
@@ -404,7 +420,6 @@ class MqttIngest:
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_subscribe = self._on_subscribe
-        client.on_message = self._on_message
         properties = Properties(PacketTypes.CONNECT)
         properties.SessionExpiryInterval = self.session_expiry
         properties.ReceiveMaximum = RECEIVE_MAXIMUM
@@ -481,12 +496,8 @@ class MqttIngest:
         if not self._stopping.is_set():
             log.warning("MQTT ingest: disconnected (%s); reconnecting", reason_code)
 
-    def _on_message(self, client, userdata, message) -> None:
-        try:
-            topic = message.topic
-        except UnicodeDecodeError:
-            topic = "<topic not valid UTF-8>"
-        self._buffer.append(Message(topic, message.payload, message.mid, message.qos, self._generation))
+    def _deliver(self, topic: str, payload: bytes, mid: int, qos: int) -> None:
+        self._buffer.append(Message(topic, payload, mid, qos, self._generation))
         self.stats.received += 1
         if not self._wake.is_set():
             self._wake.set()
@@ -564,9 +575,7 @@ class MqttIngest:
         sorter = _Batch(self)
         for message in batch:
             sorter.add(message)
-        result = self.runtime.ingest_many(
-            list(sorter.groups.values()), source=SOURCE, dead_letters=sorter.letters
-        )
+        result = self.runtime.ingest_many(sorter.groups, source=SOURCE, dead_letters=sorter.letters)
         stats = self.stats
         stats.batches += 1
         stats.handled += len(batch)
@@ -579,11 +588,8 @@ class MqttIngest:
         client = self._client
         if client is None:
             return
-        count = 0
         with self._ack_lock:
             generation = self._generation
-            for message in batch:
-                if message.qos and message.generation == generation:
-                    client.ack(message.mid, message.qos)
-                    count += 1
-        self.stats.acknowledged += count
+            mids = [message.mid for message in batch if message.qos and message.generation == generation]
+            client.ack_many(mids)
+        self.stats.acknowledged += len(mids)
