@@ -590,7 +590,8 @@ def test_demo_command_seeds_devices_and_its_live_fleet_makes_rules_fire(cli, app
                     firings = session.scalars(
                         select(RuleFiring).where(RuleFiring.rule_id == fault_rule.id)
                     ).all()
-                if any("open_ticket" in str(firing.actions) for firing in firings):
+                if any(action.get("type") == "open_ticket" and action.get("status") == "created"
+                       for firing in firings for action in firing.actions):
                     break
                 time.sleep(0.5)
         finally:
@@ -601,7 +602,8 @@ def test_demo_command_seeds_devices_and_its_live_fleet_makes_rules_fire(cli, app
             tickets = session.scalars(
                 select(Ticket).where(Ticket.org_id == org.id, Ticket.category == "device")
             ).all()
-        assert tickets and all(t.subject.startswith("Fault ") for t in tickets)
+        assert tickets, [firing.actions for firing in firings]
+        assert all(t.subject.startswith("Fault ") for t in tickets)
     assert not live._thread.is_alive()
 
 

@@ -73,6 +73,7 @@ ARROW_SCHEMA = pa.schema(
 
 EVENT_COLUMNS = "seq, org_id, id, device_id, customer_id, type, ts, received_at, source, lat, lon, props"
 MAX_DEAD_LETTER_PAYLOAD = 16 * 1024
+NEXT_SEQ_KEY = "next_seq"
 
 
 def micros(moment: datetime) -> int:
@@ -323,7 +324,11 @@ class EventStore:
         self._write_lock = threading.Lock()
         for statement in SCHEMA:
             self._conn.execute(statement)
-        self._next_seq = int(self._conn.execute("SELECT coalesce(max(seq), 0) + 1 FROM events").fetchone()[0])
+        # seq never goes back: after a deletion removed the newest events, the recorded high-water mark
+        # keeps new events numbered above everything the processors have already seen
+        stored_next = int(self._conn.execute("SELECT coalesce(max(seq), 0) + 1 FROM events").fetchone()[0])
+        mark = self._conn.execute("SELECT value FROM store_meta WHERE key = ?", [NEXT_SEQ_KEY]).fetchone()
+        self._next_seq = max(stored_next, int(mark[0]) if mark else 0)
         self._next_dead = int(self._conn.execute("SELECT coalesce(max(id), 0) + 1 FROM dead_letters").fetchone()[0])
         hashes = self._conn.execute("SELECT hash(org_id, id) AS h FROM events").fetchnumpy()["h"]
         self._index = KeyIndex(np.asarray(hashes, dtype=np.uint64))
@@ -462,14 +467,33 @@ class EventStore:
             cursor.close()
         return row[0] if row else None
 
+    def delete_events(self, *, org_id: int, customer_id: int | None = None) -> int:
+        """Delete an organisation's events (or one customer's: the right to be forgotten) and its dead
+        letters when the whole organisation goes; returns how many events were removed. The
+        sequence high-water mark is recorded in the same transaction, so numbers are never reused."""
+        where, params = "org_id = ?", [org_id]
+        if customer_id is not None:
+            where, params = "org_id = ? AND customer_id = ?", [org_id, customer_id]
+        with self._write_lock:
+            self._conn.execute("BEGIN TRANSACTION")
+            try:
+                count = self._conn.execute(f"SELECT count(*) FROM events WHERE {where}", params).fetchone()[0]
+                self._conn.execute(f"DELETE FROM events WHERE {where}", params)
+                if customer_id is None:
+                    self._conn.execute("DELETE FROM dead_letters WHERE org_id = ?", [org_id])
+                self._conn.execute(
+                    "INSERT INTO store_meta VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                    [NEXT_SEQ_KEY, str(self._next_seq)],
+                )
+                self._conn.execute("COMMIT")
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+        return int(count)
+
     def delete_customer_events(self, *, org_id: int, customer_id: int) -> int:
         """Erase a customer's events (the right to be forgotten); returns how many were removed."""
-        with self._write_lock:
-            count = self._conn.execute(
-                "SELECT count(*) FROM events WHERE org_id = ? AND customer_id = ?", [org_id, customer_id]
-            ).fetchone()[0]
-            self._conn.execute("DELETE FROM events WHERE org_id = ? AND customer_id = ?", [org_id, customer_id])
-        return int(count)
+        return self.delete_events(org_id=org_id, customer_id=customer_id)
 
     def reassign_customer(self, *, org_id: int, from_customer_id: int, to_customer_id: int) -> int:
         """Move a merged duplicate's events to the customer it was merged into."""

@@ -137,27 +137,14 @@ def forget_events(settings: Settings, *, org_id: int) -> int:
     """Delete a dropped demo organisation's events and dead letters from the event store (its records
     went with the organisation; a re-created one may get the same id). Run while no server holds
     the store. Returns how many events were deleted."""
-    from patron.events.runtime import CURSOR_KEY
     from patron.events.store import EventStore, resolve_path
 
     store = EventStore(
         resolve_path(settings.events_url, settings.data_dir), memory_limit=settings.events_memory_limit
     )
     try:
-        connection = store.cursor()
-        try:
-            count = connection.execute("SELECT count(*) FROM events WHERE org_id = ?", [org_id]).fetchone()[0]
-            connection.execute("DELETE FROM events WHERE org_id = ?", [org_id])
-            connection.execute("DELETE FROM dead_letters WHERE org_id = ?", [org_id])
-            # the store numbers new events from the highest remaining seq: keep the processors' cursor
-            # at or below it, or they would skip the events stored next
-            remaining = connection.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0]
-            connection.execute(
-                "UPDATE store_meta SET value = ? WHERE key = ? AND CAST(value AS BIGINT) > ?",
-                [str(remaining), CURSOR_KEY, remaining],
-            )
-        finally:
-            connection.close()
+        # the store never reuses a sequence number, so the processors' cursor stays valid
+        count = store.delete_events(org_id=org_id)
     finally:
         store.close()
     return int(count)
