@@ -282,6 +282,8 @@ class PlaceOut(Schema):
     address: str
     visit_count: int
     last_visited_at: datetime | None
+    source: str = Field(description='"manual" (entered by staff) or "learned" (clustered from device GPS stops).')
+    kind: str = Field(description="home, work or other (learned places are labelled from when they are visited).")
     created_at: datetime
 
 
