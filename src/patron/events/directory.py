@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 import time
 import weakref
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import or_, select
@@ -25,6 +26,7 @@ from patron.events.ingest import Credential, DeviceInfo
 
 TTL_SECONDS = 5.0
 NEGATIVE_TTL_SECONDS = 1.0
+BULK_CHUNK = 500  # ids per IN (...) of a bulk look-up
 INGEST_KEY_TOUCH_SECONDS = 60.0
 
 _directories: weakref.WeakSet[Directory] = weakref.WeakSet()
@@ -125,6 +127,102 @@ class Directory:
         with self._lock:
             self._devices[device_id] = (self._expiry(info), info)
         return info
+
+    def devices(self, device_ids: Iterable[int]) -> dict[int, DeviceInfo | None]:
+        """:meth:`device` for many at once: what is cached, and one query for the rest (a batch of
+        events names hundreds of devices, and their entries expire together)."""
+        now = time.monotonic()
+        found: dict[int, DeviceInfo | None] = {}
+        missing: list[int] = []
+        for device_id in device_ids:
+            entry = self._devices.get(device_id)
+            if entry is not None and entry[0] > now:
+                found[device_id] = entry[1]
+            else:
+                missing.append(device_id)
+        if not missing:
+            return found
+        loaded: dict[int, DeviceInfo] = {}
+        with self.factory() as session:
+            for start in range(0, len(missing), BULK_CHUNK):
+                rows = session.execute(
+                    select(
+                        Device.id,
+                        Device.org_id,
+                        Device.customer_id,
+                        Device.status,
+                        Device.key_hash,
+                        Device.key_revoked_at,
+                    ).where(Device.id.in_(missing[start : start + BULK_CHUNK]))
+                ).all()
+                for row in rows:
+                    loaded[row.id] = DeviceInfo(
+                        id=row.id,
+                        org_id=row.org_id,
+                        customer_id=row.customer_id,
+                        status=row.status,
+                        key_hash=row.key_hash,
+                        revoked=row.key_revoked_at is not None,
+                    )
+        with self._lock:
+            for device_id in missing:
+                info = loaded.get(device_id)
+                self._devices[device_id] = (self._expiry(info), info)
+                found[device_id] = info
+        return found
+
+    def credentials(self, secrets: Iterable[str]) -> dict[str, Credential | None]:
+        """:meth:`credential_for_key` for many keys at once, with one query per kind for the keys
+        not cached."""
+        now = time.monotonic()
+        found: dict[str, Credential | None] = {}
+        missing: dict[str, str] = {}  # digest -> secret
+        for secret in secrets:
+            if not isinstance(secret, str) or not secret.startswith(
+                (DEVICE_KEY_PREFIX + "_", INGEST_KEY_PREFIX + "_")
+            ):
+                found[secret] = None
+                continue
+            digest = secret_hash(secret)
+            entry = self._keys.get(digest)
+            if entry is not None and entry[0] > now:
+                found[secret] = entry[1]
+            else:
+                missing[digest] = secret
+        if missing:
+            device_digests = [
+                d for d, secret in missing.items() if secret.startswith(DEVICE_KEY_PREFIX + "_")
+            ]
+            ingest_digests = [
+                d for d, secret in missing.items() if not secret.startswith(DEVICE_KEY_PREFIX + "_")
+            ]
+            loaded: dict[str, Credential] = {}
+            with self.factory() as session:
+                for start in range(0, len(device_digests), BULK_CHUNK):
+                    for row in session.execute(
+                        select(Device.id, Device.org_id, Device.key_hash).where(
+                            Device.key_hash.in_(device_digests[start : start + BULK_CHUNK]),
+                            Device.key_revoked_at.is_(None),
+                        )
+                    ):
+                        loaded[row.key_hash] = Credential(org_id=row.org_id, device_id=row.id)
+                for start in range(0, len(ingest_digests), BULK_CHUNK):
+                    for row in session.execute(
+                        select(IngestKey.id, IngestKey.org_id, IngestKey.key_hash).where(
+                            IngestKey.key_hash.in_(ingest_digests[start : start + BULK_CHUNK]),
+                            IngestKey.revoked_at.is_(None),
+                        )
+                    ):
+                        loaded[row.key_hash] = Credential(org_id=row.org_id, ingest_key_id=row.id)
+            with self._lock:
+                for digest, secret in missing.items():
+                    credential = loaded.get(digest)
+                    self._keys[digest] = (self._expiry(credential), credential)
+                    found[secret] = credential
+        for credential in set(found.values()):
+            if credential is not None and credential.ingest_key_id is not None:
+                self._touch_ingest_key(credential.ingest_key_id)
+        return found
 
     def org_id_for_slug(self, slug: str) -> int | None:
         entry = self._orgs.get(slug)

@@ -36,6 +36,9 @@ ALLOWED_FIELDS = frozenset({"id", "device_id", "customer", "type", "ts", "props"
 TYPE_RE = re.compile(r"^[A-Za-z0-9_.:\-]{1,64}$")
 EARLIEST = micros(datetime(2000, 1, 1, tzinfo=UTC))
 MAX_FUTURE = timedelta(days=1)
+MAX_FUTURE_US = int(MAX_FUTURE.total_seconds() * 1_000_000)
+LATITUDE_NAMES = ("lat", "latitude")
+LONGITUDE_NAMES = ("lon", "lng", "longitude")
 MAX_ID_LENGTH = 128
 INT32_MAX = 2**31 - 1
 
@@ -174,10 +177,12 @@ class EventChecker:
     """Validates items for one sender. ``device_lookup(device_id)`` returns a :class:`DeviceInfo`
     (or None), ``customer_lookup(org_id, refs)`` maps customer references (ids or e-mails) to ids."""
 
-    def __init__(self, *, device_lookup, customer_lookup, max_event_bytes: int) -> None:
+    def __init__(self, *, device_lookup, customer_lookup, max_event_bytes: int, devices_lookup=None) -> None:
         self.device_lookup = device_lookup
+        self.devices_lookup = devices_lookup  # optional: many device ids -> {id: DeviceInfo | None}
         self.customer_lookup = customer_lookup
         self.max_event_bytes = max_event_bytes
+        self._valid_types: dict[str, bool] = {}  # event types seen, and whether they are well-formed
 
     def check(
         self,
@@ -189,31 +194,59 @@ class EventChecker:
         start_index: int = 0,
     ) -> Checked:
         checked = Checked()
-        batch, rejected = checked.batch, checked.rejected
+        batch, rejected, rejected_items = checked.batch, checked.rejected, checked.rejected_items
         org_id = credential.org_id
         now_us = micros(received_at)
+        latest_us = now_us + MAX_FUTURE_US
+        max_bytes = self.max_event_bytes
         own_device = self.device_lookup(credential.device_id) if credential.device_id is not None else None
+        own_ok = own_device is not None and not own_device.revoked and own_device.status == "active"
         customer_refs: dict[Any, int | None] = {}
         if credential.device_id is None:
-            refs = {item.get("customer") for item in items if isinstance(item, dict) and "customer" in item}
-            refs.discard(None)
+            refs = {
+                ref
+                for item in items
+                if isinstance(item, dict)
+                for ref in (item.get("customer"),)
+                if isinstance(ref, int | str) and not isinstance(ref, bool)
+            }
             if refs:
-                customer_refs = self.customer_lookup(org_id, {ref for ref in refs if isinstance(ref, int | str)})
-        generated = iter(new_ids(sum(1 for item in items if not isinstance(item, dict) or "id" not in item)))
+                customer_refs = self.customer_lookup(org_id, refs)
+        # an id for each event sent without one (or with "id": null)
+        generated = iter(new_ids(sum(1 for item in items if isinstance(item, dict) and item.get("id") is None)))
         device_cache: dict[int, DeviceInfo | None] = {}
+        if credential.device_id is None and self.devices_lookup is not None:  # the devices named, at once
+            named = {
+                ref
+                for item in items
+                if isinstance(item, dict)
+                for ref in (item.get("device_id"),)
+                if type(ref) is int and 0 < ref <= INT32_MAX
+            }
+            if named:
+                device_cache.update(self.devices_lookup(named))
+        valid_types = self._valid_types
+        if len(valid_types) > 10_000:
+            valid_types.clear()
+        dumps = orjson.dumps
+        # the batch's columns, appended to directly (one call per event would cost more than the checks)
+        add_org, add_id, add_device = batch.org_id.append, batch.id.append, batch.device_id.append
+        add_customer, add_type, add_ts = batch.customer_id.append, batch.type.append, batch.ts.append
+        add_received, add_source = batch.received_at.append, batch.source.append
+        add_lat, add_lon, add_props, add_object = batch.lat.append, batch.lon.append, batch.props.append, (
+            batch.props_objects.append
+        )
 
         for offset, item in enumerate(items):
-            index = start_index + offset
             reason = None
-            if isinstance(item, Unparsable):
-                reason = f"line {item.line}: not valid JSON ({item.error})"
-            elif not isinstance(item, dict):
-                reason = "event: must be a JSON object"
+            if not isinstance(item, dict):
+                if isinstance(item, Unparsable):
+                    reason = f"line {item.line}: not valid JSON ({item.error})"
+                else:
+                    reason = "event: must be a JSON object"
+            elif not ALLOWED_FIELDS.issuperset(item):
+                reason = f"{sorted(set(item) - ALLOWED_FIELDS)[0]}: unknown field"
             else:
-                unknown = set(item) - ALLOWED_FIELDS
-                if unknown:
-                    reason = f"{sorted(unknown)[0]}: unknown field"
-            if reason is None:
                 event_id = item.get("id")
                 if event_id is None:
                     event_id = next(generated)
@@ -221,60 +254,100 @@ class EventChecker:
                     reason = f"id: must be a string of 1-{MAX_ID_LENGTH} characters"
             if reason is None:
                 event_type = item.get("type")
-                if not isinstance(event_type, str) or TYPE_RE.match(event_type) is None:
+                known = valid_types.get(event_type) if type(event_type) is str else None
+                if known is None:
+                    known = isinstance(event_type, str) and TYPE_RE.match(event_type) is not None
+                    if type(event_type) is str:
+                        valid_types[event_type] = known
+                if not known:
                     reason = "type: required, 1-64 letters, digits or _ . : -"
             if reason is None:
                 ts = item.get("ts")
-                ts_us = now_us if ts is None else _timestamp(ts, now_us)
-                if isinstance(ts_us, str):
-                    reason = ts_us
+                if ts is None:
+                    ts_us = now_us
+                else:
+                    ts_us = None
+                    if (type(ts) is float or type(ts) is int) and -1e15 < ts < 1e15:
+                        ts_us = int(ts * 1_000_000)
+                        if not EARLIEST <= ts_us <= latest_us:
+                            ts_us = None
+                    if ts_us is None:  # anything else: the full rules, with their reasons
+                        ts_us = _timestamp(ts, now_us)
+                        if isinstance(ts_us, str):
+                            reason = ts_us
             if reason is None:
                 props = item.get("props")
                 if props is None:
                     props = {}
                 if not isinstance(props, dict):
                     reason = "props: must be a JSON object"
+                else:
+                    try:
+                        props_json = dumps(props).decode()
+                    except (TypeError, orjson.JSONEncodeError):
+                        reason = "props: cannot be stored as JSON"
+                    else:
+                        if len(props_json) > max_bytes:
+                            reason = f"props: larger than {max_bytes} bytes"
             if reason is None:
-                try:
-                    props_json = orjson.dumps(props).decode()
-                except (TypeError, orjson.JSONEncodeError):
-                    props_json = None
-                if props_json is None:
-                    reason = "props: cannot be stored as JSON"
-                elif len(props_json) > self.max_event_bytes:
-                    reason = f"props: larger than {self.max_event_bytes} bytes"
+                lat = lon = None
+                if props:
+                    value = props.get("lat")
+                    if type(value) is float and -90.0 <= value <= 90.0:
+                        lat = value
+                    elif "lat" in props or "latitude" in props:
+                        lat = _coordinate(props, LATITUDE_NAMES, 90)
+                    value = props.get("lon")
+                    if type(value) is float and -180.0 <= value <= 180.0:
+                        lon = value
+                    elif "lon" in props or "lng" in props or "longitude" in props:
+                        lon = _coordinate(props, LONGITUDE_NAMES, 180)
+                    if lat is not None or lon is not None:
+                        if isinstance(lat, str):
+                            reason = lat
+                        elif isinstance(lon, str):
+                            reason = lon
+                        elif (lat is None) != (lon is None):
+                            reason = "props: a position needs both lat and lon"
             if reason is None:
-                lat = _coordinate(props, ("lat", "latitude"), 90)
-                lon = _coordinate(props, ("lon", "lng", "longitude"), 180)
-                if isinstance(lat, str):
-                    reason = lat
-                elif isinstance(lon, str):
-                    reason = lon
-                elif (lat is None) != (lon is None):
-                    reason = "props: a position needs both lat and lon"
-            device_id = customer_id = None
-            if reason is None:
-                device_id, customer_id, reason = self._subject(
-                    item, credential, own_device, device_cache, customer_refs
-                )
+                device_ref = item.get("device_id")
+                if own_device is not None:
+                    if device_ref is None and own_ok and "customer" not in item:
+                        device_id, customer_id = own_device.id, own_device.customer_id
+                    else:
+                        device_id, customer_id, reason = self._subject(
+                            item, credential, own_device, device_cache, customer_refs
+                        )
+                else:
+                    device = device_cache.get(device_ref) if type(device_ref) is int else None
+                    if (
+                        device is not None
+                        and device.org_id == org_id
+                        and device.status == "active"
+                        and "customer" not in item
+                        and 0 < device_ref <= INT32_MAX
+                    ):
+                        device_id, customer_id = device_ref, device.customer_id
+                    else:
+                        device_id, customer_id, reason = self._subject(
+                            item, credential, own_device, device_cache, customer_refs
+                        )
             if reason is not None:
-                rejected.append(Rejection(index, reason))
-                checked.rejected_items.append(item)
+                rejected.append(Rejection(start_index + offset, reason))
+                rejected_items.append(item)
                 continue
-            batch.add(
-                org_id=org_id,
-                id=event_id,
-                device_id=device_id,
-                customer_id=customer_id,
-                type=event_type,
-                ts=ts_us,
-                received_at=now_us,
-                source=source,
-                lat=lat,
-                lon=lon,
-                props_json=props_json,
-                props=props,
-            )
+            add_org(org_id)
+            add_id(event_id)
+            add_device(device_id)
+            add_customer(customer_id)
+            add_type(event_type)
+            add_ts(ts_us)
+            add_received(now_us)
+            add_source(source)
+            add_lat(lat)
+            add_lon(lon)
+            add_props(props_json)
+            add_object(props)
         return checked
 
     def _subject(self, item, credential, own_device, device_cache, customer_refs):

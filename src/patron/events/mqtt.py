@@ -157,6 +157,9 @@ class _Batch:
         self.letters: list[DeadLetter] = []
         self._topics: dict[str, tuple[int | None, int | None, str | None]] = {}
         self._auth: dict[tuple[Any, int, int], tuple[IngestGroup | None, str | None]] = {}
+        #: (message, org id, device id, key, items, their positions, a bad key refuses the whole message)
+        self._pending: list[tuple[Message, int, int, Any, list[Any], list[int] | None, bool]] = []
+        self._credentials: dict[str, Credential | None] = {}
 
     def letter(
         self,
@@ -197,7 +200,7 @@ class _Batch:
 
     def group(self, key: Any, org_id: int, device_id: int) -> tuple[IngestGroup | None, str | None]:
         """The group of events sent with ``key`` about the topic's device, or the reason the key may
-        not send them."""
+        not send them (keys are looked up in :meth:`finish`, all at once)."""
         cache_key = (key if isinstance(key, str) else repr(key), org_id, device_id)
         found = self._auth.get(cache_key)
         if found is None:
@@ -214,7 +217,9 @@ class _Batch:
     def _authorise(self, key: Any, org_id: int, device_id: int) -> tuple[Credential | None, str | None]:
         if not isinstance(key, str) or not key:
             return None, "key: must be a device key (pdk_…) or an ingest key (pik_…)"
-        credential = self.runtime.authenticate(key)
+        credential = (
+            self._credentials.get(key) if key in self._credentials else self.runtime.authenticate(key)
+        )
         if credential is None:
             return None, "key: unknown or revoked key"
         if credential.org_id != org_id:
@@ -224,6 +229,7 @@ class _Batch:
         return credential, None
 
     def add(self, message: Message) -> None:
+        """Parse one message; its events wait for :meth:`finish` (which knows the keys)."""
         org_id, device_id, reason = self.where(message.topic)
         if reason is not None:
             self.letter(message, reason, device_id=device_id)
@@ -248,39 +254,13 @@ class _Batch:
                     device_id=device_id,
                 )
                 return
-            group, reason = self.group(value.pop("key"), org_id, device_id)
-            if group is None:
-                self.letter(message, reason, org_id=org_id, device_id=device_id)
-                return
-            if group.credential.device_id is None and not self._topic_device(value, device_id):
-                self.letter(
-                    message,
-                    "device_id: differs from the topic's device",
-                    org_id=org_id,
-                    device_id=device_id,
-                    payload=_item_text(value),
-                )
-                return
-            group.items.append(value)
-            group.origins.append((message.topic, None))
+            self._pending.append((message, org_id, device_id, value.pop("key"), [value], None, True))
             return
         self._add_many(message, value, org_id, device_id)
 
-    @staticmethod
-    def _topic_device(item: Any, device_id: int) -> bool:
-        """With an ingest key the topic names the device: fill it in, or check the event's own."""
-        if type(item) is not dict:
-            return True  # the event checks refuse it
-        named = item.get("device_id")
-        if named is None:
-            item["device_id"] = device_id
-            return True
-        return named == device_id
-
     def _add_many(self, message: Message, value: Any, org_id: int, device_id: int) -> None:
         where = {"org_id": org_id, "device_id": device_id}
-        message_key = None
-        if isinstance(value, dict):  # an envelope
+        if isinstance(value, dict):  # an envelope: one key for all its events
             unknown = set(value) - ENVELOPE_FIELDS
             if unknown:
                 self.letter(
@@ -298,8 +278,8 @@ class _Batch:
                     message, "key: missing; send the device key (or an ingest key) in the envelope", **where
                 )
                 return
-        elif isinstance(value, list):
-            items = value
+        elif isinstance(value, list):  # an array: each event has its key
+            items, message_key = value, None
         else:
             self.letter(
                 message,
@@ -314,11 +294,8 @@ class _Batch:
                 **where,
             )
             return
-        if message_key is not None:
-            _, reason = self.group(message_key, org_id, device_id)
-            if reason is not None:
-                self.letter(message, reason, **where)
-                return
+        kept: list[Any] = []
+        positions: list[int] = []
         for index, item in enumerate(items):
             key = message_key
             if isinstance(item, dict) and "key" in item:
@@ -343,21 +320,61 @@ class _Batch:
                     **where,
                 )
                 continue
+            if message_key is None:
+                self._pending.append((message, org_id, device_id, key, [item], [index], False))
+            else:
+                kept.append(item)
+                positions.append(index)
+        if message_key is not None:
+            self._pending.append((message, org_id, device_id, message_key, kept, positions, True))
+
+    def finish(self) -> None:
+        """Look up every key of the batch at once, then sort the events into their groups. A bad key
+        of a single event or an envelope refuses the whole message; in an array, that event."""
+        keys = {entry[3] for entry in self._pending if isinstance(entry[3], str)}
+        if keys:
+            self._credentials = self.runtime.directory.credentials(keys)
+        for message, org_id, device_id, key, items, positions, whole in self._pending:
             group, reason = self.group(key, org_id, device_id)
             if group is None:
-                self.letter(message, reason, index=index, payload=_item_text(item), **where)
+                if whole:
+                    self.letter(message, reason, org_id=org_id, device_id=device_id)
+                else:
+                    self.letter(
+                        message,
+                        reason,
+                        org_id=org_id,
+                        device_id=device_id,
+                        index=positions[0],
+                        payload=_item_text(items[0]),
+                    )
                 continue
-            if group.credential.device_id is None and not self._topic_device(item, device_id):
-                self.letter(
-                    message,
-                    "device_id: differs from the topic's device",
-                    index=index,
-                    payload=_item_text(item),
-                    **where,
-                )
-                continue
-            group.items.append(item)
-            group.origins.append((message.topic, index))
+            ingest_key = group.credential.device_id is None
+            for position, item in zip(positions or (None,), items, strict=True):
+                if ingest_key and not _topic_device(item, device_id):
+                    self.letter(
+                        message,
+                        "device_id: differs from the topic's device",
+                        org_id=org_id,
+                        device_id=device_id,
+                        index=position,
+                        payload=_item_text(item),
+                    )
+                    continue
+                group.items.append(item)
+                group.origins.append((message.topic, position))
+        self._pending = []
+
+
+def _topic_device(item: Any, device_id: int) -> bool:
+    """With an ingest key the topic names the device: fill it in, or check the event's own."""
+    if type(item) is not dict:
+        return True  # the event checks refuse it
+    named = item.get("device_id")
+    if named is None:
+        item["device_id"] = device_id
+        return True
+    return named == device_id
 
 
 def _item_text(item: Any) -> str:
@@ -575,6 +592,10 @@ class MqttIngest:
         sorter = _Batch(self)
         for message in batch:
             sorter.add(message)
+        sorter.finish()
+        devices = {group.credential.device_id for group in sorter.groups} - {None}
+        if devices:  # one query for the devices whose cache entries ran out, not one each
+            self.runtime.directory.devices(devices)
         result = self.runtime.ingest_many(sorter.groups, source=SOURCE, dead_letters=sorter.letters)
         stats = self.stats
         stats.batches += 1

@@ -118,6 +118,7 @@ class EventRuntime:
         self.directory = Directory(factory)
         self.checker = EventChecker(
             device_lookup=self.directory.device,
+            devices_lookup=self.directory.devices,
             customer_lookup=self.directory.customers,
             max_event_bytes=settings.ingest_max_event_bytes,
         )
