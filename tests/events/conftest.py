@@ -224,6 +224,35 @@ class PrivateBroker:
 
     url: str
     process: subprocess.Popen
+    binary: str
+    config: Path
+
+    @property
+    def port(self) -> int:
+        return int(self.url.rsplit(":", 1)[1])
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+    def restart(self) -> None:
+        """Stop it and start it again on the same port (it keeps no sessions: persistence is off)."""
+        self.stop()
+        self.process = _start_mosquitto(self.binary, self.config, self.port)
+
+
+def _start_mosquitto(binary: str, config: Path, port: int) -> subprocess.Popen:
+    process = subprocess.Popen([binary, "-c", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 10
+    while not _reachable("127.0.0.1", port):
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.fail(f"mosquitto did not start: {process.stderr.read().decode(errors='replace')[:500]}")
+        time.sleep(0.05)
+    return process
 
 
 @pytest.fixture
@@ -243,16 +272,6 @@ def private_broker(tmp_path) -> Iterator[PrivateBroker]:
         f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
         "max_queued_messages 0\nmax_inflight_messages 0\nlog_dest none\n"
     )
-    process = subprocess.Popen([binary, "-c", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 10
-    while not _reachable("127.0.0.1", port):
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            pytest.fail(f"mosquitto did not start: {process.stderr.read().decode(errors='replace')[:500]}")
-        time.sleep(0.05)
-    yield PrivateBroker(f"mqtt://127.0.0.1:{port}", process)
-    process.terminate()
-    try:
-        process.wait(10)
-    except subprocess.TimeoutExpired:
-        process.kill()
+    broker = PrivateBroker(f"mqtt://127.0.0.1:{port}", _start_mosquitto(binary, config, port), binary, config)
+    yield broker
+    broker.stop()

@@ -494,3 +494,27 @@ def test_a_worker_on_the_plain_paho_client_works_too(
 def test_this_paho_version_takes_the_fast_path(tenant, start_mqtt_worker):
     assert mqtt_client.fast_client_supported()
     assert isinstance(start_mqtt_worker().ingest._client, FastClient)
+
+
+def test_the_worker_reconnects_after_the_broker_went_away(
+    tenant, make_keyed_device, start_mqtt_worker, private_broker, topic_prefix
+):
+    from .conftest import Publisher
+
+    device = make_keyed_device(tenant)
+    worker = start_mqtt_worker(mqtt_url=private_broker.url)
+    publisher = Publisher(private_broker.url)
+    _sentinel(worker, publisher, device, topic_prefix)
+    publisher.close()
+    private_broker.restart()  # a new broker knows no session: the worker must connect and subscribe again
+    wait_until(lambda: worker.ingest.stats.subscriptions == 2, timeout=60, what="the worker to subscribe again")
+    publisher = Publisher(private_broker.url)
+    try:
+        after = _event(device.key)
+        publisher.publish(device.topic(topic_prefix), orjson.dumps(after))
+        wait_until(
+            lambda: worker.count("SELECT count(*) FROM events WHERE id = ?", [after["id"]]) == 1,
+            what="an event published after the broker came back",
+        )
+    finally:
+        publisher.close()

@@ -103,6 +103,7 @@ class MqttStats:
     dead_letters: int = 0
     batches: int = 0
     failures: int = 0
+    subscriptions: int = 0  # confirmed by the broker: one per (re)connection
 
 
 def topic_filter(prefix: str, shared_group: str | None) -> str:
@@ -502,6 +503,7 @@ class MqttIngest:
                 "MQTT ingest: the broker refused the subscription to %s: %s", self.subscription, failed[0]
             )
             return
+        self.stats.subscriptions += 1
         self._subscribed.set()
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
