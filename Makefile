@@ -33,6 +33,7 @@ test: setup services browser lint
 
 bench: setup services
 	$(BIN)/python bench/customers.py
+	$(BIN)/python bench/ingest.py
 
 clean:
 	rm -rf $(VENV) .patron .pytest_cache .ruff_cache
