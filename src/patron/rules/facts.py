@@ -17,36 +17,17 @@ from sqlalchemy.orm import Session
 from patron.customers import service as customers_service
 from patron.devices.models import Device
 from patron.events.models import CustomerSignals
+from patron.rules.conditions import CUSTOMER_FIELDS
+from patron.rules.conditions import SIGNAL_FIELDS as CONDITION_SIGNAL_FIELDS
 
 DEVICE_TTL_SECONDS = 30.0
+# what a rule can read of a customer and their signals (the condition fields, plus what they reach into)
 PROFILE_FIELDS = (
-    "first_name",
-    "last_name",
-    "email",
-    "phone",
-    "birth_year",
-    "gender",
-    "education",
-    "occupation",
-    "income_band",
-    "lifestyle_tags",
-    "city",
-    "country",
-    "timezone",
-    "owner_id",
+    *(name for name in CUSTOMER_FIELDS if name not in ("id", "name", "tags")),
     "attributes",
     "preferences",
 )
-SIGNAL_FIELDS = (
-    "events_today",
-    "events_7d",
-    "events_30d",
-    "usage_by_type",
-    "usage_trend",
-    "trend_slope",
-    "device_count",
-    "device_health",
-)
+SIGNAL_FIELDS = (*CONDITION_SIGNAL_FIELDS, "usage_by_type")
 
 
 @dataclass(frozen=True)
