@@ -9,6 +9,7 @@ from patron.events import models as events_models  # noqa: F401
 from patron.interactions import models as interactions_models  # noqa: F401
 from patron.rules import models as rules_models  # noqa: F401
 from patron.sales import models as sales_models  # noqa: F401
+from patron.surveys import models as surveys_models  # noqa: F401
 from patron.tickets import models as tickets_models  # noqa: F401
 
 metadata = Base.metadata

@@ -42,6 +42,7 @@ DOMAIN_COMMANDS = (
     ("patron.simulate.cli", "simulate", "simulate"),
     ("patron.analytics.cli", "app", "analytics"),
     ("patron.events.cli", "app", "ingest"),
+    ("patron.surveys.cli", "app", "survey"),
 )
 
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0001_initial
 Revises:
-Create Date: 2026-11-23 09:22:42.355988
+Create Date: 2026-11-23 12:32:00.936668
 """
 
 from alembic import op
@@ -356,6 +356,31 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_rules_org_id"), ["org_id"], unique=False)
 
     op.create_table(
+        "surveys",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("name", sa.String(length=200), nullable=False),
+        sa.Column("description", sa.Text(), nullable=False),
+        sa.Column("template", sa.String(length=40), nullable=False),
+        sa.Column("status", sa.String(length=10), nullable=False),
+        sa.Column("definition", sa.JSON(), nullable=False),
+        sa.Column("wave_interval_days", sa.Integer(), nullable=True),
+        sa.Column("next_wave_at", patron.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_by_id", sa.Integer(), nullable=True),
+        sa.Column("created_at", patron.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", patron.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("org_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["created_by_id"], ["users.id"], name=op.f("fk_surveys_created_by_id_users"), ondelete="SET NULL"
+        ),
+        sa.ForeignKeyConstraint(
+            ["org_id"], ["organisations.id"], name=op.f("fk_surveys_org_id_organisations"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_surveys")),
+    )
+    with op.batch_alter_table("surveys", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_surveys_org_id"), ["org_id"], unique=False)
+
+    op.create_table(
         "consent_records",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("customer_id", sa.Integer(), nullable=False),
@@ -643,6 +668,31 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_rule_states_org_id"), ["org_id"], unique=False)
 
     op.create_table(
+        "survey_waves",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("survey_id", sa.Integer(), nullable=False),
+        sa.Column("number", sa.Integer(), nullable=False),
+        sa.Column("label", sa.String(length=120), nullable=False),
+        sa.Column("opened_at", patron.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("closed_at", patron.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("org_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["org_id"],
+            ["organisations.id"],
+            name=op.f("fk_survey_waves_org_id_organisations"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["survey_id"], ["surveys.id"], name=op.f("fk_survey_waves_survey_id_surveys"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_survey_waves")),
+        sa.UniqueConstraint("survey_id", "number", name="uq_survey_waves_survey_number"),
+    )
+    with op.batch_alter_table("survey_waves", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_survey_waves_org_id"), ["org_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_survey_waves_survey_id"), ["survey_id"], unique=False)
+
+    op.create_table(
         "tickets",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("number", sa.Integer(), nullable=False),
@@ -864,6 +914,104 @@ def upgrade() -> None:
         batch_op.create_index("ix_rule_firings_rule_fired", ["rule_id", "fired_at"], unique=False)
 
     op.create_table(
+        "survey_analyses",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("survey_id", sa.Integer(), nullable=False),
+        sa.Column("wave_id", sa.Integer(), nullable=True),
+        sa.Column("name", sa.String(length=200), nullable=False),
+        sa.Column("method", sa.String(length=10), nullable=False),
+        sa.Column("model", sa.Text(), nullable=False),
+        sa.Column("options", sa.JSON(), nullable=False),
+        sa.Column("n", sa.Integer(), nullable=False),
+        sa.Column("result", sa.JSON(), nullable=False),
+        sa.Column("created_by_id", sa.Integer(), nullable=True),
+        sa.Column("created_at", patron.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", patron.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("org_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["created_by_id"],
+            ["users.id"],
+            name=op.f("fk_survey_analyses_created_by_id_users"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["org_id"],
+            ["organisations.id"],
+            name=op.f("fk_survey_analyses_org_id_organisations"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["survey_id"],
+            ["surveys.id"],
+            name=op.f("fk_survey_analyses_survey_id_surveys"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["wave_id"],
+            ["survey_waves.id"],
+            name=op.f("fk_survey_analyses_wave_id_survey_waves"),
+            ondelete="SET NULL",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_survey_analyses")),
+    )
+    with op.batch_alter_table("survey_analyses", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_survey_analyses_org_id"), ["org_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_survey_analyses_survey_id"), ["survey_id"], unique=False)
+
+    op.create_table(
+        "survey_invites",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("survey_id", sa.Integer(), nullable=False),
+        sa.Column("wave_id", sa.Integer(), nullable=False),
+        sa.Column("customer_id", sa.Integer(), nullable=True),
+        sa.Column("token_prefix", sa.String(length=16), nullable=False),
+        sa.Column("token_hash", sa.String(length=64), nullable=False),
+        sa.Column("created_at", patron.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_by_id", sa.Integer(), nullable=True),
+        sa.Column("opened_at", patron.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("responded_at", patron.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("org_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["created_by_id"],
+            ["users.id"],
+            name=op.f("fk_survey_invites_created_by_id_users"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["customer_id"],
+            ["customers.id"],
+            name=op.f("fk_survey_invites_customer_id_customers"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["org_id"],
+            ["organisations.id"],
+            name=op.f("fk_survey_invites_org_id_organisations"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["survey_id"],
+            ["surveys.id"],
+            name=op.f("fk_survey_invites_survey_id_surveys"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["wave_id"],
+            ["survey_waves.id"],
+            name=op.f("fk_survey_invites_wave_id_survey_waves"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_survey_invites")),
+        sa.UniqueConstraint("token_hash", name=op.f("uq_survey_invites_token_hash")),
+        sa.UniqueConstraint("wave_id", "customer_id", name="uq_survey_invites_wave_customer"),
+    )
+    with op.batch_alter_table("survey_invites", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_survey_invites_customer_id"), ["customer_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_survey_invites_org_id"), ["org_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_survey_invites_survey_id"), ["survey_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_survey_invites_wave_id"), ["wave_id"], unique=False)
+
+    op.create_table(
         "ticket_events",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("ticket_id", sa.Integer(), nullable=False),
@@ -891,6 +1039,56 @@ def upgrade() -> None:
     with op.batch_alter_table("ticket_events", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_ticket_events_org_id"), ["org_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_ticket_events_ticket_id"), ["ticket_id"], unique=False)
+
+    op.create_table(
+        "survey_responses",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("survey_id", sa.Integer(), nullable=False),
+        sa.Column("wave_id", sa.Integer(), nullable=False),
+        sa.Column("customer_id", sa.Integer(), nullable=True),
+        sa.Column("invite_id", sa.Integer(), nullable=True),
+        sa.Column("source", sa.String(length=10), nullable=False),
+        sa.Column("answers", sa.JSON(), nullable=False),
+        sa.Column("submitted_at", patron.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("org_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["customer_id"],
+            ["customers.id"],
+            name=op.f("fk_survey_responses_customer_id_customers"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["invite_id"],
+            ["survey_invites.id"],
+            name=op.f("fk_survey_responses_invite_id_survey_invites"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["org_id"],
+            ["organisations.id"],
+            name=op.f("fk_survey_responses_org_id_organisations"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["survey_id"],
+            ["surveys.id"],
+            name=op.f("fk_survey_responses_survey_id_surveys"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["wave_id"],
+            ["survey_waves.id"],
+            name=op.f("fk_survey_responses_wave_id_survey_waves"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_survey_responses")),
+        sa.UniqueConstraint("invite_id", name=op.f("uq_survey_responses_invite_id")),
+    )
+    with op.batch_alter_table("survey_responses", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_survey_responses_customer_id"), ["customer_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_survey_responses_org_id"), ["org_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_survey_responses_submitted_at"), ["submitted_at"], unique=False)
+        batch_op.create_index("ix_survey_responses_survey_wave", ["survey_id", "wave_id"], unique=False)
 
     op.create_table(
         "tasks",
@@ -991,11 +1189,30 @@ def downgrade() -> None:
         batch_op.drop_index("ix_tasks_org_assignee_due")
 
     op.drop_table("tasks")
+    with op.batch_alter_table("survey_responses", schema=None) as batch_op:
+        batch_op.drop_index("ix_survey_responses_survey_wave")
+        batch_op.drop_index(batch_op.f("ix_survey_responses_submitted_at"))
+        batch_op.drop_index(batch_op.f("ix_survey_responses_org_id"))
+        batch_op.drop_index(batch_op.f("ix_survey_responses_customer_id"))
+
+    op.drop_table("survey_responses")
     with op.batch_alter_table("ticket_events", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_ticket_events_ticket_id"))
         batch_op.drop_index(batch_op.f("ix_ticket_events_org_id"))
 
     op.drop_table("ticket_events")
+    with op.batch_alter_table("survey_invites", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_survey_invites_wave_id"))
+        batch_op.drop_index(batch_op.f("ix_survey_invites_survey_id"))
+        batch_op.drop_index(batch_op.f("ix_survey_invites_org_id"))
+        batch_op.drop_index(batch_op.f("ix_survey_invites_customer_id"))
+
+    op.drop_table("survey_invites")
+    with op.batch_alter_table("survey_analyses", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_survey_analyses_survey_id"))
+        batch_op.drop_index(batch_op.f("ix_survey_analyses_org_id"))
+
+    op.drop_table("survey_analyses")
     with op.batch_alter_table("rule_firings", schema=None) as batch_op:
         batch_op.drop_index("ix_rule_firings_rule_fired")
         batch_op.drop_index(batch_op.f("ix_rule_firings_org_id"))
@@ -1025,6 +1242,11 @@ def downgrade() -> None:
         batch_op.drop_index("ix_tickets_customer")
 
     op.drop_table("tickets")
+    with op.batch_alter_table("survey_waves", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_survey_waves_survey_id"))
+        batch_op.drop_index(batch_op.f("ix_survey_waves_org_id"))
+
+    op.drop_table("survey_waves")
     with op.batch_alter_table("rule_states", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_rule_states_org_id"))
 
@@ -1068,6 +1290,10 @@ def downgrade() -> None:
         batch_op.drop_index("ix_consent_records_customer_channel")
 
     op.drop_table("consent_records")
+    with op.batch_alter_table("surveys", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_surveys_org_id"))
+
+    op.drop_table("surveys")
     with op.batch_alter_table("rules", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_rules_org_id"))
 

@@ -1,0 +1,1 @@
+"""The surveys domain: questionnaires, distribution, responses, analysis runs and reports."""
