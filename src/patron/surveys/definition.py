@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import math
 import re
+import warnings
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -73,53 +74,58 @@ class ServqualTag(_Strict):
                                                                 "items of the same statement.")
 
 
-class Item(_Strict):
-    """One question."""
+with warnings.catch_warnings():
+    # ``construct`` is the natural name of the field; it shadows pydantic's deprecated ``BaseModel.construct``
+    # class method, which nothing here uses.
+    warnings.filterwarnings("ignore", message='Field name "construct"', category=UserWarning)
 
-    code: Code
-    text: str = Field(min_length=1, max_length=500, description="The question or statement shown.")
-    kind: Literal["likert", "nps", "single", "multiple", "text", "number"] = Field(
-        default="likert", description="Answer type: likert, nps (0-10), single, multiple, text or number.")
-    construct: str | None = Field(default=None, description="Code of the construct this item measures.")
-    scale: tuple[int, int] | None = Field(
-        default=None, description="Lowest and highest answer (likert: default 1-5; number: optional bounds).")
-    labels: list[str] = Field(default_factory=list, description="Likert: one label per scale point, low to high.")
-    reverse: bool = Field(default=False, description="Reverse-coded: recoded as min + max - answer in analysis.")
-    required: bool = Field(default=True, description="Whether a respondent must answer it.")
-    choices: list[str] = Field(default_factory=list, description="Single/multiple choice: the options.")
-    demographic: bool = Field(default=False, description="Describes the respondent (age band, gender...).")
-    servqual: ServqualTag | None = Field(default=None, description="SERVQUAL dimension, side and pair.")
+    class Item(_Strict):
+        """One question."""
 
-    @model_validator(mode="after")
-    def _check(self) -> Item:
-        if self.kind == "likert":
-            low, high = self.scale or (1, 5)
-            if not (0 <= low < high and high - low <= 10):
-                raise ValueError("a likert scale needs 2 to 11 points between 0 and high, e.g. [1, 5]")
-            if self.labels and len(self.labels) != high - low + 1:
-                raise ValueError(f"a {low}-{high} scale needs {high - low + 1} labels, got {len(self.labels)}")
-            self.scale = (low, high)
-        elif self.kind == "nps":
-            self.scale = (0, 10)
-        elif self.kind == "number":
-            if self.scale is not None and self.scale[0] >= self.scale[1]:
-                raise ValueError("scale must be [low, high] with low < high")
-        elif self.scale is not None:
-            raise ValueError(f"a {self.kind} item has no scale")
-        if self.kind in ("single", "multiple"):
-            if len(self.choices) < 2:
-                raise ValueError("a choice item needs at least 2 choices")
-            if len(set(self.choices)) != len(self.choices):
-                raise ValueError("choices must be distinct")
-        elif self.choices:
-            raise ValueError(f"a {self.kind} item has no choices")
-        if self.reverse and self.kind != "likert":
-            raise ValueError("only likert items can be reverse-coded")
-        if self.servqual is not None and self.kind != "likert":
-            raise ValueError("SERVQUAL items are likert items")
-        if self.construct is not None and self.kind not in NUMERIC_KINDS:
-            raise ValueError("only numeric items (likert, nps, number) can measure a construct")
-        return self
+        code: Code
+        text: str = Field(min_length=1, max_length=500, description="The question or statement shown.")
+        kind: Literal["likert", "nps", "single", "multiple", "text", "number"] = Field(
+            default="likert", description="Answer type: likert, nps (0-10), single, multiple, text or number.")
+        construct: str | None = Field(default=None, description="Code of the construct this item measures.")
+        scale: tuple[int, int] | None = Field(
+            default=None, description="Lowest and highest answer (likert: default 1-5; number: optional bounds).")
+        labels: list[str] = Field(default_factory=list, description="Likert: one label per scale point, low to high.")
+        reverse: bool = Field(default=False, description="Reverse-coded: recoded as min + max - answer in analysis.")
+        required: bool = Field(default=True, description="Whether a respondent must answer it.")
+        choices: list[str] = Field(default_factory=list, description="Single/multiple choice: the options.")
+        demographic: bool = Field(default=False, description="Describes the respondent (age band, gender...).")
+        servqual: ServqualTag | None = Field(default=None, description="SERVQUAL dimension, side and pair.")
+
+        @model_validator(mode="after")
+        def _check(self) -> Item:
+            if self.kind == "likert":
+                low, high = self.scale or (1, 5)
+                if not (0 <= low < high and high - low <= 10):
+                    raise ValueError("a likert scale needs 2 to 11 points between 0 and high, e.g. [1, 5]")
+                if self.labels and len(self.labels) != high - low + 1:
+                    raise ValueError(f"a {low}-{high} scale needs {high - low + 1} labels, got {len(self.labels)}")
+                self.scale = (low, high)
+            elif self.kind == "nps":
+                self.scale = (0, 10)
+            elif self.kind == "number":
+                if self.scale is not None and self.scale[0] >= self.scale[1]:
+                    raise ValueError("scale must be [low, high] with low < high")
+            elif self.scale is not None:
+                raise ValueError(f"a {self.kind} item has no scale")
+            if self.kind in ("single", "multiple"):
+                if len(self.choices) < 2:
+                    raise ValueError("a choice item needs at least 2 choices")
+                if len(set(self.choices)) != len(self.choices):
+                    raise ValueError("choices must be distinct")
+            elif self.choices:
+                raise ValueError(f"a {self.kind} item has no choices")
+            if self.reverse and self.kind != "likert":
+                raise ValueError("only likert items can be reverse-coded")
+            if self.servqual is not None and self.kind != "likert":
+                raise ValueError("SERVQUAL items are likert items")
+            if self.construct is not None and self.kind not in NUMERIC_KINDS:
+                raise ValueError("only numeric items (likert, nps, number) can measure a construct")
+            return self
 
 
 class Section(_Strict):
