@@ -26,6 +26,7 @@ CUSTOMER_HOOK_MODULES: tuple[str, ...] = (
     "patron.devices.service",
     "patron.events.privacy",
     "patron.rules.privacy",
+    "patron.surveys.service",
 )
 
 

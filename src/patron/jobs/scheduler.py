@@ -21,6 +21,7 @@ log = logging.getLogger("patron.jobs")
 JOBS: tuple[tuple[str, str], ...] = (
     ("sla-breaches", "patron.tickets.service:detect_sla_breaches"),
     ("task-reminders", "patron.sales.service:send_due_reminders"),
+    ("survey-waves", "patron.surveys.service:open_due_waves"),
 )
 
 
