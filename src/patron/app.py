@@ -32,6 +32,7 @@ ROUTERS = (
     "patron.events.query_api",
     "patron.events.signals_api",
     "patron.rules.api",
+    "patron.surveys.api",
     "patron.web.pages",
 )
 
