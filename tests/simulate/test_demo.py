@@ -110,6 +110,16 @@ def test_demo_seeds_a_realistic_organisation_once(client, run_demo):
     timeline = client.get(f"/api/v1/customers/{profile['id']}/timeline", headers=headers)
     assert timeline.status_code == 200 and timeline.json()["items"]
 
+    surveys = client.get("/api/v1/surveys", headers=headers).json()
+    assert {s["template"] for s in surveys["items"]} == {"crm_success", "servqual", "nps"}
+    servqual = next(s for s in surveys["items"] if s["template"] == "servqual")
+    assert len(client.get(f"/api/v1/surveys/{servqual['id']}/waves", headers=headers).json()) == 2
+    answered = sum(
+        client.get(f"/api/v1/surveys/{s['id']}/summary", headers=headers).json()["responded"]
+        for s in surveys["items"]
+    )
+    assert answered >= 10
+
     again = run_demo()
     assert again.exit_code == 0, again.output
     assert "already exists" in again.output

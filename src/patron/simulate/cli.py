@@ -39,8 +39,9 @@ def demo(
     """Seed a demo organisation with realistic data and serve the app.
 
     Creates "Patron Demo" (staff in every role, customers with demographics, identities, consents and
-    places, a year of interactions, tickets in every status, deals in every pipeline stage; connected
-    devices for a fifth of the customers with three weeks of their events, and rules), prints the URL and
+    places, a year of interactions, tickets in every status, deals in every pipeline stage, three answered
+    surveys with their analyses; connected devices for a fifth of the customers with three weeks of their
+    events, and rules), prints the URL and
     the demo login, and serves the web app and the API while the device fleet sends live events.
     Seeding happens once: run it again and the existing data is kept (--reset seeds anew).
     """

@@ -34,6 +34,7 @@ from patron.simulate.clock import SimulatedClock
 from patron.simulate.history import DemoCustomer, Staff, write_interactions, write_sales
 from patron.simulate.people import CustomerSpec, make_customers
 from patron.simulate.service_desk import write_tickets
+from patron.simulate.surveys import seed_demo_surveys
 
 DEMO_ORG_NAME = "Patron Demo"
 DEMO_SLUG = "patron-demo"
@@ -199,6 +200,16 @@ def _seed(
             customers=demo_customers,
             progress=progress,
         )
+        progress("Surveys", 0, 1)
+        surveys = seed_demo_surveys(
+            session,
+            org_id=org.id,
+            customer_ids=[c.id for c in demo_customers],
+            clock=clock,
+            anchor=anchor,
+            seed=rng.randrange(1 << 30),
+        )
+        progress("Surveys", 1, 1)
         clock.set(anchor)
         sales_service.send_due_reminders(session, now=anchor)
     return {
@@ -209,6 +220,7 @@ def _seed(
         "deals": sales.deals,
         "leads": sales.leads,
         "tasks": sales.tasks,
+        **surveys,
     }
 
 

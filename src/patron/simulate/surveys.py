@@ -24,6 +24,8 @@ Example::
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import numpy as np
 from scipy import stats as sps
 
@@ -183,3 +185,100 @@ def planted_answers(
                 row[code] = value
         rows.append(row)
     return rows
+
+
+# --- the demo organisation's surveys -------------------------------------------------------------------
+
+#: standardised weights of the six CRM components on success in the demo (study §1 found all six significant;
+#: the demo plants a clear order so the Friedman ranking and the paths have something to show)
+DEMO_PATHS = {
+    ("success", "loyalty"): 0.30,
+    ("success", "quality"): 0.25,
+    ("success", "interaction"): 0.20,
+    ("success", "demands"): 0.12,
+    ("success", "orientation"): 0.10,
+    ("success", "flexibility"): 0.05,
+}
+#: SERVQUAL gaps (perception - expectation, scale points) in the first and the second wave: service improved
+DEMO_GAPS = (
+    {"tangibles": -0.6, "reliability": -1.6, "responsiveness": -1.3, "assurance": -0.8, "empathy": -1.0},
+    {"tangibles": -0.5, "reliability": -1.0, "responsiveness": -0.9, "assurance": -0.7, "empathy": -0.9},
+)
+#: fewer complete answers than this and the demo leaves the analysis to the user
+DEMO_MIN_ANALYSED = 60
+
+
+def _answer_all(session, clock, rng, links, answers, *, start, days: float) -> int:
+    from patron.surveys import service as surveys_service
+
+    moments = sorted(start + timedelta(seconds=float(s)) for s in rng.uniform(0, days * 86400, len(answers)))
+    for link, row, moment in zip(links, answers, moments, strict=False):
+        clock.set(moment)
+        surveys_service.submit_invite(session, token=link.token, answers=row)
+    return min(len(links), len(answers))
+
+
+def seed_demo_surveys(session, *, org_id: int, customer_ids: list[int], clock, anchor, seed: int) -> dict[str, int]:
+    """Three surveys for the demo, answered by demo customers through their personal links on the simulated
+    clock: the six-component CRM success questionnaire (answered last month, with a CB-SEM and a PLS analysis),
+    SERVQUAL repeated every six months (two waves, the second with smaller gaps) and an NPS pulse."""
+    from patron.surveys import service as surveys_service
+
+    rng = np.random.default_rng(seed)
+    ids = list(customer_ids)
+    counts = {"surveys": 0, "survey_responses": 0, "survey_analyses": 0}
+
+    def pick(share: float) -> list[int]:
+        k = int(len(ids) * share)
+        return [int(i) for i in rng.choice(ids, size=k, replace=False)] if k else []
+
+    def survey(template: str, name: str, opened, **extra):
+        clock.set(opened)
+        created = surveys_service.create_survey(session, org_id=org_id, actor_id=None, name=name,
+                                                template=template, **extra)
+        surveys_service.set_status(session, org_id=org_id, actor_id=None, survey_id=created.id, status="open")
+        counts["surveys"] += 1
+        return created
+
+    # 1. CRM success model, answered over three weeks a month ago
+    opened = anchor - timedelta(days=52)
+    crm = survey("crm_success", "Rider experience survey", opened)
+    q = surveys_service.questionnaire(crm)
+    links = surveys_service.create_invites(session, org_id=org_id, actor_id=None, survey_id=crm.id,
+                                           customer_ids=pick(0.30))
+    answered = links[: int(len(links) * 0.6)]
+    rows = planted_answers(q, len(answered), seed=int(rng.integers(1 << 30)), paths=DEMO_PATHS)
+    counts["survey_responses"] += _answer_all(session, clock, rng, answered, rows, start=opened, days=21)
+    if len(answered) >= DEMO_MIN_ANALYSED:
+        clock.set(anchor - timedelta(days=28))
+        for method, name in (("cb-sem", "CRM success model (CB-SEM)"), ("pls", "CRM success model (PLS-SEM)")):
+            surveys_service.run_analysis(session, org_id=org_id, actor_id=None, survey_id=crm.id, method=method,
+                                         name=name, n_boot=200, seed=1)
+            counts["survey_analyses"] += 1
+
+    # 2. SERVQUAL every six months: two waves
+    first = anchor - timedelta(days=200)
+    sq = survey("servqual", "Service quality (SERVQUAL)", first, wave_interval_days=182)
+    q = surveys_service.questionnaire(sq)
+    for wave, (gaps, start) in enumerate(zip(DEMO_GAPS, (first, first + timedelta(days=182)), strict=True)):
+        if wave:
+            clock.set(start)
+            surveys_service.open_wave(session, org_id=org_id, actor_id=None, survey_id=sq.id,
+                                      label="Second half-year")
+        links = surveys_service.create_invites(session, org_id=org_id, actor_id=None, survey_id=sq.id,
+                                               customer_ids=pick(0.12))
+        answered = links[: int(len(links) * 0.55)]
+        rows = planted_answers(q, len(answered), seed=int(rng.integers(1 << 30)), servqual_gaps=gaps)
+        counts["survey_responses"] += _answer_all(session, clock, rng, answered, rows, start=start, days=14)
+
+    # 3. an NPS pulse, still open
+    opened = anchor - timedelta(days=30)
+    pulse = survey("nps", "Monthly NPS pulse", opened)
+    q = surveys_service.questionnaire(pulse)
+    links = surveys_service.create_invites(session, org_id=org_id, actor_id=None, survey_id=pulse.id,
+                                           customer_ids=pick(0.25))
+    answered = links[: int(len(links) * 0.45)]
+    rows = planted_answers(q, len(answered), seed=int(rng.integers(1 << 30)))
+    counts["survey_responses"] += _answer_all(session, clock, rng, answered, rows, start=opened, days=29)
+    clock.set(anchor)
+    return counts
