@@ -149,3 +149,33 @@ def test_the_unique_invite_turns_a_lost_race_into_the_conflict(db, tenant, open_
     assert responses(db) == 1
     with db() as session:
         assert session.scalar(select(SurveyInvite)).responded_at is not None
+
+
+# --- the answers follow the customer through merge, privacy export and erasure ----------------------
+
+
+def test_merge_export_and_erasure_through_the_customers_api(client, tenant, open_survey, db):
+    made = open_survey(tenant, customers=2)
+    kept, duplicate = made.customer_ids
+    assert client.post(f"{public(made.tokens[1])}/responses", json={"answers": GOOD_ANSWERS}).status_code == 201
+
+    merged = client.post(f"{API}/customers/{kept}/merge", headers=tenant.headers, json={"duplicate_id": duplicate})
+    assert merged.status_code == 200, merged.text
+    assert merged.json()["moved"]["surveys"] == 1  # the response; kept already has an invite in wave 1
+    listed = client.get(f"{API}/surveys/{made.survey_id}/responses", headers=tenant.headers).json()
+    assert [r["customer_id"] for r in listed["items"]] == [kept]
+
+    export = client.get(f"{API}/customers/{kept}/privacy-export", headers=tenant.headers)
+    assert export.status_code == 200, export.text
+    surveys_part = export.json()["related"]["surveys"]
+    assert [r["answers"]["comment"] for r in surveys_part["survey_responses"]] == ["Friendly drivers."]
+    assert [i["survey_id"] for i in surveys_part["survey_invites"]] == [made.survey_id]
+
+    erased = client.post(f"{API}/customers/{kept}/erase", headers=tenant.headers)
+    assert erased.status_code == 200, erased.text
+    after = client.get(f"{API}/surveys/{made.survey_id}/responses", headers=tenant.headers).json()["items"]
+    assert len(after) == 1 and after[0]["customer_id"] is None
+    assert "comment" not in after[0]["answers"] and "age" not in after[0]["answers"]
+    assert after[0]["answers"]["q1"] == GOOD_ANSWERS["q1"]
+    summary = client.get(f"{API}/surveys/{made.survey_id}/summary", headers=tenant.headers).json()
+    assert summary["responses"] == 1 and summary["construct_means"]["quality"] == round(13 / 3, 4)

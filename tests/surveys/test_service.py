@@ -504,3 +504,27 @@ def test_delete_survey_removes_everything_and_its_timeline_entries(in_session, d
         surveys_service.delete_survey(session, org_id=tenant.org_id, actor_id=None, survey_id=made.survey_id)
     assert (count(db, Survey), count(db, SurveyWave), count(db, SurveyInvite), count(db, SurveyResponse),
             count(db, TimelineEntry)) == (0, 0, 0, 0, 0)
+
+
+def test_compare_waves_reports_the_servqual_gap_change(in_session, tenant, open_survey):
+    made = open_survey(tenant, customers=0, template="servqual")
+    org = tenant.org_id
+    with in_session(org) as session:
+        q = surveys_service.questionnaire(session.get(Survey, made.survey_id))
+        dimensions = sorted({item.servqual.dimension for item in q.items() if item.servqual is not None})
+        assert len(dimensions) == 5
+        for row in planted_answers(q, 80, seed=21, servqual_gaps={d: -1.5 for d in dimensions}):
+            surveys_service.submit_response(session, org_id=org, actor_id=None, survey_id=made.survey_id,
+                                            answers=row)
+        surveys_service.open_wave(session, org_id=org, actor_id=None, survey_id=made.survey_id)
+        closed = {d: -1.5 for d in dimensions} | {"reliability": -0.3}
+        for row in planted_answers(q, 80, seed=22, servqual_gaps=closed):
+            surveys_service.submit_response(session, org_id=org, actor_id=None, survey_id=made.survey_id,
+                                            answers=row)
+        result = surveys_service.compare_waves(session, org_id=org, survey_id=made.survey_id, wave_a=1, wave_b=2)
+    servqual = result["servqual"]
+    assert set(servqual) == {*dimensions, "overall"}
+    assert servqual["reliability"]["change"] > 0.8 and servqual["reliability"]["pvalue"] < 0.001
+    assert servqual["reliability"]["gap_before"] < servqual["reliability"]["gap_after"] < 0
+    others = [d for d in dimensions if d != "reliability"]
+    assert all(abs(servqual[d]["change"]) < 0.4 for d in others)

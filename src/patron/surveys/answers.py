@@ -51,9 +51,10 @@ def _text(value: Any) -> str:
 def answers_frame(q: Questionnaire, rows: list[StoredAnswers]) -> pd.DataFrame:
     """The analysis frame: ``response_id, customer_id, wave, submitted_at`` then every item code."""
     items = q.items()
+    known = {item.code for item in items}
     records = []
     for row in rows:
-        answers = recode(q, {k: v for k, v in (row.answers or {}).items() if q.item(k) is not None})
+        answers = recode(q, {k: v for k, v in (row.answers or {}).items() if k in known})
         record: dict[str, Any] = {"response_id": row.response_id, "customer_id": row.customer_id,
                                   "wave": row.wave, "submitted_at": row.submitted_at}
         for item in items:

@@ -164,7 +164,7 @@ def create_invites(
 
 @router.get("/surveys/{survey_id}/invites", response_model=schemas.InvitePage, summary="List invites")
 def list_invites(
-    survey_id: int, principal: Allowed("surveys.read"), session: SessionDep, page: PageDep, wave: WaveQuery = None
+    survey_id: int, principal: Allowed("surveys.send"), session: SessionDep, page: PageDep, wave: WaveQuery = None
 ) -> dict:
     """Who was invited, and when they opened the link and answered (the links themselves are not shown again)."""
     wave_id = _wave_id(session, principal, survey_id, wave)
