@@ -489,6 +489,7 @@ NAVIGATION = (
     NavItem("Tasks", "/tasks", "check", ("sales.read",)),
     NavItem("Devices", "/devices", "device", ("devices.read",)),
     NavItem("Rules", "/rules", "alert", ("rules.read",)),
+    NavItem("Surveys", "/surveys", "star", ("surveys.read",)),
     NavItem("Activity", "/activity", "chart", ("activity.read",)),
     NavItem("Admin", "/admin", "shield", ("users.manage", "api_keys.manage", "audit.read")),
 )

@@ -15,6 +15,7 @@ from patron.web import (
     dashboard_pages,
     device_pages,
     sales_pages,
+    survey_pages,
     ticket_pages,
 )
 from patron.web.common import render_error_page
@@ -28,5 +29,6 @@ async def web_lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 
 router = APIRouter(include_in_schema=False, lifespan=web_lifespan)
-for module in (auth_pages, dashboard_pages, customer_pages, ticket_pages, sales_pages, device_pages, admin_pages):
+for module in (auth_pages, dashboard_pages, customer_pages, ticket_pages, sales_pages, device_pages, survey_pages,
+               admin_pages):
     router.include_router(module.router)
