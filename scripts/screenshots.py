@@ -1,10 +1,12 @@
 """Capture the web app's screenshots for the docs (docs/img/) with Debian's headless Chromium.
 
 Seeds a small, demo-like organisation through the service functions into a temporary SQLite database,
-serves the app on a free local port, signs in and photographs the customer 360° page and the pipeline
-board. ``--all`` also photographs every other main page (handy when working on the CSS).
+serves the app on a free local port, signs in and photographs the customer 360° page, the pipeline
+board, the live device page and a survey analysis report. ``--all`` also photographs every other main page
+(handy when working on the CSS).
 
-    .venv/bin/python scripts/screenshots.py            # writes docs/img/customer-360.png, pipeline.png, device-live.png
+    .venv/bin/python scripts/screenshots.py            # writes docs/img/customer-360.png, pipeline.png,
+                                                       # device-live.png, survey-report.png
     .venv/bin/python scripts/screenshots.py --all --out /tmp/shots
 """
 
@@ -478,6 +480,30 @@ def seed_device(app, *, org_id: int, customer_id: int) -> int:
     return device_id
 
 
+def seed_survey(app, *, org_id: int, customer_id: int, n: int = 200) -> dict:
+    """The CRM success survey with ``n`` simulated answers (the six components planted with different weights
+    on success), a CB-SEM analysis of them, and one customer's personal link."""
+    from patron.simulate.surveys import DEMO_PATHS, planted_answers
+    from patron.surveys import service as surveys_service
+    from patron.surveys.definition import parse_questionnaire
+    from patron.surveys.templates import get_template
+
+    q = parse_questionnaire(get_template("crm_success").questionnaire)
+    with session_scope(app.state.sessionmaker) as session:
+        session.info["actor"] = Actor(org_id=org_id, label="screenshots")
+        survey = surveys_service.create_survey(session, org_id=org_id, actor_id=None, name="Rider experience",
+                                               template="crm_success")
+        surveys_service.set_status(session, org_id=org_id, actor_id=None, survey_id=survey.id, status="open")
+        for answers in planted_answers(q, n, seed=2024, paths=DEMO_PATHS):
+            surveys_service.submit_response(session, org_id=org_id, actor_id=None, survey_id=survey.id,
+                                            answers=answers)
+        analysis = surveys_service.run_analysis(session, org_id=org_id, actor_id=None, survey_id=survey.id,
+                                                method="cb-sem", name="Rider experience: what drives success")
+        links = surveys_service.create_invites(session, org_id=org_id, actor_id=None, survey_id=survey.id,
+                                               customer_ids=[customer_id])
+        return {"survey_id": survey.id, "analysis_id": analysis.id, "link": links[0].path}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -512,10 +538,12 @@ def main() -> None:
                 page.click("button[type=submit]")
                 page.wait_for_url(f"{base}/")
                 device_id = seed_device(app, org_id=seeded["org_id"], customer_id=seeded["customer_id"])
+                survey = seed_survey(app, org_id=seeded["org_id"], customer_id=seeded["customer_id"])
                 shots = {
                     "customer-360": f"/customers/{seeded['customer_id']}",
                     "pipeline": "/pipeline",
                     "device-live": f"/devices/{device_id}",
+                    "survey-report": f"/surveys/analyses/{survey['analysis_id']}",
                 }
                 if args.all:
                     shots |= {
@@ -530,6 +558,10 @@ def main() -> None:
                         "audit": "/admin/audit",
                         "new-customer": "/customers/new",
                         "not-found": "/customers/999999",
+                        "surveys": "/surveys",
+                        "survey": f"/surveys/{survey['survey_id']}",
+                        "survey-builder": f"/surveys/{survey['survey_id']}/edit",
+                        "survey-analyze": f"/surveys/{survey['survey_id']}/analyze",
                     }
                 for name, path in shots.items():
                     page.goto(base + path)
@@ -537,8 +569,18 @@ def main() -> None:
                         page.locator("[data-telemetry] figure").first.wait_for()
                     if page.locator("[data-live-events]").count():
                         page.locator("[data-live-events] tbody tr td code").first.wait_for()
-                    page.screenshot(path=str(args.out / f"{name}.png"), full_page=name != "pipeline")
+                    if name == "survey-report":  # the head of the report: sample, path diagram, fit, quality
+                        height = min(page.evaluate("document.documentElement.scrollHeight"), 2000)
+                        page.screenshot(path=str(args.out / f"{name}.png"), full_page=True,
+                                        clip={"x": 0, "y": 0, "width": args.width, "height": height})
+                    else:
+                        page.screenshot(path=str(args.out / f"{name}.png"), full_page=name != "pipeline")
                     print(f"wrote {args.out / f'{name}.png'}")
+                if args.all:  # the public answer page, as a respondent sees it on a phone
+                    phone = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True)
+                    phone.goto(base + survey["link"])
+                    phone.screenshot(path=str(args.out / "survey-public.png"), full_page=False)
+                    print(f"wrote {args.out / 'survey-public.png'}")
                 browser.close()
         finally:
             server.should_exit = True
