@@ -82,11 +82,15 @@ def _passes(thresholds: dict, key: str, value: Any) -> bool | None:
     return bool(value >= rule["min"]) if "min" in rule else bool(value <= rule["max"])
 
 
-def _rule_text(thresholds: dict, key: str) -> str:
+def _rule_text(thresholds: dict, key: str, bare: bool = False) -> str:
+    """``≥ 0.5`` (or ``≤ 0.08``); with ``bare`` only the number, for phrases such as "below 0.5"."""
     rule = (thresholds or THRESHOLDS).get(key)
     if not rule:
         return ""
-    return f"\u2265 {rule['min']:g}" if "min" in rule else f"\u2264 {rule['max']:g}"
+    value = rule["min"] if "min" in rule else rule["max"]
+    if bare:
+        return f"{value:g}"
+    return f"\u2265 {value:g}" if "min" in rule else f"\u2264 {value:g}"
 
 
 @cache
@@ -425,7 +429,7 @@ def _context(result: dict) -> dict[str, Any]:
         "r": result,
         "thresholds": thresholds,
         "passes": lambda key, value: _passes(thresholds, key, value),
-        "rule": lambda key: _rule_text(thresholds, key),
+        "rule": lambda key, bare=False: _rule_text(thresholds, key, bare),
         "loadings": [e for e in estimates if e.get("op") == "=~"],
         "regressions": [e for e in estimates if e.get("op") == "~"],
         "covariances": [e for e in estimates if e.get("op") == "~~" and e.get("lhs") != e.get("rhs")],
