@@ -129,6 +129,9 @@ def _depths(nodes: list[str], paths: list[tuple[str, str]]) -> dict[str, int]:
     return depth
 
 
+_COLUMN_GAP = 170.0
+
+
 def _diagram_geometry(result: dict) -> dict[str, Any]:
     constructs: dict[str, list[str]] = dict(result.get("constructs") or {})
     estimates = result.get("estimates") or []
@@ -160,9 +163,11 @@ def _diagram_geometry(result: dict) -> dict[str, Any]:
     shapes, boxes, loads, arrows = [], [], [], []
     centre: dict[str, tuple[float, float, float]] = {}
     height = 0.0
+    tallest = max((len(names) for names in columns.values()), default=0)
     for col in sorted(columns):
         width = max(block_width(n) for n in columns[col])
-        y = top
+        # a shorter column (the outcomes) sits at the middle height of the tallest (the predictors)
+        y = top + (tallest - len(columns[col])) * (block_h + 16) / 2
         for name in columns[col]:
             rx = max(52.0, 4.2 * len(name) + 18.0)
             cx, cy = x + width / 2, y + _RY
@@ -192,30 +197,52 @@ def _diagram_geometry(result: dict) -> dict[str, Any]:
                 bx += _ITEM_W + _ITEM_GAP
             y += block_h + 16
         height = max(height, y)
-        x += width + 130
+        x += width + _COLUMN_GAP
+    # arrows into one outcome from the column on its left arrive at its left side, spread top to bottom in the
+    # order of their predictors, so they neither meet in one point nor cross the outcome's item boxes
+    incoming: dict[str, list[str]] = {}
+    for lhs, rhs in paths:
+        if lhs in centre and rhs in centre and (lhs, rhs) not in skipping and centre[lhs][0] > centre[rhs][0]:
+            incoming.setdefault(lhs, []).append(rhs)
+    arrival: dict[tuple[str, str], tuple[float, float]] = {}
+    for lhs, sources in incoming.items():
+        x2, y2, r2 = centre[lhs]
+        ordered = sorted(sources, key=lambda name: centre[name][1])
+        for i, rhs in enumerate(ordered):
+            dy = 0.0 if len(ordered) == 1 else (-0.6 + 1.2 * i / (len(ordered) - 1)) * _RY
+            arrival[(lhs, rhs)] = (x2 - r2 * math.sqrt(max(0.0, 1 - (dy / _RY) ** 2)) - 3.0, y2 + dy)
     for lhs, rhs in paths:
         if lhs not in centre or rhs not in centre:
             continue
         (x2, y2, r2), (x1, y1, r1) = centre[lhs], centre[rhs]
-        if (lhs, rhs) in skipping:
-            qx, qy = (x1 + x2) / 2, min(y1, y2) - _RY - 60
+        if (lhs, rhs) in arrival:
+            sx, sy = x1 + r1, y1
+            ex, ey = arrival[(lhs, rhs)]
+            mid = (sx + ex) / 2
+            d = f"M{sx:.1f},{sy:.1f} C{mid:.1f},{sy:.1f} {mid:.1f},{ey:.1f} {ex:.1f},{ey:.1f}"
+            lx, ly = mid, (sy + ey) / 2 - 6
         else:
-            qx, qy = (x1 + x2) / 2, (y1 + y2) / 2
-        sx, sy = _towards(x1, y1, r1, qx, qy, 0.0)
-        ex, ey = _towards(x2, y2, r2, qx, qy, 3.0)
+            if (lhs, rhs) in skipping:
+                qx, qy = (x1 + x2) / 2, min(y1, y2) - _RY - 60
+            else:
+                qx, qy = (x1 + x2) / 2, (y1 + y2) / 2
+            sx, sy = _towards(x1, y1, r1, qx, qy, 0.0)
+            ex, ey = _towards(x2, y2, r2, qx, qy, 3.0)
+            d = f"M{sx:.1f},{sy:.1f} Q{qx:.1f},{qy:.1f} {ex:.1f},{ey:.1f}"
+            lx, ly = (sx + 2 * qx + ex) / 4, (sy + 2 * qy + ey) / 4 - 6
         est = regression.get((lhs, rhs), {})
         coefficient = est.get("std_all", est.get("est"))
         arrows.append(
             {
-                "d": f"M{sx:.1f},{sy:.1f} Q{qx:.1f},{qy:.1f} {ex:.1f},{ey:.1f}",
-                "lx": (sx + 2 * qx + ex) / 4,
-                "ly": (sy + 2 * qy + ey) / 4 - 6,
+                "d": d,
+                "lx": lx,
+                "ly": ly,
                 "label": fmt_number(coefficient, 2) + stars(est.get("pvalue")),
                 "significant": bool(stars(est.get("pvalue"))),
             }
         )
     return {
-        "width": max(x - 110, 200.0),
+        "width": max(x - _COLUMN_GAP + 20, 200.0),
         "height": max(height, 80.0),
         "shapes": shapes,
         "boxes": boxes,
