@@ -117,6 +117,7 @@ def test_list_and_new_survey_from_a_template_lead_to_the_builder(browser, db, te
 
     listing = browser.get("/surveys")
     assert "Rider experience" in listing.text and f'href="/surveys/{survey_id}"' in listing.text
+    assert "CRM success of a connected service · created" in listing.text
     assert "Rider experience" not in browser.get("/surveys?status=open").text
 
 

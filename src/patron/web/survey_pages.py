@@ -84,6 +84,7 @@ def survey_list(
     return render(request, "surveys/list.html", {
         "surveys": surveys, "summaries": summaries, "status": status, "q": q or "",
         "statuses": SURVEY_STATUSES, "tones": STATUS_TONES, "templates": list(TEMPLATES.values()),
+        "template_names": {t.key: t.name for t in TEMPLATES.values()},
         "pager": Pager.of(request, total=total, limit=PAGE, offset=offset),
     })
 
