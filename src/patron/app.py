@@ -27,6 +27,7 @@ ROUTERS = (
     "patron.interactions.api",
     "patron.tickets.api",
     "patron.sales.api",
+    "patron.orders.api",
     "patron.events.api",
     "patron.devices.api",
     "patron.events.query_api",

@@ -38,6 +38,7 @@ DOMAIN_COMMANDS = (
     ("patron.customers.cli", "app", "customers"),
     ("patron.tickets.cli", "app", "tickets"),
     ("patron.devices.cli", "app", "devices"),
+    ("patron.orders.cli", "app", "orders"),
     ("patron.simulate.cli", "app", "demo"),
     ("patron.simulate.cli", "simulate", "simulate"),
     ("patron.analytics.cli", "app", "analytics"),

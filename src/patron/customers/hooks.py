@@ -24,6 +24,7 @@ CUSTOMER_HOOK_MODULES: tuple[str, ...] = (
     "patron.tickets.service",
     "patron.sales.service",
     "patron.devices.service",
+    "patron.orders.privacy",
     "patron.events.privacy",
     "patron.rules.privacy",
     "patron.surveys.service",

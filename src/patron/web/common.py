@@ -487,6 +487,7 @@ NAVIGATION = (
     NavItem("Tickets", "/tickets", "ticket", ("tickets.read",)),
     NavItem("Pipeline", "/pipeline", "pipeline", ("sales.read",), ("/deals",)),
     NavItem("Tasks", "/tasks", "check", ("sales.read",)),
+    NavItem("Orders", "/orders", "deal", ("orders.read",)),
     NavItem("Devices", "/devices", "device", ("devices.read",)),
     NavItem("Rules", "/rules", "alert", ("rules.read",)),
     NavItem("Surveys", "/surveys", "star", ("surveys.read",)),

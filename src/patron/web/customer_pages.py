@@ -25,6 +25,8 @@ from patron.devices import service as devices_service
 from patron.events import signals as event_signals
 from patron.interactions import service as interactions_service
 from patron.interactions.models import DIRECTIONS, INTERACTION_KINDS
+from patron.orders import service as orders_service
+from patron.orders.pricing import format_money
 from patron.sales import service as sales_service
 from patron.tickets import service as tickets_service
 from patron.tickets.models import KINDS as TICKET_KINDS
@@ -322,6 +324,19 @@ def _page_360(
             if viewer.can("devices.read")
             else []
         ),
+        "orders": (
+            orders_service.list_orders(
+                session, org_id=org_id, filters=orders_service.OrderFilter(customer_id=customer.id), limit=5
+            )[0]
+            if viewer.can("orders.read")
+            else []
+        ),
+        "order_summary": (
+            orders_service.customer_order_summary(session, org_id=org_id, customer_id=customer.id)
+            if viewer.can("orders.read")
+            else None
+        ),
+        "amount": format_money,
         "signals": event_signals.get_signals(session, org_id=org_id, customer_id=customer.id),
         "timeline": customers_service.list_timeline(
             session, org_id=org_id, customer_id=customer.id, before=before or None, limit=TIMELINE_PAGE

@@ -2,7 +2,7 @@
 
 Revision ID: 0001_initial
 Revises:
-Create Date: 2026-11-23 12:32:00.936668
+Create Date: 2026-11-23 13:19:06.351367
 """
 
 from alembic import op
@@ -95,6 +95,32 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("pipelines", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_pipelines_org_id"), ["org_id"], unique=False)
+
+    op.create_table(
+        "product_categories",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("name", sa.String(length=120), nullable=False),
+        sa.Column("parent_id", sa.Integer(), nullable=True),
+        sa.Column("created_at", patron.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("org_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["org_id"],
+            ["organisations.id"],
+            name=op.f("fk_product_categories_org_id_organisations"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["parent_id"],
+            ["product_categories.id"],
+            name=op.f("fk_product_categories_parent_id_product_categories"),
+            ondelete="SET NULL",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_product_categories")),
+        sa.UniqueConstraint("org_id", "name", name="uq_product_categories_org_name"),
+    )
+    with op.batch_alter_table("product_categories", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_product_categories_org_id"), ["org_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_product_categories_parent_id"), ["parent_id"], unique=False)
 
     op.create_table(
         "sla_policies",
@@ -329,6 +355,38 @@ def upgrade() -> None:
     with op.batch_alter_table("pipeline_stages", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_pipeline_stages_org_id"), ["org_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_pipeline_stages_pipeline_id"), ["pipeline_id"], unique=False)
+
+    op.create_table(
+        "products",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("sku", sa.String(length=64), nullable=False),
+        sa.Column("name", sa.String(length=200), nullable=False),
+        sa.Column("category_id", sa.Integer(), nullable=True),
+        sa.Column("price", sa.Numeric(precision=14, scale=2), nullable=False),
+        sa.Column("currency", sa.String(length=3), nullable=False),
+        sa.Column("active", sa.Boolean(), nullable=False),
+        sa.Column("attributes", sa.JSON(), nullable=False),
+        sa.Column("created_at", patron.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", patron.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("org_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["category_id"],
+            ["product_categories.id"],
+            name=op.f("fk_products_category_id_product_categories"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["org_id"],
+            ["organisations.id"],
+            name=op.f("fk_products_org_id_organisations"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_products")),
+        sa.UniqueConstraint("org_id", "sku", name="uq_products_org_sku"),
+    )
+    with op.batch_alter_table("products", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_products_category_id"), ["category_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_products_org_id"), ["org_id"], unique=False)
 
     op.create_table(
         "rules",
@@ -615,6 +673,42 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_leads_org_id"), ["org_id"], unique=False)
 
     op.create_table(
+        "orders",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("number", sa.Integer(), nullable=False),
+        sa.Column("customer_id", sa.Integer(), nullable=False),
+        sa.Column("status", sa.String(length=12), nullable=False),
+        sa.Column("channel", sa.String(length=12), nullable=False),
+        sa.Column("ordered_at", patron.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("currency", sa.String(length=3), nullable=False),
+        sa.Column("item_count", sa.Integer(), nullable=False),
+        sa.Column("subtotal", sa.Numeric(precision=14, scale=2), nullable=False),
+        sa.Column("discount", sa.Numeric(precision=14, scale=2), nullable=False),
+        sa.Column("total", sa.Numeric(precision=14, scale=2), nullable=False),
+        sa.Column("external_id", sa.String(length=120), nullable=True),
+        sa.Column("status_changed_at", patron.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", patron.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", patron.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("org_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["customer_id"],
+            ["customers.id"],
+            name=op.f("fk_orders_customer_id_customers"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["org_id"], ["organisations.id"], name=op.f("fk_orders_org_id_organisations"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_orders")),
+        sa.UniqueConstraint("org_id", "external_id", name="uq_orders_org_external_id"),
+        sa.UniqueConstraint("org_id", "number", name="uq_orders_org_number"),
+    )
+    with op.batch_alter_table("orders", schema=None) as batch_op:
+        batch_op.create_index("ix_orders_customer_time", ["customer_id", "ordered_at"], unique=False)
+        batch_op.create_index(batch_op.f("ix_orders_org_id"), ["org_id"], unique=False)
+        batch_op.create_index("ix_orders_org_time", ["org_id", "ordered_at"], unique=False)
+
+    op.create_table(
         "places",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("customer_id", sa.Integer(), nullable=False),
@@ -872,6 +966,41 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_device_bindings_customer_id"), ["customer_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_device_bindings_device_id"), ["device_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_device_bindings_org_id"), ["org_id"], unique=False)
+
+    op.create_table(
+        "order_lines",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("order_id", sa.Integer(), nullable=False),
+        sa.Column("position", sa.Integer(), nullable=False),
+        sa.Column("product_id", sa.Integer(), nullable=True),
+        sa.Column("sku", sa.String(length=64), nullable=False),
+        sa.Column("name", sa.String(length=200), nullable=False),
+        sa.Column("quantity", sa.Integer(), nullable=False),
+        sa.Column("unit_price", sa.Numeric(precision=14, scale=2), nullable=False),
+        sa.Column("discount", sa.Numeric(precision=14, scale=2), nullable=False),
+        sa.Column("line_total", sa.Numeric(precision=14, scale=2), nullable=False),
+        sa.Column("org_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["order_id"], ["orders.id"], name=op.f("fk_order_lines_order_id_orders"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["org_id"],
+            ["organisations.id"],
+            name=op.f("fk_order_lines_org_id_organisations"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["product_id"],
+            ["products.id"],
+            name=op.f("fk_order_lines_product_id_products"),
+            ondelete="SET NULL",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_order_lines")),
+    )
+    with op.batch_alter_table("order_lines", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_order_lines_order_id"), ["order_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_order_lines_org_id"), ["org_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_order_lines_product_id"), ["product_id"], unique=False)
 
     op.create_table(
         "rule_firings",
@@ -1219,6 +1348,12 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_rule_firings_customer_id"))
 
     op.drop_table("rule_firings")
+    with op.batch_alter_table("order_lines", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_order_lines_product_id"))
+        batch_op.drop_index(batch_op.f("ix_order_lines_org_id"))
+        batch_op.drop_index(batch_op.f("ix_order_lines_order_id"))
+
+    op.drop_table("order_lines")
     with op.batch_alter_table("device_bindings", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_device_bindings_org_id"))
         batch_op.drop_index(batch_op.f("ix_device_bindings_device_id"))
@@ -1256,6 +1391,12 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_places_customer_id"))
 
     op.drop_table("places")
+    with op.batch_alter_table("orders", schema=None) as batch_op:
+        batch_op.drop_index("ix_orders_org_time")
+        batch_op.drop_index(batch_op.f("ix_orders_org_id"))
+        batch_op.drop_index("ix_orders_customer_time")
+
+    op.drop_table("orders")
     with op.batch_alter_table("leads", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_leads_org_id"))
 
@@ -1298,6 +1439,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_rules_org_id"))
 
     op.drop_table("rules")
+    with op.batch_alter_table("products", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_products_org_id"))
+        batch_op.drop_index(batch_op.f("ix_products_category_id"))
+
+    op.drop_table("products")
     with op.batch_alter_table("pipeline_stages", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_pipeline_stages_pipeline_id"))
         batch_op.drop_index(batch_op.f("ix_pipeline_stages_org_id"))
@@ -1336,6 +1482,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_sla_policies_org_id"))
 
     op.drop_table("sla_policies")
+    with op.batch_alter_table("product_categories", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_product_categories_parent_id"))
+        batch_op.drop_index(batch_op.f("ix_product_categories_org_id"))
+
+    op.drop_table("product_categories")
     with op.batch_alter_table("pipelines", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_pipelines_org_id"))
 
