@@ -110,6 +110,9 @@ def test_demo_seeds_a_realistic_organisation_once(client, run_demo):
     timeline = client.get(f"/api/v1/customers/{profile['id']}/timeline", headers=headers)
     assert timeline.status_code == 200 and timeline.json()["items"]
 
+    assert total(client, headers, "/api/v1/orders") >= int(SMALL)
+    assert total(client, headers, "/api/v1/orders", status="delivered") >= 1
+
     surveys = client.get("/api/v1/surveys", headers=headers).json()
     assert {s["template"] for s in surveys["items"]} == {"crm_success", "servqual", "nps"}
     servqual = next(s for s in surveys["items"] if s["template"] == "servqual")

@@ -32,6 +32,7 @@ from patron.sales import service as sales_service
 from patron.simulate import names
 from patron.simulate.clock import SimulatedClock
 from patron.simulate.history import DemoCustomer, Staff, write_interactions, write_sales
+from patron.simulate.orders import write_orders
 from patron.simulate.people import CustomerSpec, make_customers
 from patron.simulate.service_desk import write_tickets
 from patron.simulate.surveys import seed_demo_surveys
@@ -200,6 +201,15 @@ def _seed(
             customers=demo_customers,
             progress=progress,
         )
+        orders = write_orders(
+            session,
+            org_id=org.id,
+            rng=rng,
+            clock=clock,
+            anchor=anchor,
+            customers=demo_customers,
+            progress=progress,
+        )
         progress("Surveys", 0, 1)
         surveys = seed_demo_surveys(
             session,
@@ -220,6 +230,8 @@ def _seed(
         "deals": sales.deals,
         "leads": sales.leads,
         "tasks": sales.tasks,
+        "products": orders["products"],
+        "orders": orders["orders"],
         **surveys,
     }
 
