@@ -377,3 +377,14 @@ def test_single_indicator_latent_fixes_the_residual_variance(political_democracy
     assert _row(via_latent, "dem", "~", "ind60")["est"] == pytest.approx(
         _row(direct, "y1", "~", "ind60")["est"]
     )
+
+
+def test_hs_latent_correlations_match_lavaan(hs_fit):
+    # lavaan tutorial "cfa" (lavaan.ugent.be/tutorial/cfa.html), summary(fit, standardized = TRUE), the std.all
+    # column of the latent covariances: visual ~~ textual .459, visual ~~ speed .471, textual ~~ speed .283.
+    table = hs_fit.latent_correlations()
+    assert list(table.index) == ["visual", "textual", "speed"]
+    assert table.loc["visual", "textual"] == pytest.approx(0.459, abs=5e-4)
+    assert table.loc["visual", "speed"] == pytest.approx(0.471, abs=5e-4)
+    assert table.loc["textual", "speed"] == pytest.approx(0.283, abs=5e-4)
+    assert np.allclose(np.diag(table), 1.0) and np.allclose(table, table.T)

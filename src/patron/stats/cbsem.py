@@ -117,6 +117,22 @@ class CBSEMResult:
         """
         return _modification_indices(self._engine, self._theta, min_mi)
 
+    def latent_correlations(self) -> pd.DataFrame:
+        """Model-implied correlation matrix of the latent variables (lavaan:
+        ``lavInspect(fit, "cor.lv")``): what the Fornell-Larcker criterion compares sqrt(AVE) with.
+
+        Examples
+        --------
+        >>> # fit = cfa("a =~ x1 + x2 + x3\\nb =~ x4 + x5 + x6", data=df); fit.latent_correlations()
+        """
+        engine, theta = self._engine, self._theta
+        names = [name for name in engine.spec.latent if name in engine.spec.index]
+        omega = engine.implied(theta)[2]
+        idx = [engine.spec.index[name] for name in names]
+        cov = omega[np.ix_(idx, idx)]
+        sd = np.sqrt(np.clip(np.diag(cov), 1e-300, None))
+        return pd.DataFrame(cov / np.outer(sd, sd), index=names, columns=names)
+
     def _omega(self, block: pd.DataFrame) -> float:
         return _omega_of(self, block)
 

@@ -350,14 +350,10 @@ def _cbsem(spec: AnalysisSpec, layout: _Layout, complete: pd.DataFrame, warnings
 
 def _latent_correlations(fit: stats.CBSEMResult, names: list[str]) -> pd.DataFrame | None:
     """Model-implied correlations of the latent variables (what Fornell & Larcker compare sqrt(AVE) with)."""
-    engine, theta = getattr(fit, "_engine", None), getattr(fit, "_theta", None)
-    if engine is None or theta is None:
+    table = fit.latent_correlations()
+    if not set(names).issubset(table.index):
         return None
-    omega = engine.implied(theta)[2]
-    idx = [engine.spec.index[n] for n in names]
-    cov = omega[np.ix_(idx, idx)]
-    sd = np.sqrt(np.clip(np.diag(cov), 1e-300, None))
-    return pd.DataFrame(cov / np.outer(sd, sd), index=names, columns=names)
+    return table.loc[names, names]
 
 
 def _fornell_larcker_out(table: pd.DataFrame, names: list[str]) -> dict[str, Any]:
