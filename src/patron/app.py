@@ -33,6 +33,7 @@ ROUTERS = (
     "patron.events.query_api",
     "patron.events.signals_api",
     "patron.rules.api",
+    "patron.notify.api",
     "patron.surveys.api",
     "patron.web.pages",
 )

@@ -44,6 +44,7 @@ DOMAIN_COMMANDS = (
     ("patron.analytics.cli", "app", "analytics"),
     ("patron.events.cli", "app", "ingest"),
     ("patron.surveys.cli", "app", "survey"),
+    ("patron.notify.cli", "app", "notify"),
 )
 
 

@@ -48,6 +48,52 @@ class Settings(BaseSettings):
         "empty for a plain subscription.",
     )
     mqtt_client_id: str | None = Field(None, description="MQTT client id of this worker (default: generated).")
+    public_url: str = Field(
+        "http://127.0.0.1:8000",
+        description="Address customers reach this server at; the base of unsubscribe, tracking and push links.",
+    )
+    queue_url: str | None = Field(
+        None,
+        description="Message delivery queue: unset runs an in-process queue inside `patron serve`; "
+        "`redis://host:6379/0` uses Redis, served by separate `patron notify worker` processes.",
+    )
+    queue_prefix: str = Field("patron:notify", description="Prefix of the Redis keys of the delivery queue.")
+    notify_worker_threads: int = Field(2, ge=1, le=64, description="Delivery threads of one worker.")
+    notify_max_attempts: int = Field(5, ge=1, le=50, description="Attempts per message before it is failed.")
+    notify_retry_base_seconds: float = Field(
+        30.0, gt=0, description="First retry delay; doubles per attempt, with random jitter."
+    )
+    notify_retry_max_seconds: float = Field(3600.0, gt=0, description="Longest delay between two attempts.")
+    notify_sweep_seconds: float = Field(
+        15.0, gt=0, description="How often a worker looks in the database for due messages the queue missed."
+    )
+    smtp_url: str | None = Field(
+        None,
+        description="Outgoing mail server: `smtp://user:pass@host:587?starttls=true`, `smtps://...` for "
+        "implicit TLS; unset: e-mail messages fail with `no_smtp`. Secret: set it in the environment only.",
+    )
+    smtp_timeout_seconds: float = Field(20.0, gt=0, description="Timeout of one SMTP conversation.")
+    mail_from: str = Field("Patron <noreply@patron.invalid>", description="From address of outgoing e-mail.")
+    vapid_private_key: str | None = Field(
+        None,
+        description="Web Push VAPID private key (base64url P-256 scalar, from `patron notify vapid-keys`). "
+        "Secret: set it in the environment only.",
+    )
+    vapid_subject: str = Field(
+        "mailto:admin@patron.invalid", description="Contact (mailto: or https:) sent to push services with VAPID."
+    )
+    push_ttl_seconds: int = Field(
+        86_400, ge=0, le=2_419_200, description="How long a push service keeps an undelivered notification."
+    )
+    sms_webhook_url: str | None = Field(
+        None, description="SMS gateway webhook receiving `{to, body, message_id}` as a signed JSON POST."
+    )
+    sms_webhook_secret: str | None = Field(
+        None,
+        description="Shared secret of the HMAC-SHA256 signatures on SMS gateway requests and delivery reports. "
+        "Secret: set it in the environment only.",
+    )
+    notify_http_timeout_seconds: float = Field(10.0, gt=0, description="Timeout of push and SMS requests.")
 
     @field_validator("database_url")
     @classmethod

@@ -28,6 +28,7 @@ CUSTOMER_HOOK_MODULES: tuple[str, ...] = (
     "patron.events.privacy",
     "patron.rules.privacy",
     "patron.surveys.service",
+    "patron.notify.service",
 )
 
 

@@ -1,0 +1,1 @@
+"""Messages to customers: channels, the delivery queue, consent at send time."""
