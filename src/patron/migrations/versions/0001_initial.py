@@ -2,7 +2,7 @@
 
 Revision ID: 0001_initial
 Revises:
-Create Date: 2026-11-23 13:19:06.351367
+Create Date: 2026-11-23 14:03:01.546414
 """
 
 from alembic import op
@@ -326,6 +326,33 @@ def upgrade() -> None:
     with op.batch_alter_table("notifications", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_notifications_org_id"), ["org_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_notifications_user_id"), ["user_id"], unique=False)
+
+    op.create_table(
+        "notify_suppressions",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("kind", sa.String(length=10), nullable=False),
+        sa.Column("value", sa.String(length=254), nullable=False),
+        sa.Column("reason", sa.String(length=200), nullable=False),
+        sa.Column("created_at", patron.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_by_id", sa.Integer(), nullable=True),
+        sa.Column("org_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["created_by_id"],
+            ["users.id"],
+            name=op.f("fk_notify_suppressions_created_by_id_users"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["org_id"],
+            ["organisations.id"],
+            name=op.f("fk_notify_suppressions_org_id_organisations"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_notify_suppressions")),
+        sa.UniqueConstraint("org_id", "kind", "value", name="uq_notify_suppressions_org_kind_value"),
+    )
+    with op.batch_alter_table("notify_suppressions", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_notify_suppressions_org_id"), ["org_id"], unique=False)
 
     op.create_table(
         "pipeline_stages",
@@ -673,6 +700,123 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_leads_org_id"), ["org_id"], unique=False)
 
     op.create_table(
+        "notify_customer_links",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("customer_id", sa.Integer(), nullable=False),
+        sa.Column("token_hash", sa.String(length=64), nullable=False),
+        sa.Column("created_at", patron.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", patron.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("org_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["customer_id"],
+            ["customers.id"],
+            name=op.f("fk_notify_customer_links_customer_id_customers"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["org_id"],
+            ["organisations.id"],
+            name=op.f("fk_notify_customer_links_org_id_organisations"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_notify_customer_links")),
+        sa.UniqueConstraint("token_hash", name=op.f("uq_notify_customer_links_token_hash")),
+    )
+    with op.batch_alter_table("notify_customer_links", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_notify_customer_links_customer_id"), ["customer_id"], unique=False
+        )
+        batch_op.create_index(batch_op.f("ix_notify_customer_links_org_id"), ["org_id"], unique=False)
+
+    op.create_table(
+        "notify_messages",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("customer_id", sa.Integer(), nullable=False),
+        sa.Column("channel", sa.String(length=10), nullable=False),
+        sa.Column("subject", sa.String(length=200), nullable=False),
+        sa.Column("body", sa.Text(), nullable=False),
+        sa.Column("data", sa.JSON(), nullable=False),
+        sa.Column("links", sa.JSON(), nullable=False),
+        sa.Column("idempotency_key", sa.String(length=200), nullable=True),
+        sa.Column("status", sa.String(length=12), nullable=False),
+        sa.Column("reason", sa.String(length=30), nullable=True),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("next_attempt_at", patron.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("last_error", sa.String(length=500), nullable=True),
+        sa.Column("provider_id", sa.String(length=200), nullable=True),
+        sa.Column("address", sa.String(length=254), nullable=True),
+        sa.Column("token_hash", sa.String(length=64), nullable=True),
+        sa.Column("campaign_id", sa.Integer(), nullable=True),
+        sa.Column("created_by_id", sa.Integer(), nullable=True),
+        sa.Column("sent_at", patron.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("delivered_at", patron.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("opened_at", patron.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("clicked_at", patron.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("failed_at", patron.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", patron.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", patron.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("org_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["created_by_id"],
+            ["users.id"],
+            name=op.f("fk_notify_messages_created_by_id_users"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["customer_id"],
+            ["customers.id"],
+            name=op.f("fk_notify_messages_customer_id_customers"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["org_id"],
+            ["organisations.id"],
+            name=op.f("fk_notify_messages_org_id_organisations"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_notify_messages")),
+        sa.UniqueConstraint("org_id", "idempotency_key", name="uq_notify_messages_org_idempotency_key"),
+        sa.UniqueConstraint("token_hash", name=op.f("uq_notify_messages_token_hash")),
+    )
+    with op.batch_alter_table("notify_messages", schema=None) as batch_op:
+        batch_op.create_index("ix_notify_messages_org_campaign", ["org_id", "campaign_id"], unique=False)
+        batch_op.create_index("ix_notify_messages_org_customer", ["org_id", "customer_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_notify_messages_org_id"), ["org_id"], unique=False)
+        batch_op.create_index("ix_notify_messages_status_due", ["status", "next_attempt_at"], unique=False)
+
+    op.create_table(
+        "notify_push_subscriptions",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("customer_id", sa.Integer(), nullable=False),
+        sa.Column("endpoint", sa.String(length=1000), nullable=False),
+        sa.Column("p256dh", sa.String(length=200), nullable=False),
+        sa.Column("auth", sa.String(length=60), nullable=False),
+        sa.Column("user_agent", sa.String(length=300), nullable=False),
+        sa.Column("created_at", patron.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("last_success_at", patron.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("org_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["customer_id"],
+            ["customers.id"],
+            name=op.f("fk_notify_push_subscriptions_customer_id_customers"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["org_id"],
+            ["organisations.id"],
+            name=op.f("fk_notify_push_subscriptions_org_id_organisations"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_notify_push_subscriptions")),
+        sa.UniqueConstraint("org_id", "endpoint", name="uq_notify_push_subscriptions_org_endpoint"),
+    )
+    with op.batch_alter_table("notify_push_subscriptions", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_notify_push_subscriptions_customer_id"), ["customer_id"], unique=False
+        )
+        batch_op.create_index(batch_op.f("ix_notify_push_subscriptions_org_id"), ["org_id"], unique=False)
+
+    op.create_table(
         "orders",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("number", sa.Integer(), nullable=False),
@@ -966,6 +1110,32 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_device_bindings_customer_id"), ["customer_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_device_bindings_device_id"), ["device_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_device_bindings_org_id"), ["org_id"], unique=False)
+
+    op.create_table(
+        "notify_message_events",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("message_id", sa.Integer(), nullable=False),
+        sa.Column("status", sa.String(length=12), nullable=False),
+        sa.Column("at", patron.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("detail", sa.String(length=500), nullable=False),
+        sa.Column("org_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["message_id"],
+            ["notify_messages.id"],
+            name=op.f("fk_notify_message_events_message_id_notify_messages"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["org_id"],
+            ["organisations.id"],
+            name=op.f("fk_notify_message_events_org_id_organisations"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_notify_message_events")),
+    )
+    with op.batch_alter_table("notify_message_events", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_notify_message_events_message_id"), ["message_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_notify_message_events_org_id"), ["org_id"], unique=False)
 
     op.create_table(
         "order_lines",
@@ -1354,6 +1524,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_order_lines_order_id"))
 
     op.drop_table("order_lines")
+    with op.batch_alter_table("notify_message_events", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_notify_message_events_org_id"))
+        batch_op.drop_index(batch_op.f("ix_notify_message_events_message_id"))
+
+    op.drop_table("notify_message_events")
     with op.batch_alter_table("device_bindings", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_device_bindings_org_id"))
         batch_op.drop_index(batch_op.f("ix_device_bindings_device_id"))
@@ -1397,6 +1572,23 @@ def downgrade() -> None:
         batch_op.drop_index("ix_orders_customer_time")
 
     op.drop_table("orders")
+    with op.batch_alter_table("notify_push_subscriptions", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_notify_push_subscriptions_org_id"))
+        batch_op.drop_index(batch_op.f("ix_notify_push_subscriptions_customer_id"))
+
+    op.drop_table("notify_push_subscriptions")
+    with op.batch_alter_table("notify_messages", schema=None) as batch_op:
+        batch_op.drop_index("ix_notify_messages_status_due")
+        batch_op.drop_index(batch_op.f("ix_notify_messages_org_id"))
+        batch_op.drop_index("ix_notify_messages_org_customer")
+        batch_op.drop_index("ix_notify_messages_org_campaign")
+
+    op.drop_table("notify_messages")
+    with op.batch_alter_table("notify_customer_links", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_notify_customer_links_org_id"))
+        batch_op.drop_index(batch_op.f("ix_notify_customer_links_customer_id"))
+
+    op.drop_table("notify_customer_links")
     with op.batch_alter_table("leads", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_leads_org_id"))
 
@@ -1449,6 +1641,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_pipeline_stages_org_id"))
 
     op.drop_table("pipeline_stages")
+    with op.batch_alter_table("notify_suppressions", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_notify_suppressions_org_id"))
+
+    op.drop_table("notify_suppressions")
     with op.batch_alter_table("notifications", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_notifications_user_id"))
         batch_op.drop_index(batch_op.f("ix_notifications_org_id"))
