@@ -127,7 +127,11 @@ def settings(database, tmp_path) -> Settings:
 
 @pytest.fixture
 def app(settings):
-    return create_app(settings)
+    """The app on the test database. Its engine is disposed at the end even when no client ran the app's
+    lifespan, so a test never leaves pooled connections behind (PostgreSQL allows only so many)."""
+    application = create_app(settings)
+    yield application
+    application.state.engine.dispose()
 
 
 @pytest.fixture
