@@ -10,8 +10,10 @@ PostgreSQL; JSON as text on SQLite and as ``Json`` on PostgreSQL. Patron runs on
 
 from __future__ import annotations
 
+import gc
 import json
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,6 +21,36 @@ from sqlalchemy import Table, select, text
 from sqlalchemy.orm import Session
 
 SQLITE_DATETIME = "%Y-%m-%d %H:%M:%S.%f"
+#: SQLite page cache (KiB, as ``PRAGMA cache_size`` takes it negated) while a bulk write runs. The default
+#: 2 MiB holds a small part of the indexes an import of 100,000 customers touches, so SQLite keeps evicting
+#: index pages to the WAL and reading them back; the memory is only taken as pages are actually cached.
+BULK_CACHE_KIB = 256 * 1024
+
+
+@contextmanager
+def bulk_write_mode(session: Session) -> Iterator[None]:
+    """Settings for one large write on ``session``, restored afterwards.
+
+    * The cyclic garbage collector is paused: an import holds hundreds of thousands of parsed rows
+      (dicts, lists, tuples) alive until it ends, and each automatic collection walks all of them,
+      which cost about a quarter of a 100,000-row import. Those rows make no reference cycles, so
+      nothing is left for the collector; it resumes (if it was on) when the block ends.
+    * On SQLite the connection's page cache is enlarged (:data:`BULK_CACHE_KIB`), then set back.
+    """
+    collecting = gc.isenabled()
+    gc.disable()
+    connection = session.connection()
+    previous_cache = None
+    if connection.dialect.name == "sqlite":
+        previous_cache = connection.exec_driver_sql("PRAGMA cache_size").scalar()
+        connection.exec_driver_sql(f"PRAGMA cache_size = -{BULK_CACHE_KIB}")
+    try:
+        yield
+    finally:
+        if previous_cache is not None and not connection.invalidated:
+            connection.exec_driver_sql(f"PRAGMA cache_size = {int(previous_cache)}")
+        if collecting:
+            gc.enable()
 
 
 class BulkWriter:

@@ -32,7 +32,7 @@ from patron.core.db import utcnow
 from patron.core.errors import Invalid
 from patron.customers.attributes import definitions_by_key
 from patron.customers.base import in_org
-from patron.customers.bulk import BulkWriter
+from patron.customers.bulk import BulkWriter, bulk_write_mode
 from patron.customers.csv_rows import (
     ParsedRow,
     RowError,
@@ -270,6 +270,32 @@ def import_customers_csv(
     ``progress(done, total)`` is called as the rows are checked and then written (``total`` is twice the
     number of data rows). With ``dry_run`` nothing is written; the report says what would happen.
     """
+    with bulk_write_mode(session):
+        return _import(
+            session,
+            org_id=org_id,
+            stream=stream,
+            text=text,
+            mapping=mapping,
+            dry_run=dry_run,
+            progress=progress,
+            actor_user_id=actor_user_id,
+            source_name=source_name,
+        )
+
+
+def _import(
+    session: Session,
+    *,
+    org_id: int,
+    stream: BinaryIO | bytes | None,
+    text: str | None,
+    mapping: dict[str, str] | None,
+    dry_run: bool,
+    progress: Progress | None,
+    actor_user_id: int | None,
+    source_name: str,
+) -> ImportReport:
     if text is None:
         if stream is None:
             raise Invalid("No file was given.", field="file")
