@@ -126,7 +126,8 @@ class EventBatch:
     """Columns of events ready to append (validated by :mod:`patron.events.ingest`).
 
     ``ts`` and ``received_at`` are microseconds since the epoch; ``props`` are JSON texts and
-    ``props_objects`` the same props as dicts (handed on to the processors without re-parsing).
+    ``props_objects`` the same props as dicts (handed on to the processors without re-parsing), or None
+    where only the text was kept (it is parsed when the event is processed).
     """
 
     org_id: list[int] = field(default_factory=list)
@@ -140,7 +141,7 @@ class EventBatch:
     lat: list[float | None] = field(default_factory=list)
     lon: list[float | None] = field(default_factory=list)
     props: list[str] = field(default_factory=list)
-    props_objects: list[dict] = field(default_factory=list)
+    props_objects: list[dict | None] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.id)
@@ -256,7 +257,7 @@ class Appended:
                     source=batch.source[i],
                     lat=batch.lat[i],
                     lon=batch.lon[i],
-                    props=batch.props_objects[i],
+                    props=props if (props := batch.props_objects[i]) is not None else orjson.loads(batch.props[i]),
                 )
             )
             seq += 1
