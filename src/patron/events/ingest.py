@@ -393,7 +393,7 @@ class EventChecker:
         rejected, a ``customer`` reference, a position that needs converting - and the caller then
         takes the general way (:func:`parse_body` and :meth:`check`), which gives every event its
         own answer. What is stored is the same either way (``props`` as compact JSON with the same values)."""
-        if not body[:1] == b"[":
+        if body[:1] != b"[":
             return None
         try:
             events = _EVENTS.decode(body)
