@@ -116,3 +116,17 @@ def test_audit_log_records_who_what_before_after(client, tenant, other_tenant, d
     with db() as session:
         assert session.scalar(select(func.count()).select_from(AuditEntry).where(
             AuditEntry.entity == "users", AuditEntry.entity_id == str(user_id))) == 2
+
+
+def test_role_changes_and_deactivation_apply_at_once_to_a_cached_token(client, tenant, make_tenant):
+    """API tokens are cached for a few seconds; changes to their user must not wait for that."""
+    agent = make_tenant("Acme", role="agent")
+    create = {"first_name": "Ann"}
+    assert client.get("/api/v1/customers/999999", headers=agent.headers).status_code == 404  # now cached
+    assert client.post("/api/v1/customers", headers=agent.headers, json=create).status_code == 201
+    demoted = client.patch(f"/api/v1/users/{agent.user_id}", headers=tenant.headers, json={"role": "viewer"})
+    assert demoted.status_code == 200, demoted.text
+    assert client.post("/api/v1/customers", headers=agent.headers, json=create).status_code == 403
+    assert client.get("/api/v1/customers/999999", headers=agent.headers).status_code == 404
+    client.patch(f"/api/v1/users/{agent.user_id}", headers=tenant.headers, json={"is_active": False})
+    assert client.get("/api/v1/customers/999999", headers=agent.headers).status_code == 401

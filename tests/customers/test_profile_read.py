@@ -1,0 +1,71 @@
+"""GET /customers/{id} reads the profile on its own short path; it must answer exactly what the general
+view (``customer_out``: the ORM object, ``tags_for``, ``consent_summaries``) answers."""
+
+from __future__ import annotations
+
+import json
+
+from patron.customers import service as customer_service
+from patron.customers.api import customer_out
+from tests.customers.conftest import problem
+
+
+def _general_view(db, org_id: int, customer_id: int) -> bytes:
+    """The body the general path renders, serialised as FastAPI's JSON response does."""
+    with db() as session:
+        customer = customer_service.get_customer_or_raise(session, org_id=org_id, customer_id=customer_id)
+        values = customer_out(session, customer).model_dump(mode="json")
+    return json.dumps(values, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
+
+
+def _consent(api, customer_id: int, channel: str, granted: bool) -> None:
+    response = api.post(
+        f"/customers/{customer_id}/consents", json={"channel": channel, "granted": granted, "source": "app"}
+    )
+    assert response.status_code == 201, response.text
+
+
+def test_the_profile_is_byte_for_byte_the_general_view(api, db, tenant):
+    customer = api.customer(
+        first_name="Zoë",
+        last_name="Ährens",
+        email="zoe@example.com",
+        tags=["vip", "berlin", "Early-Adopter"],
+        lifestyle_tags=["cycling"],
+    )
+    cid = customer["id"]
+    _consent(api, cid, "email", True)
+    _consent(api, cid, "sms", True)
+    _consent(api, cid, "email", False)  # the latest entry per channel counts
+    _consent(api, cid, "push", True)
+
+    response = api.get(f"/customers/{cid}")
+    assert response.status_code == 200, response.text
+    assert response.content == _general_view(db, tenant.org_id, cid)
+    body = response.json()
+    assert body["tags"] == ["berlin", "early-adopter", "vip"] and body["name"] == "Zoë Ährens"
+    assert body["consents"]["email"] is False and body["consents"]["sms"] is True
+    assert body["consents"]["push"] is True and body["consents"]["in_app"] is False
+
+
+def test_a_profile_without_tags_or_consents_and_an_erased_one(api, db, tenant):
+    bare = api.customer(first_name="", email="only@example.com")
+    response = api.get(f"/customers/{bare['id']}")
+    assert response.content == _general_view(db, tenant.org_id, bare["id"])
+    assert response.json()["name"] == "only@example.com" and response.json()["tags"] == []
+
+    erased = api.customer(first_name="Eve", tags=["vip"])
+    _consent(api, erased["id"], "email", True)
+    assert api.post(f"/customers/{erased['id']}/erase").status_code == 200
+    response = api.get(f"/customers/{erased['id']}")
+    assert response.content == _general_view(db, tenant.org_id, erased["id"])
+    assert not any(response.json()["consents"].values())
+
+
+def test_missing_foreign_and_unauthenticated_reads(api, other_api, client):
+    theirs = other_api.customer(first_name="Other")
+    problem(api.get(f"/customers/{theirs['id']}"), 404, "customer_id")
+    problem(api.get("/customers/999999"), 404, "customer_id")
+    problem(client.get(f"/api/v1/customers/{theirs['id']}"), 401)
+    bad = {"Authorization": "Bearer pat_not-a-token"}
+    problem(client.get(f"/api/v1/customers/{theirs['id']}", headers=bad), 401)
