@@ -46,7 +46,7 @@ from patron.customers.models import TimelineEntry
 from patron.simulate import names
 from patron.simulate.people import ascii_spelling, weighted
 
-console = Console(width=None if sys.stdout.isatty() else 140)  # wide tables also in logs and pipes
+console = Console(width=None if sys.stdout.isatty() else 200)  # wide tables also in logs and pipes
 PG_SERVER = os.environ.get("PATRON_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/")
 PG_DATABASES = ("patron_bench", "patron_bench_floor")
 ANCHOR = datetime(2025, 1, 1, tzinfo=UTC)
@@ -92,6 +92,7 @@ class Row:
     raw: Latency | None
     note: str = ""
     rps: float | None = None
+    raw_http: Latency | None = None  # the raw statement served by a bare ASGI endpoint, same load
 
 
 @dataclass
@@ -255,6 +256,10 @@ def import_floor(url: str, rows: list[dict[str, str]]) -> float:
     engine.dispose()
     now = datetime.now(UTC).replace(tzinfo=None) if url.startswith("sqlite") else datetime.now(UTC)
     connection = raw_connection(url)
+    if url.startswith("sqlite"):
+        # the page cache the import sets for its write (patron.customers.bulk.BULK_CACHE_KIB), as a
+        # hand-written bulk loader would: the default 2 MiB makes SQLite evict and reread index pages
+        connection.execute("PRAGMA cache_size = -262144")
     mark = param(url)
     started = time.perf_counter()
     cursor = connection.cursor()
@@ -375,20 +380,33 @@ def free_port() -> int:
 @contextlib.contextmanager
 def app_server(url: str, workdir: Path) -> Iterator[str]:
     """``patron`` served by uvicorn in a subprocess on a free port (scheduler off); yields the base URL."""
+    env = {"PATRON_DATABASE_URL": url, "PATRON_DATA_DIR": str(workdir), "PATRON_SCHEDULER": "false"}
+    with uvicorn_server("patron.app:create_app", env) as base:
+        yield base
+
+
+@contextlib.contextmanager
+def raw_http_server(url: str, org_id: int) -> Iterator[str]:
+    """:func:`raw_http_app` served by uvicorn with the same settings as the app; yields the base URL."""
+    env = {RAW_URL_ENV: url, RAW_ORG_ENV: str(org_id)}
+    with uvicorn_server("customers:raw_http_app", env, app_dir=Path(__file__).resolve().parent) as base:
+        yield base
+
+
+@contextlib.contextmanager
+def uvicorn_server(factory: str, env_vars: dict[str, str], app_dir: Path | None = None) -> Iterator[str]:
+    """``uvicorn <factory> --factory`` in a subprocess on a free port (one worker, no access log); the base
+    URL once ``/healthz`` answers."""
     port = free_port()
-    env = {
-        **os.environ,
-        "PATRON_DATABASE_URL": url,
-        "PATRON_DATA_DIR": str(workdir),
-        "PATRON_SCHEDULER": "false",
-    }
+    env = {**os.environ, **env_vars}
     process = subprocess.Popen(
         [
             sys.executable,
             "-m",
             "uvicorn",
-            "patron.app:create_app",
+            factory,
             "--factory",
+            *(["--app-dir", str(app_dir)] if app_dir else []),
             "--host",
             "127.0.0.1",
             "--port",
@@ -517,6 +535,68 @@ def search_params(org_id: int, term: str) -> tuple:
     return (org_id, org_id, term, term.lower(), like, like, like)
 
 
+# --- the raw statements over HTTP ---------------------------------------------------------------------------
+
+RAW_URL_ENV, RAW_ORG_ENV = "PATRON_BENCH_RAW_URL", "PATRON_BENCH_RAW_ORG"
+
+
+def raw_http_app():
+    """A bare Starlette app that serves the floor's raw statements over HTTP: no authentication, no ORM, no
+    validation; rows as JSON objects. It runs in the same uvicorn settings as the app (one worker, h11,
+    no access log), and like the app it runs the blocking driver call in the thread pool, on a plain DBAPI
+    connection per pool thread. ``GET /customers/{id}`` -> :func:`profile_sql`,
+    ``/customers/{id}/timeline`` -> :func:`timeline_sql`, ``/customers?q=`` -> :func:`search_sql`,
+    ``/healthz`` -> ``SELECT 1``. The database URL and organisation come from the environment."""
+    import json
+
+    from starlette.applications import Starlette
+    from starlette.concurrency import run_in_threadpool
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    url, org_id = os.environ[RAW_URL_ENV], int(os.environ[RAW_ORG_ENV])
+    local = threading.local()
+    statements = {"profile": profile_sql(url), "timeline": timeline_sql(url), "search": search_sql(url)}
+
+    def fetch(sql: str, params: tuple) -> bytes:
+        connection = getattr(local, "connection", None)
+        if connection is None:
+            connection = local.connection = raw_connection(url)
+            if not url.startswith("sqlite"):
+                connection.autocommit = True
+        cursor = connection.cursor()
+        cursor.execute(sql, params)
+        names = [column[0] for column in cursor.description]
+        rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+        return json.dumps(rows, default=str, ensure_ascii=False, separators=(",", ":")).encode()
+
+    async def respond(sql: str, params: tuple) -> Response:
+        return Response(await run_in_threadpool(fetch, sql, params), media_type="application/json")
+
+    async def profile(request: Request) -> Response:
+        customer_id = int(request.path_params["customer_id"])
+        return await respond(statements["profile"], (org_id, customer_id, org_id, customer_id))
+
+    async def timeline(request: Request) -> Response:
+        return await respond(statements["timeline"], (int(request.path_params["customer_id"]), org_id))
+
+    async def search(request: Request) -> Response:
+        return await respond(statements["search"], search_params(org_id, request.query_params["q"]))
+
+    async def healthz(_request: Request) -> Response:
+        return await respond("SELECT 1", ())
+
+    return Starlette(
+        routes=[
+            Route("/healthz", healthz),
+            Route("/api/v1/customers", search),
+            Route("/api/v1/customers/{customer_id:int}", profile),
+            Route("/api/v1/customers/{customer_id:int}/timeline", timeline),
+        ]
+    )
+
+
 # --- one backend, end to end -------------------------------------------------------------------------------
 
 
@@ -566,39 +646,32 @@ def run_backend(backend: str, options: Options) -> Report:
             raw_timeline = time_raw(url, timeline_sql(url), [(cid, org_id) for cid in sample])
             raw_search = time_raw(url, search_sql(url), [search_params(org_id, term) for term in terms])
 
+            search_paths = [f"/api/v1/customers?q={httpx.QueryParams({'q': term})['q']}" for term in terms]
+            profile_paths = [f"/api/v1/customers/{cid}" for cid in sample]
+            timeline_paths = [f"/api/v1/customers/{cid}/timeline" for cid in sample]
+            loads = []  # (label, paths, raw statement alone, clients)
+            for label, paths, raw in (
+                ("GET /customers/{id}", profile_paths, raw_profile),
+                ("GET /customers/{id}/timeline", timeline_paths, raw_timeline),
+                ("GET /customers?q=...", search_paths, raw_search),
+            ):
+                single_paths = paths[: len(single)] if paths is not search_paths else paths
+                loads.append((f"{label}, 1 client", single_paths, raw, 1))
+                loads.append((f"{label}, {options.concurrency} clients", paths, raw, options.concurrency))
+            loads.append(("GET /healthz (HTTP + SELECT 1), 1 client", ["/healthz"] * len(single), None, 1))
+
             step(f"{backend}: (b, c) the app under load")
             with app_server(url, workdir) as base:
-                hammer(base, token, [f"/api/v1/customers/{cid}" for cid in sample[:300]], options.concurrency)
-                floor_http, _ = hammer(base, token, ["/healthz"] * len(single), 1)
-                for label, paths, raw in (
-                    ("GET /customers/{id}", [f"/api/v1/customers/{cid}" for cid in sample], raw_profile),
-                    (
-                        "GET /customers/{id}/timeline",
-                        [f"/api/v1/customers/{cid}/timeline" for cid in sample],
-                        raw_timeline,
-                    ),
-                ):
-                    latency, rps = hammer(base, token, paths[: len(single)], 1)
-                    report.rows.append(Row(f"{label}, 1 client", latency, raw, rps=rps))
-                    latency, rps = hammer(base, token, paths, options.concurrency)
-                    report.rows.append(Row(f"{label}, {options.concurrency} clients", latency, raw, rps=rps))
-                search_paths = [
-                    f"/api/v1/customers?q={httpx.QueryParams({'q': term})['q']}" for term in terms
-                ]
-                latency, rps = hammer(base, token, search_paths, 1)
-                report.rows.append(Row("GET /customers?q=..., 1 client", latency, raw_search, rps=rps))
-                latency, rps = hammer(base, token, search_paths, options.concurrency)
-                report.rows.append(
-                    Row(f"GET /customers?q=..., {options.concurrency} clients", latency, raw_search, rps=rps)
-                )
-                report.rows.append(
-                    Row(
-                        "GET /healthz (HTTP + SELECT 1), 1 client",
-                        floor_http,
-                        None,
-                        note="the bare HTTP round trip",
-                    )
-                )
+                hammer(base, token, profile_paths[:300], options.concurrency)  # warm-up
+                measured = [hammer(base, token, paths, clients) for _label, paths, _raw, clients in loads]
+            step(f"{backend}: (b, c) the raw statements over HTTP (bare Starlette, same server settings)")
+            with raw_http_server(url, org_id) as base:
+                hammer(base, token, profile_paths[:300], options.concurrency)  # warm-up
+                over_http = [hammer(base, token, paths, clients)[0] for _label, paths, _raw, clients in loads]
+            for (label, _paths, raw, _clients), (latency, rps), raw_http in zip(
+                loads, measured, over_http, strict=True
+            ):
+                report.rows.append(Row(label, latency, raw, rps=rps, raw_http=raw_http))
     return report
 
 
@@ -626,18 +699,29 @@ def print_report(report: Report) -> None:
         "raw p99 ms",
         "p50 x",
         "p99 x",
+        "raw/HTTP p50 ms",
+        "raw/HTTP p99 ms",
+        "p50 x HTTP",
+        "p99 x HTTP",
         "req/s",
     ):
         table.add_column(name, justify="left" if name == "measure" else "right")
     for row in report.rows:
+        app50, app99 = (row.app.p50, row.app.p99) if row.app else (None, None)
+        raw50, raw99 = (row.raw.p50, row.raw.p99) if row.raw else (None, None)
+        http50, http99 = (row.raw_http.p50, row.raw_http.p99) if row.raw_http else (None, None)
         table.add_row(
             row.what,
-            ms(row.app.p50 if row.app else None),
-            ms(row.app.p99 if row.app else None),
-            ms(row.raw.p50 if row.raw else None),
-            ms(row.raw.p99 if row.raw else None),
-            ratio(row.app.p50 if row.app else None, row.raw.p50 if row.raw else None),
-            ratio(row.app.p99 if row.app else None, row.raw.p99 if row.raw else None),
+            ms(app50),
+            ms(app99),
+            ms(raw50),
+            ms(raw99),
+            ratio(app50, raw50),
+            ratio(app99, raw99),
+            ms(http50),
+            ms(http99),
+            ratio(app50, http50),
+            ratio(app99, http99),
             f"{row.rps:,.0f}" if row.rps else "—",
         )
     console.print(table)
