@@ -62,6 +62,12 @@ SAME = {
          "props": {"code": "P0301", "detail": {"cyl": [1, 2]}, "note": "Zündung"}},
     ],
     "lat and lon null": [{"id": "g", "device_id": 7, "type": "gps", "props": {"lat": None, "lon": None}}],
+    "an integer latitude": [{"id": "n", "device_id": 7, "type": "t", "props": {"lat": 52, "lon": 13.25}}],
+    "some with a time, some without, one with a position": [
+        {"id": "k", "device_id": 7, "type": "t", "ts": T},
+        {"id": "l", "device_id": 8, "type": "t"},
+        {"id": "m", "device_id": 7, "type": "t", "ts": T + 0.5, "props": {"lat": -33.9, "lon": 151.2}},
+    ],
 }
 
 
@@ -108,13 +114,16 @@ UNSURE = {
     "ts far ahead": [{"id": "x", "device_id": 7, "type": "t", "ts": T + 3 * 86400}],
     "ts before 2000": [{"id": "x", "device_id": 7, "type": "t", "ts": 5}],
     "ts not a time": [{"id": "x", "device_id": 7, "type": "t", "ts": "yesterday"}],
+    "ts seconds written as text": [{"id": "x", "device_id": 7, "type": "t", "ts": "1777895940"}],
     "ts a bool": [{"id": "x", "device_id": 7, "type": "t", "ts": True}],
     "props a list": [{"id": "x", "device_id": 7, "type": "t", "props": [1]}],
     "props too large": [{"id": "x", "device_id": 7, "type": "t", "props": {"blob": "z" * 300}}],
     "lat out of range": [{"id": "x", "device_id": 7, "type": "t", "props": {"lat": 91.0, "lon": 1.0}}],
     "lat without lon": [{"id": "x", "device_id": 7, "type": "t", "props": {"lat": 1.0}}],
-    "integer lat": [{"id": "x", "device_id": 7, "type": "t", "props": {"lat": 52, "lon": 13.0}}],
     "latitude spelt out": [{"id": "x", "device_id": 7, "type": "t", "props": {"latitude": 52.0, "longitude": 1.0}}],
+    "lat a bool": [{"id": "x", "device_id": 7, "type": "t", "props": {"lat": True, "lon": 13.0}}],
+    "props a string": [{"id": "x", "device_id": 7, "type": "t", "props": "{}"}],
+    "props a number": [{"id": "x", "device_id": 7, "type": "t", "props": 5}],
     "lat a string": [{"id": "x", "device_id": 7, "type": "t", "props": {"lat": "52", "lon": 13.0}}],
 }
 

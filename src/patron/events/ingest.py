@@ -28,6 +28,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 import msgspec
+import numpy as np
 import orjson
 
 from patron.core.errors import Invalid
@@ -146,20 +147,42 @@ class _Event(msgspec.Struct, forbid_unknown_fields=True, gc=False):
 
 
 class _Position(msgspec.Struct, gc=False):
-    """The position fields of an event's props (the rest of the object is skipped unread)."""
+    """The position in an event's props, checked by the decoder as the general way checks it (a number
+    in range, an integer taken as a float, null as none); the rest of the object is skipped unread."""
 
-    lat: Any = msgspec.UNSET
-    lon: Any = msgspec.UNSET
-    latitude: Any = msgspec.UNSET
-    lng: Any = msgspec.UNSET
-    longitude: Any = msgspec.UNSET
+    lat: Annotated[float, msgspec.Meta(ge=-90.0, le=90.0)] | None = None
+    lon: Annotated[float, msgspec.Meta(ge=-180.0, le=180.0)] | None = None
 
 
 _EVENTS = msgspec.json.Decoder(list[_Event])
-_POSITION = msgspec.json.Decoder(_Position)
 _UNSET = msgspec.UNSET
-_EMPTY_PROPS = b"{}"
-_NEEDS_CANONICAL = re.compile(rb"[ \n\t\r\\]").search  # stored compact and unescaped, as the general way does
+_NOT_COMPACT = (b" ", b"\n", b"\t", b"\r", b"\\")  # whitespace or escapes: stored re-encoded, as the general way does
+_SEPARATOR = b"\x1e"
+
+
+class _PositionOnly(msgspec.Struct, gc=False):
+    props: _Position | None = None
+
+
+_POSITIONS = msgspec.json.Decoder(list[_PositionOnly])
+
+
+def _positions(body: bytes) -> tuple[list[float | None], list[float | None]] | None:
+    """The ``lat``/``lon`` of each event of a body the fast way took, decoded in a second pass that
+    reads nothing but them; None if any position needs the general way (another spelling, a value
+    that is not a number in range, one without the other)."""
+    if b'"latitude"' in body or b'"lng"' in body or b'"longitude"' in body:
+        return None
+    try:
+        events = _POSITIONS.decode(body)
+    except (msgspec.ValidationError, msgspec.DecodeError):
+        return None
+    places = [event.props for event in events]
+    lats = [None if place is None else place.lat for place in places]
+    lons = [None if place is None else place.lon for place in places]
+    if any([(lat is None) != (lon is None) for lat, lon in zip(lats, lons, strict=True)]):
+        return None
+    return lats, lons
 
 
 def _timestamp(value: Any, now_us: int) -> int | str:
@@ -388,115 +411,139 @@ class EventChecker:
         """The fast way for the common body: a JSON array of well-formed events, all of which pass.
 
         The events are decoded straight into typed records (no dict per event, no second encoding of
-        ``props``), and the few checks the decoder cannot make run in one tight loop. Returns None as
-        soon as anything is unusual - a body that is not a JSON array, an event that would be
-        rejected, a ``customer`` reference, a position that needs converting - and the caller then
-        takes the general way (:func:`parse_body` and :meth:`check`), which gives every event its
-        own answer. What is stored is the same either way (``props`` as compact JSON with the same values)."""
+        ``props``), and the checks the decoder cannot make run column by column. Returns None as soon as
+        anything is unusual - a body that is not a JSON array, an event that would be rejected, a
+        ``customer`` reference, a position that needs converting - and the caller then takes the general
+        way (:func:`parse_body` and :meth:`check`), which gives every event its own answer. What is
+        stored is the same either way (``props`` as compact JSON with the same values)."""
         if body[:1] != b"[":
             return None
         try:
             events = _EVENTS.decode(body)
         except (msgspec.ValidationError, msgspec.DecodeError):
             return None
-        org_id = credential.org_id
-        now_us = micros(received_at)
-        latest_us = now_us + MAX_FUTURE_US
-        max_bytes = self.max_event_bytes
-        own_device = self.device_lookup(credential.device_id) if credential.device_id is not None else None
-        if credential.device_id is not None and (
-            own_device is None or own_device.revoked or own_device.status != "active"
-        ):
+        count = len(events)
+        if not count or any([event.customer is not _UNSET for event in events]):
             return None
-        device_cache: dict[int, DeviceInfo | None] = {}
-        if own_device is None and self.devices_lookup is not None:
-            named = {event.device_id for event in events if event.device_id is not None}
-            if named:
-                device_cache.update(self.devices_lookup(named))
+        now_us = micros(received_at)
+        types = [event.type for event in events]
+        if not self._types_valid(set(types)):
+            return None
+        stamps = self._stamps([event.ts for event in events], now_us)
+        if stamps is None:
+            return None
+        subjects = self._subjects([event.device_id for event in events], credential)
+        if subjects is None:
+            return None
+        texts = self._props_texts([event.props for event in events])
+        if texts is None:
+            return None
+        lats = lons = [None] * count
+        if b'"la' in body or b'"lo' in body or b'"ln' in body:
+            positions = _positions(body)
+            if positions is None:
+                return None
+            lats, lons = positions
+        ids = [event.id for event in events]
+        if None in ids:
+            generated = iter(new_ids(ids.count(None)))
+            ids = [next(generated) if event_id is None else event_id for event_id in ids]
+        checked = Checked()
+        batch = checked.batch
+        batch.org_id = [credential.org_id] * count
+        batch.id = ids
+        batch.device_id, batch.customer_id = subjects
+        batch.type = types
+        batch.ts = stamps
+        batch.received_at = [now_us] * count
+        batch.source = [source] * count
+        batch.lat, batch.lon = lats, lons
+        batch.props = texts
+        batch.props_objects = [None] * count  # decoded from the text when processed
+        return checked
+
+    def _types_valid(self, types: set[str]) -> bool:
         valid_types = self._valid_types
         if len(valid_types) > 10_000:
             valid_types.clear()
-        generated = iter(new_ids(sum(1 for event in events if event.id is None)))
-        decode_position = _POSITION.decode
-        needs_canonical = _NEEDS_CANONICAL
-        checked = Checked()
-        batch = checked.batch
-        ids, device_ids, customer_ids, types, stamps = batch.id, batch.device_id, batch.customer_id, batch.type, batch.ts
-        lats, lons, texts = batch.lat, batch.lon, batch.props
-        for event in events:
-            if event.customer is not _UNSET:
-                return None
-            event_type = event.type
+        for event_type in types:
             known = valid_types.get(event_type)
             if known is None:
                 known = valid_types[event_type] = TYPE_RE.match(event_type) is not None
             if not known:
+                return False
+        return True
+
+    @staticmethod
+    def _stamps(values: list[float | str | None], now_us: int) -> list[int] | None:
+        """Microseconds since the epoch for each ``ts`` (numbers checked at once), or None if any is
+        out of range or not a time."""
+        latest_us = now_us + MAX_FUTURE_US
+        if set(map(type, values)) != {float}:  # some left out or written as text: one by one
+            stamps = []
+            for value in values:
+                if value is None:
+                    stamps.append(now_us)
+                    continue
+                if type(value) is float:
+                    stamp = int(value * 1_000_000) if -1e15 < value < 1e15 else -1
+                    stamp = stamp if EARLIEST <= stamp <= latest_us else "out of range"
+                else:
+                    stamp = _timestamp(value, now_us)
+                if type(stamp) is str:
+                    return None
+                stamps.append(stamp)
+            return stamps
+        seconds = np.array(values, dtype=np.float64)
+        if not (np.abs(seconds) < 1e15).all():
+            return None
+        micro = (seconds * 1_000_000).astype(np.int64)  # truncated toward zero, as int() does
+        if not ((micro >= EARLIEST) & (micro <= latest_us)).all():
+            return None
+        return micro.tolist()
+
+    def _subjects(
+        self, refs: list[int | None], credential: Credential
+    ) -> tuple[list[int], list[int | None]] | None:
+        """(device ids, customer ids) of the events, or None if any device is not the sender's own
+        (device key) or not an active device of the organisation (ingest key)."""
+        count = len(refs)
+        named = set(refs)
+        if credential.device_id is not None:
+            own = self.device_lookup(credential.device_id)
+            if own is None or own.revoked or own.status != "active" or not named <= {None, own.id}:
                 return None
-            ts = event.ts
-            if ts is None:
-                ts_us = now_us
-            elif type(ts) is float:
-                if not -1e15 < ts < 1e15:
-                    return None
-                ts_us = int(ts * 1_000_000)
-                if not EARLIEST <= ts_us <= latest_us:
-                    return None
-            else:
-                ts_us = _timestamp(ts, now_us)
-                if type(ts_us) is str:
-                    return None
-            device_ref = event.device_id
-            if own_device is not None:
-                if device_ref is not None and device_ref != own_device.id:
-                    return None
-                device_id, customer_id = own_device.id, own_device.customer_id
-            else:
-                device = device_cache.get(device_ref) if device_ref is not None else None
-                if device is None or device.org_id != org_id or device.status != "active":
-                    return None
-                device_id, customer_id = device_ref, device.customer_id
-            data = bytes(event.props)
-            lat = lon = None
-            if data == b"null" or data == _EMPTY_PROPS:
-                text = "{}"
-            else:
-                if data[:1] != b"{":
-                    return None
-                if needs_canonical(data) is not None:
-                    try:
-                        data = orjson.dumps(orjson.loads(data))
-                    except (orjson.JSONDecodeError, orjson.JSONEncodeError):
-                        return None
-                if len(data) > max_bytes:
-                    return None
-                if b'"la' in data or b'"lo' in data or b'"ln' in data:
-                    position = decode_position(data)
-                    if position.latitude is not _UNSET or position.lng is not _UNSET or (
-                        position.longitude is not _UNSET
-                    ):
-                        return None
-                    lat, lon = position.lat, position.lon
-                    if (lat is _UNSET or lat is None) and (lon is _UNSET or lon is None):
-                        lat = lon = None
-                    elif not (
-                        type(lat) is float and -90.0 <= lat <= 90.0 and type(lon) is float and -180.0 <= lon <= 180.0
-                    ):
-                        return None
-                text = data.decode()
-            ids.append(next(generated) if event.id is None else event.id)
-            device_ids.append(device_id)
-            customer_ids.append(customer_id)
-            types.append(event_type)
-            stamps.append(ts_us)
-            lats.append(lat)
-            lons.append(lon)
-            texts.append(text)
-        count = len(ids)
-        batch.org_id.extend([org_id] * count)
-        batch.received_at.extend([now_us] * count)
-        batch.source.extend([source] * count)
-        batch.props_objects.extend([None] * count)  # decoded from the text when processed
-        return checked
+            return [own.id] * count, [own.customer_id] * count
+        if None in named or self.devices_lookup is None:
+            return None
+        customer_of = {}
+        for device_id, device in self.devices_lookup(named).items():
+            if device is None or device.org_id != credential.org_id or device.status != "active":
+                return None
+            customer_of[device_id] = device.customer_id
+        if len(customer_of) != len(named):
+            return None
+        return refs, [customer_of[ref] for ref in refs]
+
+    def _props_texts(self, raws: list[msgspec.Raw]) -> list[str] | None:
+        """Each event's props as compact JSON text (``{}`` for none), or None if any is not an object
+        or is too large. Works on all of them joined (a raw 0x1e cannot occur in JSON text), with
+        the scans done in C."""
+        joined = _SEPARATOR.join(raws)
+        if any([mark in joined for mark in _NOT_COMPACT]):  # re-encoded compact, as the general way stores it
+            raws = [bytes(raw) for raw in raws]
+            raws = [orjson.dumps(orjson.loads(raw)) if any([m in raw for m in _NOT_COMPACT]) else raw for raw in raws]
+            joined = _SEPARATOR.join(raws)
+        if max(map(len, raws)) > self.max_event_bytes:
+            return None
+        texts = joined.decode().split("\x1e")
+        if len(texts) != len(raws):  # a raw 0x1e, which JSON text cannot hold
+            return None
+        if joined.count(b"\x1e{") + (joined[:1] == b"{") != len(texts):  # not all objects: nulls, or worse
+            if not all([text[:1] == "{" or text == "null" for text in texts]):
+                return None
+            texts = ["{}" if text == "null" else text for text in texts]
+        return texts
 
     def _subject(self, item, credential, own_device, device_cache, customer_refs):
         """(device_id, customer_id, reason): which device and customer the event belongs to."""
