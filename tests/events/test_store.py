@@ -74,3 +74,25 @@ def test_deleting_an_organisation_removes_its_events_and_dead_letters_only(tmp_p
     assert store.query("SELECT org_id FROM events") == [(2,)]
     assert store.query("SELECT org_id FROM dead_letters") == [(2,)]
     store.close()
+
+
+def test_the_duplicate_index_is_exact_behind_its_filter_as_it_grows():
+    import numpy as np
+
+    from patron.events.store import KeyIndex
+
+    rng = np.random.default_rng(7)
+    stored = rng.integers(0, 2**64 - 1, size=300_000, dtype=np.uint64)
+    index = KeyIndex(stored[:1000])
+    bits_at_start = len(index._bits) * 8
+    for start in range(1000, len(stored), 10_000):  # the filter is rebuilt larger on the way
+        index.add(stored[start : start + 10_000])
+    assert len(index) == len(stored)
+    assert len(index._bits) * 8 > bits_at_start
+    fresh = rng.integers(0, 2**64 - 1, size=50_000, dtype=np.uint64)
+    fresh = fresh[~np.isin(fresh, stored)]
+    probe = np.concatenate([stored[rng.integers(0, len(stored), 5000)], fresh])
+    found = index.contains(probe)
+    assert found[:5000].all()
+    assert not found[5000:].any()  # filter false positives are settled by the sorted runs
+    assert 0 < index._maybe(fresh).mean() < 0.05  # the filter lets through only a few new keys
