@@ -257,6 +257,37 @@ def _word_list(limit: int) -> Callable[[str], list[str]]:
     return convert
 
 
+#: Columns whose cells repeat a handful of values (codes, years, tag lists): their checks are remembered.
+MEMOISED = frozenset({"birth_year", "gender", "education", "income_band", "country", "timezone", "tags",
+                      "lifestyle_tags"})  # fmt: skip
+MEMO_LIMIT = 4096
+
+
+def _memoised(convert: Callable[[str], Any]) -> Callable[[str], Any]:
+    """``convert`` remembering its answer (value or refusal) for up to :data:`MEMO_LIMIT` distinct cells.
+
+    In a large file these columns hold a few distinct values each, yet were checked again on every row: a
+    third of the time spent checking rows. Lists are copied on the way out, so no two rows share one.
+    """
+    answers: dict[str, tuple[bool, Any]] = {}
+
+    def convert_once(cell: str) -> Any:
+        answer = answers.get(cell)
+        if answer is None:
+            try:
+                answer = (True, convert(cell))
+            except ValueError as exc:
+                answer = (False, str(exc))
+            if len(answers) < MEMO_LIMIT:
+                answers[cell] = answer
+        accepted, value = answer
+        if not accepted:
+            raise ValueError(value)
+        return list(value) if type(value) is list else value
+
+    return convert_once
+
+
 class RowParser:
     """Checks rows of one file: built once from the mapping, then :meth:`parse` per row."""
 
@@ -311,7 +342,8 @@ class RowParser:
                 )
             else:
                 slot = _TAGS if target == "tags" else _OWNER if target == "owner_email" else _FIELD
-                self.columns.append((index, target, fixed[target], slot, target))
+                convert = _memoised(fixed[target]) if target in MEMOISED else fixed[target]
+                self.columns.append((index, target, convert, slot, target))
 
     def parse(self, number: int, record: list[str]) -> ParsedRow:
         """The checked row, or :class:`RowError` naming the first problem."""
