@@ -518,3 +518,41 @@ def test_signals_before_any_event_and_across_tenants(client, db, tenant, other_t
     assert client.get(f"/api/v1/customers/{customer}/signals").status_code == 401
     with db() as session:
         assert session.scalar(select(CustomerSignals).where(CustomerSignals.customer_id == customer)) is None
+
+
+def test_a_failed_write_is_written_again_by_the_next(client, db, tenant, enrich, app, monkeypatch):
+    customer = new_customer(client, tenant)
+    device, key = make_device(db, tenant, customer)
+    now = datetime.now(UTC)
+    send(
+        client,
+        key,
+        [{"id": f"w{i}", "type": "telemetry", "ts": iso(now - timedelta(minutes=i))} for i in range(3)],
+    )
+    real = enrichment.signals.write_signals
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("the records database is away")
+
+    monkeypatch.setattr(enrichment.signals, "write_signals", broken)
+    enrich()
+    assert device_row(db, device).last_event_type == "telemetry"  # device rows went in first
+    assert signals_of(client, tenant, customer)["events_30d"] == 0  # the signals did not
+    monkeypatch.setattr(enrichment.signals, "write_signals", real)
+    enrich()  # no new event since: the customer was given back to be written
+    assert signals_of(client, tenant, customer)["events_30d"] == 3
+
+
+def test_tick_writes_in_the_background(client, db, tenant, enrich, app, monkeypatch):
+    customer = new_customer(client, tenant)
+    device, key = make_device(db, tenant, customer)
+    send(client, key, [{"id": "bg1", "type": "door", "props": {"battery": 50}}])
+    assert app.state.events.wait_processed(timeout=30)
+    processor = enrichment_of(app.state.events)
+    monkeypatch.setattr(enrichment, "FLUSH_SECONDS", 0.0)
+    processor.tick(datetime.now(UTC))
+    writer = processor._writer
+    assert writer is not None and writer.name == "patron-enrichment-writer"
+    writer.join(timeout=30)
+    assert device_row(db, device).last_event_type == "door"
+    assert signals_of(client, tenant, customer)["events_30d"] == 1

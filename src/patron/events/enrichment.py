@@ -41,6 +41,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -229,6 +230,8 @@ class EnrichmentProcessor:
         self._last_flush = time.monotonic()
         self._last_full_scan = float("-inf")
         self._last_stale_scan = time.monotonic()
+        self._write_lock = threading.Lock()  # one write at a time (background or called directly)
+        self._writer: threading.Thread | None = None
 
     # --- the processor contract ---------------------------------------------------------------
     def process(self, events: list[StoredEvent]) -> None:
@@ -244,10 +247,24 @@ class EnrichmentProcessor:
                 self._take(event, now_minute)
 
     def tick(self, now: datetime) -> None:
-        if time.monotonic() - self._last_flush >= FLUSH_SECONDS:
-            self.flush(now)
+        """Start a write in the background when one is due. A write of a thousand customers' signals
+        takes a good part of a second; on the processor thread it would hold up every event queued
+        behind it, rule firings among them."""
+        if time.monotonic() - self._last_flush < FLUSH_SECONDS:
+            return
+        writer = self._writer
+        if writer is not None and writer.is_alive():
+            return  # the previous write is still going: the next tick tries again
+        self._last_flush = time.monotonic()
+        self._writer = threading.Thread(
+            target=self.flush, args=(now,), name="patron-enrichment-writer", daemon=True
+        )
+        self._writer.start()
 
     def close(self) -> None:
+        writer = self._writer
+        if writer is not None:
+            writer.join()
         self.flush(self.runtime.clock(), learn_limit=LEARN_ON_CLOSE)
 
     # --- per event ----------------------------------------------------------------------------
@@ -372,32 +389,40 @@ class EnrichmentProcessor:
 
     # --- writing --------------------------------------------------------------------------------
     def flush(self, now: datetime | None = None, *, learn_limit: int = LEARN_PER_FLUSH) -> None:
-        """Write device state, customer signals and (throttled) learned places as of ``now``."""
-        with self._lock:
-            self._ensure_loaded()
-            now = now or self.runtime.clock()
-            self._last_flush = time.monotonic()
+        """Write device state, customer signals and (throttled) learned places as of ``now``.
+
+        What to write is taken from memory under the processor's lock (quick); the database work runs
+        without it, so :meth:`process` goes on meanwhile (a write may run on its own thread, see
+        :meth:`tick`). Whatever a failed write did not store is marked to be written again."""
+        with self._write_lock:
+            with self._lock:
+                self._ensure_loaded()
+                now = now or self.runtime.clock()
+                self._last_flush = time.monotonic()
+                pending = self._take_state(now)
             try:
-                self._write_state(now)
+                self._write_state(now, pending)
             except Exception:
                 log.exception("writing device state and customer signals failed")
+                with self._lock:
+                    pending.give_back(self)
             try:
                 self._learn(now, learn_limit)
             except Exception:
                 log.exception("learning places failed")
 
-    def _write_state(self, now: datetime) -> None:
+    def _take_state(self, now: datetime) -> _PendingWrite:
+        """What changed since the last write (under the lock): device rows and touched customers."""
         now_minute = int(now.timestamp()) // 60
         full_scan = time.monotonic() - self._last_full_scan >= OFFLINE_SCAN_SECONDS
         candidates = (
-            self.devices.values()
+            list(self.devices.values())
             if full_scan
             else [s for s in self.devices.values() if s.dirty or (s.written is not None and s.written[2])]
         )
-        rows: list[dict] = []
-        changed: list[tuple[DeviceState, tuple]] = []
-        touched = set(self._touched)
+        pending = _PendingWrite(full_scan=full_scan, touched=set(self._touched))
         for state in candidates:
+            state.dirty = False
             if state.missing:
                 continue
             health, reason = state.health(now)
@@ -412,8 +437,8 @@ class EnrichmentProcessor:
             if values != state.written:
                 health_changed = state.written is None or state.written[3] != health
                 if health_changed and state.customer_id is not None:
-                    touched.add(state.customer_id)
-                rows.append(
+                    pending.touched.add(state.customer_id)
+                pending.rows.append(
                     {
                         "device_id": state.id,
                         "seen": values[0],
@@ -424,7 +449,13 @@ class EnrichmentProcessor:
                         "fault_code": values[5],
                     }
                 )
-                changed.append((state, values))
+                pending.changed.append((state, values))
+        self._touched.clear()
+        return pending
+
+    def _write_state(self, now: datetime, pending: _PendingWrite) -> None:
+        """Device rows in one short transaction, then the touched customers' signals in others."""
+        touched = pending.touched
         if time.monotonic() - self._last_stale_scan >= STALE_SCAN_SECONDS:
             self._last_stale_scan = time.monotonic()
             with self.runtime.factory() as session:
@@ -433,33 +464,33 @@ class EnrichmentProcessor:
                         session, older_than=datetime.now(UTC) - STALE_AFTER, limit=STALE_BATCH
                     )
                 )
-        if not rows and not touched:
-            if full_scan:
-                self._last_full_scan = time.monotonic()
-            return
+        if pending.rows:
+            with self.runtime.factory() as session:
+                session.info["actor"] = Actor(org_id=None, label="enrichment")
+                session.execute(_DEVICE_UPDATE, pending.rows)
+                session.commit()
+            with self._lock:
+                for state, values in pending.changed:
+                    state.written = values
+            pending.rows, pending.changed = [], []
         store = self.runtime.store
-        with self.runtime.factory() as session:
-            session.info["actor"] = Actor(org_id=None, label="enrichment")
-            if rows:
-                session.execute(_DEVICE_UPDATE, rows)
-            ordered = sorted(touched)
-            for start in range(0, len(ordered), SIGNALS_CHUNK):
-                signals.write_signals(
-                    session, store=store, customer_ids=ordered[start : start + SIGNALS_CHUNK], now=now
-                )
-            session.commit()
-        for state, values in changed:
-            state.written = values
-        for state in candidates:
-            state.dirty = False
-        self._touched.clear()
-        if full_scan:
+        ordered = sorted(touched)
+        for start in range(0, len(ordered), SIGNALS_CHUNK):
+            chunk = ordered[start : start + SIGNALS_CHUNK]
+            with self.runtime.factory() as session:
+                session.info["actor"] = Actor(org_id=None, label="enrichment")
+                signals.write_signals(session, store=store, customer_ids=chunk, now=now)
+                session.commit()
+            touched.difference_update(chunk)
+        if pending.full_scan:
             self._last_full_scan = time.monotonic()
 
     def _learn(self, now: datetime, limit: int) -> None:
-        if not self._places_pending:
+        with self._lock:
+            pending = dict(self._places_pending)
+        if not pending:
             return
-        unknown = [c for c in self._places_pending if c not in self._learned_at]
+        unknown = [c for c in pending if c not in self._learned_at]
         if unknown:
             with self.runtime.factory() as session:
                 found = dict(
@@ -473,12 +504,14 @@ class EnrichmentProcessor:
                 self._learned_at[customer_id] = found.get(customer_id)
         due = [
             (customer_id, org_id)
-            for customer_id, org_id in self._places_pending.items()
+            for customer_id, org_id in pending.items()
             if (learned := self._learned_at.get(customer_id)) is None or now - learned >= RELEARN_AFTER
         ][:limit]
+        with self._lock:
+            for customer_id, _ in due:
+                self._places_pending.pop(customer_id, None)
         store = self.runtime.store
         for customer_id, org_id in due:
-            del self._places_pending[customer_id]
             self._learned_at[customer_id] = now
             session: Session = self.runtime.factory()
             try:
@@ -493,6 +526,23 @@ class EnrichmentProcessor:
                 log.exception("learning the places of customer %s failed", customer_id)
             finally:
                 session.close()
+
+
+@dataclass
+class _PendingWrite:
+    """One write's share of what changed: device rows (with the states and values they store) and the
+    customers whose signals to recompute. What is still here when the write fails is given back."""
+
+    full_scan: bool
+    touched: set[int]
+    rows: list[dict] = field(default_factory=list)
+    changed: list[tuple[DeviceState, tuple]] = field(default_factory=list)
+
+    def give_back(self, processor: EnrichmentProcessor) -> None:
+        """Mark what was not written to be written by the next flush (call under the lock)."""
+        processor._touched.update(self.touched)
+        for state, _ in self.changed:
+            state.dirty = True
 
 
 _DEVICE_COLUMNS = (

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import pyarrow as pa
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, insert, select
 from sqlalchemy.orm import Session
 
 from patron.customers import places as places_service
@@ -223,34 +223,80 @@ def device_summary(session: Session, customer_ids: Iterable[int]) -> dict[int, t
 
 
 def write_signals(session: Session, *, store: EventStore, customer_ids: Iterable[int], now: datetime) -> int:
-    """Recompute and store the signals of these customers; returns how many were written."""
+    """Recompute and store the signals of these customers; returns how many were written.
+
+    Everything is read and computed first, then written in two executemany statements (an UPDATE of the
+    rows that exist, an INSERT of the others) rather than through ORM objects: a write covers up to a
+    thousand customers every few seconds, and the ORM's per-object work would cost most of it. The
+    statements come last so that, on SQLite, the database's write lock is held only for them."""
     facts = customer_facts(session, customer_ids)
     if not facts:
         return 0
     usage = usage_from_store(store, facts, now=now)
     devices = device_summary(session, facts)
-    existing = {
-        row.customer_id: row
-        for row in session.scalars(
-            select(CustomerSignals).where(CustomerSignals.customer_id.in_(list(facts)))
+    ids = list(facts)
+    existing: set[int] = set()
+    for start in range(0, len(ids), 500):
+        existing.update(
+            session.scalars(
+                select(CustomerSignals.customer_id).where(
+                    CustomerSignals.customer_id.in_(ids[start : start + 500])
+                )
+            )
         )
-    }
+    updated_at = datetime.now(UTC)
+    updates: list[dict] = []
+    inserts: list[dict] = []
     for customer_id, fact in facts.items():
         item = usage[customer_id]
         trend, slope = usage_trend(item.weekly, first_seen=item.first_seen, last_seen=item.last_seen, now=now)
         count, health = devices[customer_id]
-        row = existing.get(customer_id)
-        if row is None:
-            row = CustomerSignals(org_id=fact.org_id, customer_id=customer_id)
-            session.add(row)
-        row.last_seen_at = item.last_seen
-        row.events_today, row.events_7d, row.events_30d = item.today, item.days_7, item.days_30
-        row.usage_by_type = dict(sorted(item.by_type.items(), key=lambda kv: (-kv[1], kv[0])))
-        row.usage_trend, row.trend_slope = trend, slope
-        row.device_count, row.device_health = count, health
-        row.updated_at = datetime.now(UTC)
-    session.flush()
+        values = {
+            "last_seen_at": item.last_seen,
+            "events_today": item.today,
+            "events_7d": item.days_7,
+            "events_30d": item.days_30,
+            "usage_by_type": dict(sorted(item.by_type.items(), key=lambda kv: (-kv[1], kv[0]))),
+            "usage_trend": trend,
+            "trend_slope": slope,
+            "device_count": count,
+            "device_health": health,
+            "updated_at": updated_at,
+        }
+        if customer_id in existing:
+            updates.append({"signals_customer_id": customer_id, **values})
+        else:
+            inserts.append({"customer_id": customer_id, "org_id": fact.org_id, **values})
+    if updates:
+        session.execute(_SIGNALS_UPDATE, updates)
+    if inserts:
+        session.execute(insert(CustomerSignals.__table__), inserts)
+    session.expire_all()  # rows of these customers held by the session are out of date now
     return len(facts)
+
+
+_SIGNALS_TABLE = CustomerSignals.__table__
+_SIGNALS_UPDATE = (
+    _SIGNALS_TABLE.update()
+    .where(_SIGNALS_TABLE.c.customer_id == bindparam("signals_customer_id"))
+    .values(
+        {
+            name: bindparam(name)
+            for name in (
+                "last_seen_at",
+                "events_today",
+                "events_7d",
+                "events_30d",
+                "usage_by_type",
+                "usage_trend",
+                "trend_slope",
+                "device_count",
+                "device_health",
+                "updated_at",
+            )
+        }
+    )
+)
 
 
 def stale_customers(session: Session, *, older_than: datetime, limit: int) -> list[int]:
