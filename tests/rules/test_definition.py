@@ -49,6 +49,10 @@ def holds(condition: dict, props: dict | None = None, **fields) -> bool:
         ({"op": "lte", "value": 0}, {"v": 0}, True),
         ({"op": "gt", "value": 3}, {"v": "9"}, False),
         ({"op": "gt", "value": 0}, {"v": True}, False),
+        ({"op": "gte", "value": 0}, {"v": False}, False),  # a boolean is not a number
+        ({"op": "lt", "value": 3}, {}, False),
+        ({"op": "lte", "value": 3}, {"v": None}, False),
+        ({"op": "lt", "value": 3}, {"v": [1]}, False),
         ({"op": "between", "value": [1, 2]}, {"v": 2}, True),
         ({"op": "between", "value": [1, 2]}, {"v": 2.01}, False),
         ({"op": "in", "value": ["E42", "E51"]}, {"v": "E51"}, True),
@@ -220,3 +224,44 @@ def test_quiet_subjects_are_swept_from_memory():
     assert (len(evaluator.windows), len(evaluator.cooldowns)) == (1, 0)  # cooled down, window still live
     evaluator.sweep(NOW + timedelta(minutes=6), {1: rule})
     assert evaluator.windows == {}
+
+
+@pytest.mark.parametrize(
+    ("group", "props", "expected"),
+    [
+        ("all", {"a": 1, "b": 1, "c": 1}, True),
+        ("all", {"a": 1, "b": 0, "c": 1}, False),
+        ("all", {"a": 1, "b": 1}, False),
+        ("any", {"a": 0, "b": 0, "c": 1}, True),
+        ("any", {}, False),
+    ],
+)
+def test_groups_of_three(group, props, expected):
+    conditions = [{"field": f"props.{name}", "op": "gte", "value": 1} for name in "abc"]
+    rule = compile_rule({"when": {"event_types": "*"}, "conditions": {group: conditions}})
+    assert rule.test(Event(props), None) is expected
+
+
+def test_a_group_of_two_stops_at_the_first_that_fails():
+    rule = compile_rule(
+        {
+            "when": {"event_types": "*"},
+            "conditions": [
+                {"field": "customer.email", "op": "eq", "value": "a@example.com"},  # a look-up: runs last
+                {"field": "props.speed", "op": "gt", "value": 100},
+            ],
+        }
+    )
+
+    class Facts:
+        asked: list[int] = []
+
+        def customer(self, org_id, customer_id):
+            self.asked.append(customer_id)
+            return None
+
+    facts = Facts()
+    assert not rule.test(Event({"speed": 50}, customer_id=5), facts)
+    assert facts.asked == []
+    assert not rule.test(Event({"speed": 150}, customer_id=5), facts)
+    assert facts.asked == [5]

@@ -369,6 +369,8 @@ def compile_conditions(value: Any, path: str, counter: list[int], depth: int = 1
     name = value["field"]
     if name.startswith("props.") and "." not in name[6:]:
         key = name[6:]  # the common case, without the getter's call
+        if op in ("gt", "gte", "lt", "lte"):  # the commonest: a threshold, in one call per event
+            return _prop_threshold(key, op, want_number(value["value"], f"{path}.value")), _COST[needs]
 
         def test(event: Any, facts: Any) -> bool:
             found = event.props.get(key)
@@ -383,6 +385,63 @@ def compile_conditions(value: Any, path: str, counter: list[int], depth: int = 1
     return test, _COST[needs]
 
 
+def _prop_threshold(key: str, op: str, bound: float) -> Test:
+    """``props.<key> <op> bound`` as one function (the same test as the getter and :func:`_operator`'s
+    check together): it runs for every event of the rule's types, most of which it turns away."""
+    if op == "gt":
+
+        def test(event: Any, facts: Any) -> bool:
+            found = event.props.get(key)
+            return type(found) in NUMERIC and found > bound
+
+    elif op == "gte":
+
+        def test(event: Any, facts: Any) -> bool:
+            found = event.props.get(key)
+            return type(found) in NUMERIC and found >= bound
+
+    elif op == "lt":
+
+        def test(event: Any, facts: Any) -> bool:
+            found = event.props.get(key)
+            return type(found) in NUMERIC and found < bound
+
+    else:
+
+        def test(event: Any, facts: Any) -> bool:
+            found = event.props.get(key)
+            return type(found) in NUMERIC and found <= bound
+
+    return test
+
+
+def _all(tests: tuple[Test, ...]) -> Test:
+    """All of the tests, in order, stopping at the first that fails (without a generator per event)."""
+    if len(tests) == 2:
+        first, second = tests
+        return lambda event, facts: first(event, facts) and second(event, facts)
+
+    def test(event: Any, facts: Any) -> bool:
+        for one in tests:  # noqa: SIM110 - all() would make a generator per event
+            if not one(event, facts):
+                return False
+        return True
+
+    return test
+
+
+def _any(tests: tuple[Test, ...]) -> Test:
+    """Any of the tests, in order, stopping at the first that holds."""
+
+    def test(event: Any, facts: Any) -> bool:
+        for one in tests:  # noqa: SIM110 - any() would make a generator per event
+            if one(event, facts):
+                return True
+        return False
+
+    return test
+
+
 def _group(kind: str, items: list, path: str, counter: list[int], depth: int) -> tuple[Test, int]:
     if len(items) > MAX_CONDITIONS:
         raise fail(path, f"at most {MAX_CONDITIONS} conditions")
@@ -394,9 +453,7 @@ def _group(kind: str, items: list, path: str, counter: list[int], depth: int) ->
         return (lambda event, facts: True), 0
     if len(tests) == 1:
         return tests[0], cost
-    if kind == "all":
-        return (lambda event, facts: all(t(event, facts) for t in tests)), cost
-    return (lambda event, facts: any(t(event, facts) for t in tests)), cost
+    return (_all(tests) if kind == "all" else _any(tests)), cost
 
 
 # --- templates -----------------------------------------------------------------------------------------

@@ -179,19 +179,26 @@ class Evaluator:
 
     def evaluate(self, plan: Plan, event: StoredEvent) -> list[Decision]:
         """Run the event through every rule of the plan; the decisions of those that fire."""
-        if event is not self._event:
-            self._prime(event)
+        # most events pass no plain rule and meet no other kind: they are primed only when needed
+        primed = event is self._event
         decisions: list[Decision] = []
         facts = self.facts
-        for rule in plan.plain:
-            if rule.device_ids is None and rule.device_types is None:
-                if rule.test is not None and not rule.test(event, facts):
+        for rule, test in plan.plain_tests:
+            if test is not None:
+                if not test(event, facts):
                     continue
             elif not self.passes(rule, event):
                 continue
+            if not primed:
+                self._prime(event)
+                primed = True
             decision = self._decide(rule, self._subject(rule.per), event, self._plain_reason(rule, event), {})
             if decision is not None:
                 decisions.append(decision)
+        if not plan.stateful:
+            return decisions
+        if not primed:
+            self._prime(event)
         for group in plan.windows:
             first = group[0]
             subject = self._subject(first.per)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from patron.rules.conditions import Test
 from patron.rules.definition import CompiledRule
 from patron.rules.geo import Circle, Polygon
 
@@ -72,6 +73,16 @@ class FenceIndex:
         return [*(found or ()), *self.everywhere]
 
 
+def _always(event: object, facts: object) -> bool:
+    return True
+
+
+def _first_test(rule: CompiledRule) -> Test | None:
+    if rule.device_ids is not None or rule.device_types is not None:
+        return None
+    return rule.test if rule.test is not None else _always
+
+
 @dataclass(frozen=True)
 class Plan:
     rules: tuple[CompiledRule, ...]
@@ -79,6 +90,11 @@ class Plan:
     windows: tuple[tuple[CompiledRule, ...], ...]
     fences: FenceIndex | None
     silent: tuple[CompiledRule, ...]
+    #: the plain rules with the test to run first: the rule's own test when it has no device filter
+    #: (the usual case, one call per rule), else None (the evaluator checks the filters, then the test)
+    plain_tests: tuple[tuple[CompiledRule, Test | None], ...] = ()
+    #: whether any window, geofence or inactivity rule is in the plan
+    stateful: bool = False
 
     @classmethod
     def of(cls, rules: list[CompiledRule]) -> Plan:
@@ -88,12 +104,16 @@ class Plan:
             if rule.window_source is not None:
                 sources.setdefault(rule.window_source, []).append(rule)
         fences = [rule for rule in rules if rule.kind == "geofence"]
+        plain = tuple(rule for rule in rules if rule.kind == "event")
+        silent = tuple(rule for rule in rules if rule.kind == "inactivity")
         return cls(
             rules=tuple(rules),
-            plain=tuple(rule for rule in rules if rule.kind == "event"),
+            plain=plain,
             windows=tuple(tuple(group) for group in sources.values()),
             fences=FenceIndex(fences) if fences else None,
-            silent=tuple(rule for rule in rules if rule.kind == "inactivity"),
+            silent=silent,
+            plain_tests=tuple((rule, _first_test(rule)) for rule in plain),
+            stateful=bool(sources or fences or silent),
         )
 
     def __bool__(self) -> bool:
