@@ -44,21 +44,33 @@ DEDUPE_NOTE_EVERY = timedelta(minutes=10)
 
 
 class PendingFiring:
-    """The firing being recorded. Its row is written with the batch, after the actions, in one insert;
-    an action that needs the firing's id (a trigger) has it written at once with :meth:`row`."""
+    """The firing being recorded. Its row is written with the batch, after the actions, in one insert.
+    An action that links a row to the firing (a trigger) takes the unsaved firing from :meth:`row`; the
+    row's id, once the batch is flushed, is filled into the action's result by :meth:`fill_ids`."""
 
     def __init__(self, session: Session, make: Callable[[], RuleFiring], *, device_id: int | None) -> None:
         self.session = session
         self._make = make
         self.device_id = device_id
         self.written: RuleFiring | None = None
+        #: (action index, key in its result, row whose id goes there) for ids known after the flush
+        self.deferred_ids: list[tuple[int, str, Any]] = []
 
     def row(self) -> RuleFiring:
         if self.written is None:
             self.written = self._make()
-            self.session.add(self.written)
-            self.session.flush()
         return self.written
+
+    def fill_ids(self) -> None:
+        """Put the ids of the rows the actions wrote, now flushed, into the firing's action results."""
+        firing = self.written
+        if firing is None or not self.deferred_ids:
+            return
+        actions = [dict(result) for result in firing.actions]
+        for index, key, row in self.deferred_ids:
+            actions[index][key] = row.id
+        firing.actions = actions
+        self.deferred_ids = []
 
 
 @dataclass
@@ -276,14 +288,14 @@ class ActionRunner:
             org_id=decision.rule.org_id,
             name=params["name"],
             rule_id=decision.rule.id,
-            firing_id=firing.row().id,
+            firing=firing.row(),
             customer_id=customer_id,
             device_id=firing.device_id,
             data=data,
         )
-        session.add(trigger)
-        session.flush()
-        return {"status": "emitted", "trigger_id": trigger.id, "name": trigger.name}
+        session.add(trigger)  # written with the batch's firings; its id is filled in then
+        firing.deferred_ids.append((index, "trigger_id", trigger))
+        return {"status": "emitted", "trigger_id": None, "name": trigger.name}
 
     def _notify(self, session, params, decision: Decision, context, firing, index, facts) -> dict:
         org_id = decision.rule.org_id

@@ -22,7 +22,7 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from patron.core.audit import Actor
@@ -45,6 +45,26 @@ SWEEP_SECONDS = 60.0
 def naive(moment: datetime) -> datetime:
     """A UTC datetime as DuckDB's naive TIMESTAMP parameter."""
     return moment.astimezone(UTC).replace(tzinfo=None)
+
+
+_RULES = Rule.__table__
+#: the batch's firings counted on their rules, one executemany (a Core statement: the ORM's bulk update
+#: costs more to prepare than the update itself)
+_COUNT_FIRINGS = (
+    _RULES.update()
+    .where(_RULES.c.id == bindparam("rule"))
+    .values(fire_count=_RULES.c.fire_count + bindparam("fired"), last_fired_at=bindparam("last"))
+)
+
+
+def _audited_changes(session: Session) -> bool:
+    """Whether the session holds unflushed changes to records the audit log keeps (firings, triggers
+    and rule state are not among them)."""
+    return any(
+        getattr(obj, "__audited__", False)
+        for group in (session.new, session.dirty, session.deleted)
+        for obj in group
+    )
 
 
 def type_filter(rule: CompiledRule) -> tuple[str, list[Any]]:
@@ -264,7 +284,8 @@ class RuleProcessor:
                     {event.device_id for event, _ in work if event.device_id is not None}
                 )
                 self._prefetch_sides(session, work)
-                firings: list[tuple[RuleFiring, Decision]] = []
+                firings: list[tuple[PendingFiring, Decision]] = []
+                alive: dict[int, bool] = {}
                 evaluate = self.evaluator.evaluate
                 for event, plan in work:
                     try:
@@ -273,7 +294,7 @@ class RuleProcessor:
                         log.exception("rules failed on event %s", event.seq)
                         continue
                     for decision in decisions:
-                        recorded = self._fire(session, decision)
+                        recorded = self._fire(session, decision, alive)
                         if recorded is not None:
                             firings.append((recorded, decision))
                 self._commit(session, firings)
@@ -311,9 +332,22 @@ class RuleProcessor:
                         self.evaluator.set_side(rule_id, subject, bool((state or {}).get("inside")))
             loaded.update(names)
 
-    def _fire(self, session: Session, decision: Decision) -> RuleFiring | None:
+    @staticmethod
+    def _rule_exists(session: Session, rule_id: int, alive: dict[int, bool]) -> bool:
+        """Whether the rule still exists (it may have been deleted since the last reload), asked once
+        per batch and rule, without flushing what the batch has written so far."""
+        found = alive.get(rule_id)
+        if found is None:
+            with session.no_autoflush:
+                found = alive[rule_id] = session.scalar(select(Rule.id).where(Rule.id == rule_id)) is not None
+        return found
+
+    def _fire(self, session: Session, decision: Decision, alive: dict[int, bool]) -> PendingFiring | None:
+        """Run the rule's actions and add its firing to the batch. The firing's row is written by the
+        batch's flush in :meth:`_commit`, with the other firings (and the triggers linked to them); only
+        actions that write audited records are flushed here, under this rule's name."""
         rule = decision.rule
-        if session.get(Rule, rule.id) is None:  # deleted since the last reload
+        if not self._rule_exists(session, rule.id, alive):
             return None
         session.info["actor"] = Actor(org_id=rule.org_id, label=f"rule:{rule.id}")
         device = self.facts.device(decision.device_id)
@@ -341,37 +375,41 @@ class RuleProcessor:
             self.actions.run(session, action, decision, context, pending, index, self.facts)
             for index, action in enumerate(rule.actions)
         ]
-        if session.new or session.dirty:
+        if _audited_changes(session):
             session.flush()  # what the actions wrote is audited under this rule's name
         fired_at = self.runtime.clock()
         latency = None if event is None else round((fired_at - event.received_at).total_seconds() * 1000, 3)
         firing = pending.written
-        if firing is None:  # the usual case: inserted with the batch's other firings
+        if firing is None:  # no action linked a row to it
             firing = pending.written = RuleFiring(
                 **values, fired_at=fired_at, actions=results, latency_ms=latency
             )
             session.add(firing)
         else:
             firing.actions, firing.fired_at, firing.latency_ms = results, fired_at, latency
-        return firing
+        return pending
 
-    def _commit(self, session: Session, firings: list[tuple[RuleFiring, Decision]]) -> None:
+    def _commit(self, session: Session, firings: list[tuple[PendingFiring, Decision]]) -> None:
         self._persist_sides(session)
         counts = Counter(decision.rule.id for _, decision in firings)
         last: dict[int, datetime] = {}
-        for firing, decision in firings:
-            last[decision.rule.id] = max(last.get(decision.rule.id, firing.fired_at), firing.fired_at)
-        for rule_id, count in counts.items():
+        for pending, decision in firings:
+            fired_at = pending.row().fired_at
+            last[decision.rule.id] = max(last.get(decision.rule.id, fired_at), fired_at)
+        if counts:
             session.execute(
-                update(Rule)
-                .where(Rule.id == rule_id)
-                .values(fire_count=Rule.fire_count + count, last_fired_at=last[rule_id])
-                .execution_options(synchronize_session=False)
+                _COUNT_FIRINGS,
+                [
+                    {"rule": rule_id, "fired": count, "last": last[rule_id]}
+                    for rule_id, count in counts.items()
+                ],
             )
-        session.flush()  # the batch's firings in one go, for their ids
+        session.flush()  # the batch's firings (and the rows linked to them) in one go, for their ids
+        for pending, _ in firings:
+            pending.fill_ids()
         payloads = {
             firing.id: self.webhook_payload(firing, decision)
-            for firing, decision in firings
+            for firing, decision in ((pending.row(), decision) for pending, decision in firings)
             if any(a.get("status") == "queued" for a in firing.actions)
         }
         session.commit()
@@ -433,13 +471,14 @@ class RuleProcessor:
                 self.facts.begin(session)
                 try:
                     firings = []
+                    alive: dict[int, bool] = {}
                     for decision in decisions:
                         self._remember_silence(session, decision)
                         if decision.device_id is not None:
                             device = self.facts.device(decision.device_id)
                             if device is None or device.status != "active":
                                 continue  # deleted or retired since: nothing to report
-                        recorded = self._fire(session, decision)
+                        recorded = self._fire(session, decision, alive)
                         if recorded is not None:
                             firings.append((recorded, decision))
                     self._commit(session, firings)

@@ -160,7 +160,8 @@ class Facts:
             return None
         key = (org_id, customer_id)
         if key not in self._customers:
-            row = customers_service.get_customer(self.session, org_id=org_id, customer_id=customer_id)
+            with self.session.no_autoflush:  # the engine flushes its batch itself, once
+                row = customers_service.get_customer(self.session, org_id=org_id, customer_id=customer_id)
             self._customers[key] = (
                 None if row is None or row.erased_at is not None else CustomerFacts(self.session, org_id, row)
             )

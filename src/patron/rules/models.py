@@ -17,7 +17,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from patron.core.db import Base, OrgScoped, TimestampMixin, utcnow
 
@@ -72,6 +72,9 @@ class Trigger(OrgScoped, Base):
     name: Mapped[str] = mapped_column(String(120))
     rule_id: Mapped[int | None] = mapped_column(Integer, ForeignKey("rules.id", ondelete="SET NULL"))
     firing_id: Mapped[int | None] = mapped_column(Integer, ForeignKey("rule_firings.id", ondelete="SET NULL"))
+    #: the firing, so the engine writes a new firing and its trigger in one flush (the firing's id is not
+    #: known before)
+    firing: Mapped[RuleFiring | None] = relationship(RuleFiring, lazy="raise_on_sql")
     customer_id: Mapped[int | None] = mapped_column(
         Integer, ForeignKey("customers.id", ondelete="CASCADE"), index=True
     )
