@@ -35,10 +35,12 @@ from patron.events.store import Appended, DeadLetter, EventBatch, EventStore, St
 
 log = logging.getLogger("patron.events")
 
-#: processors run on every stored batch, in this order ("module:Class")
+#: processors run on every stored batch, in this order ("module:Class"). The rules engine goes first:
+#: its firings are waited for (the issue's latency target), enrichment's in-memory bookkeeping is not,
+#: and neither reads what the other keeps in memory.
 PROCESSORS: tuple[str, ...] = (
-    "patron.events.enrichment:EnrichmentProcessor",
     "patron.rules.engine:RuleProcessor",
+    "patron.events.enrichment:EnrichmentProcessor",
 )
 CURSOR_KEY = "processed_seq"
 TICK_SECONDS = 1.0
