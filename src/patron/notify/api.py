@@ -18,7 +18,7 @@ from fastapi import APIRouter, FastAPI, Query, Request, Response
 from patron.accounts.deps import Allowed
 from patron.core.api import Page, PageDep, SessionDep, SettingsDep
 from patron.core.errors import Invalid, Unauthenticated
-from patron.notify import crypto, pages, queue, schemas
+from patron.notify import crypto, fatigue, pages, queue, schemas
 from patron.notify import service as notify_service
 from patron.notify.channels import sms
 from patron.notify.models import Message
@@ -97,6 +97,26 @@ def get_message(message_id: int, principal: Allowed("messages.read"), session: S
     message = notify_service.get_message_or_raise(session, org_id=principal.org_id, message_id=message_id)
     history = notify_service.list_history(session, message=message)
     return {**message_out(message), "history": [schemas.HistoryOut.model_validate(h) for h in history]}
+
+
+# --- quiet hours and frequency caps ------------------------------------------------------------------
+
+
+@api.get("/channel-policies", response_model=list[schemas.ChannelPolicyOut],
+         summary="Quiet hours and frequency caps per channel")  # fmt: skip
+def list_channel_policies(principal: Allowed("messages.read"), session: SessionDep) -> list:
+    """The channels that have a policy; a channel without one has no quiet hours and no caps."""
+    return fatigue.list_policies(session, org_id=principal.org_id)
+
+
+@api.put("/channel-policies/{channel}", response_model=schemas.ChannelPolicyOut,
+         summary="Set a channel's quiet hours and frequency caps")  # fmt: skip
+def put_channel_policy(channel: schemas.Channel, body: schemas.ChannelPolicyIn,
+                       principal: Allowed("channels.manage"), session: SessionDep) -> object:  # fmt: skip
+    """Replaces the channel's policy. It applies to `marketing` messages when they are sent: inside the quiet
+    hours (each customer's time zone) they wait, still queued, until the hours end; over a cap they are
+    suppressed (`daily_cap`, `weekly_cap`)."""
+    return fatigue.set_policy(session, org_id=principal.org_id, channel=channel, **body.model_dump())
 
 
 # --- the in-app inbox --------------------------------------------------------------------------------

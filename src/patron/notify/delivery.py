@@ -7,6 +7,9 @@
    channel is granted *now* (the customers' consent ledger), neither the customer nor the address is on
    the suppression list, and there is an address. Otherwise the message is ``suppressed`` with the
    reason (``no_consent``, ``suppressed``, ``no_address``, ``customer_gone``) and nothing is sent.
+   A ``marketing`` message then meets the channel's quiet hours (held, still queued, until they end in
+   the customer's time zone) and frequency caps (``suppressed``: ``daily_cap``, ``weekly_cap``); see
+   :mod:`patron.notify.fatigue`.
 3. **Send** outside any transaction, through the channel adapter.
 4. **Record**: ``sent``/``delivered``; a passing failure goes back to ``queued`` with an exponential,
    jittered delay until ``PATRON_NOTIFY_MAX_ATTEMPTS``; a permanent one is ``failed``.
@@ -32,6 +35,7 @@ from patron.core.config import Settings
 from patron.core.db import session_scope, utcnow
 from patron.customers import service as customers_service
 from patron.devices import service as devices_service
+from patron.notify import fatigue
 from patron.notify import service as notify_service
 from patron.notify.channels import Job, Outcome, sender
 from patron.notify.channels.mqtt import command_topic
@@ -103,7 +107,7 @@ def _target(session: Session, message: Message, customer, settings: Settings):
     return "inbox"
 
 
-def _prepare(session: Session, message: Message, settings: Settings) -> Job | Outcome:
+def _prepare(session: Session, message: Message, settings: Settings, now: datetime) -> Job | Outcome:
     customer = customers_service.get_customer(
         session, org_id=message.org_id, customer_id=message.customer_id, include_merged=True
     )
@@ -121,6 +125,17 @@ def _prepare(session: Session, message: Message, settings: Settings) -> Job | Ou
         return Outcome("suppressed", reason="suppressed", address=address)
     if target is None:
         return Outcome("suppressed", reason="no_address")
+    if message.purpose == "marketing":
+        policy = fatigue.get_policy(session, org_id=message.org_id, channel=message.channel)
+        if policy is not None:
+            org = accounts_service.get_organisation(session, org_id=message.org_id)
+            tz = fatigue.zone(customer.timezone, org.timezone if org is not None else None)
+            until = fatigue.quiet_until(policy, tz, now)
+            if until is not None:
+                return Outcome("held", reason=f"quiet hours until {until.astimezone(tz):%H:%M} {tz.key}", until=until)
+            capped = fatigue.cap_reached(session, policy, message, now)
+            if capped is not None:
+                return Outcome("suppressed", reason=capped)
     token = notify_service.issue_message_token(message)
     return Job(
         message_id=message.id, org_id=message.org_id, channel=message.channel, subject=message.subject,
@@ -150,6 +165,11 @@ def _record(session: Session, message: Message, outcome: Outcome, settings: Sett
                 PushSubscription.org_id == message.org_id, PushSubscription.customer_id == message.customer_id,
                 PushSubscription.id.notin_(outcome.gone_subscription_ids or [0])).values(last_success_at=now))  # fmt: skip
         return Delivered(outcome.status)
+    if outcome.status == "held":
+        message.attempts -= 1  # waiting for the quiet hours to end is not a try
+        message.next_attempt_at = outcome.until
+        notify_service.record_status(session, message, "queued", f"held: {outcome.reason}", at=now)
+        return Delivered("queued", retry_at=outcome.until.timestamp())
     if outcome.status == "suppressed":
         message.reason = outcome.reason
         notify_service.record_status(session, message, "suppressed", outcome.reason or "", at=now)
@@ -168,15 +188,19 @@ def _record(session: Session, message: Message, outcome: Outcome, settings: Sett
     return Delivered("failed")
 
 
-def deliver_message(factory: sessionmaker[Session], settings: Settings, message_id: int) -> Delivered:
-    """Claim, check, send and record one message (see the module's description)."""
-    now = utcnow()
+def deliver_message(
+    factory: sessionmaker[Session], settings: Settings, message_id: int, *, now: datetime | None = None
+) -> Delivered:
+    """Claim, check, send and record one message (see the module's description). ``now`` is the
+    moment the checks see and the outcome is recorded at (default the clock's)."""
+    fixed = now
+    now = now or utcnow()
     with session_scope(factory) as session:
         session.info["actor"] = ACTOR
         if not claim(session, message_id=message_id, now=now):
             return Delivered(None)
         message = session.get(Message, message_id)
-        prepared = _prepare(session, message, settings)
+        prepared = _prepare(session, message, settings, now)
         if isinstance(prepared, Outcome):
             return _record(session, message, prepared, settings, now)
     try:
@@ -189,7 +213,7 @@ def deliver_message(factory: sessionmaker[Session], settings: Settings, message_
         message = session.get(Message, message_id)
         if message is None or message.status != "sending":  # erased meanwhile
             return Delivered(message.status if message is not None else None)
-        return _record(session, message, outcome, settings, utcnow())
+        return _record(session, message, outcome, settings, fixed or utcnow())
 
 
 def due_message_ids(session: Session, *, now: datetime | None = None, limit: int = 500) -> list[int]:
@@ -215,13 +239,15 @@ def fail_stale_claims(session: Session, *, now: datetime | None = None) -> int:
     return len(stale)
 
 
-def run_due(factory: sessionmaker[Session], settings: Settings, *, limit: int = 500) -> dict[str, int]:
+def run_due(
+    factory: sessionmaker[Session], settings: Settings, *, limit: int = 500, now: datetime | None = None
+) -> dict[str, int]:
     """Deliver every message that is due now, one after the other; ``{status: count}``."""
     with session_scope(factory) as session:
-        ids = due_message_ids(session, limit=limit)
+        ids = due_message_ids(session, limit=limit, now=now)
     counts: dict[str, int] = {}
     for message_id in ids:
-        result = deliver_message(factory, settings, message_id)
+        result = deliver_message(factory, settings, message_id, now=now)
         if result.status is not None:
             counts[result.status] = counts.get(result.status, 0) + 1
     return counts

@@ -20,7 +20,10 @@ CONSENT_CHANNEL = {"email": "email", "push": "push", "sms": "sms", "device": "in
 MESSAGE_STATUSES = ("queued", "sending", "sent", "delivered", "failed", "opened", "clicked", "suppressed")
 #: why a message was suppressed or failed for good
 REASONS = ("no_consent", "suppressed", "no_address", "not_configured", "rejected", "gone", "interrupted",
-           "attempts_exhausted", "customer_gone")
+           "attempts_exhausted", "customer_gone", "daily_cap", "weekly_cap")
+#: ``marketing`` messages (offers, campaigns, triggered promotions) respect quiet hours and frequency caps;
+#: ``service`` messages (a reply to a ticket, a receipt, a security notice) are sent at once
+PURPOSES = ("marketing", "service")
 SUPPRESSION_KINDS = ("email", "phone", "customer")
 
 
@@ -57,6 +60,7 @@ class Message(TimestampMixin, OrgScoped, Base):
     #: SHA-256 of the message's link token (unsubscribe, tracking, push page); issued when it is sent
     token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     campaign_id: Mapped[int | None] = mapped_column(Integer)
+    purpose: Mapped[str] = mapped_column(String(10), default="service", server_default="service")
     created_by_id: Mapped[int | None] = mapped_column(Integer, ForeignKey("users.id", ondelete="SET NULL"))
     sent_at: Mapped[datetime | None] = mapped_column(default=None)
     delivered_at: Mapped[datetime | None] = mapped_column(default=None)
@@ -127,3 +131,19 @@ class CustomerLink(OrgScoped, Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime] = mapped_column()
+
+
+class ChannelPolicy(TimestampMixin, OrgScoped, Base):
+    """An organisation's limits for ``marketing`` messages on one channel: quiet hours in each customer's
+    own time zone (``quiet_start``-``quiet_end``, "HH:MM", may wrap past midnight) and caps on how many
+    may be sent to one customer in a day and in a week."""
+
+    __tablename__ = "notify_channel_policies"
+    __table_args__ = (UniqueConstraint("org_id", "channel", name="uq_notify_channel_policies_org_channel"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(10))
+    quiet_start: Mapped[str | None] = mapped_column(String(5))
+    quiet_end: Mapped[str | None] = mapped_column(String(5))
+    daily_cap: Mapped[int | None] = mapped_column(Integer)
+    weekly_cap: Mapped[int | None] = mapped_column(Integer)

@@ -12,6 +12,9 @@ from patron.core.api import Schema
 
 Channel = Literal["email", "push", "sms", "device", "in_app"]
 Status = Literal["queued", "sending", "sent", "delivered", "failed", "opened", "clicked", "suppressed"]
+Purpose = Literal["marketing", "service"]
+_PURPOSE_HELP = ("marketing (an offer or campaign: held in quiet hours and counted against frequency caps) or "
+                 "service (a ticket reply, a receipt: sent at once).")
 SuppressionKind = Literal["email", "phone", "customer"]
 MAX_DATA_BYTES = 8 * 1024
 
@@ -52,6 +55,7 @@ class MessageCreate(Schema):
         description="Sending again with the same key returns the first message and sends nothing more.",
     )  # fmt: skip
     campaign_id: int | None = Field(None, ge=1, le=2**31 - 1, description="The campaign it belongs to, if any.")
+    purpose: Purpose = Field("service", description=_PURPOSE_HELP)
 
 
 class MessageOut(Schema):
@@ -70,6 +74,7 @@ class MessageOut(Schema):
     provider_id: str | None = Field(description="The provider's id: Message-ID, push service location, gateway id.")
     address: str | None = Field(description="Where it went: the e-mail address, phone number, subscriptions.")
     campaign_id: int | None = Field(description="The campaign it belongs to, if any.")
+    purpose: Purpose = Field(description=_PURPOSE_HELP)
     created_at: datetime
     sent_at: datetime | None = Field(description="When the provider took it (UTC).")
     delivered_at: datetime | None = Field(description="When it reached the customer, where the channel tells (UTC).")
@@ -157,3 +162,26 @@ class SmsStatusIn(BaseModel):
 
 class Ok(BaseModel):
     ok: bool = Field(True, description="Always true: the request was accepted.")
+
+
+Clock = Annotated[str, Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
+
+
+class ChannelPolicyIn(Schema):
+    quiet_start: Clock | None = Field(
+        None, description="Start of the quiet hours, HH:MM in each customer's own time zone (null: none)."
+    )
+    quiet_end: Clock | None = Field(
+        None, description="End of the quiet hours, HH:MM; may be earlier than the start (the window wraps midnight)."
+    )
+    daily_cap: int | None = Field(
+        None, ge=0, le=1000, description="At most this many marketing messages per customer in 24 hours (null: no cap)."
+    )
+    weekly_cap: int | None = Field(
+        None, ge=0, le=1000, description="At most this many marketing messages per customer in 7 days (null: no cap)."
+    )
+
+
+class ChannelPolicyOut(ChannelPolicyIn):
+    channel: Channel = Field(description=_CHANNEL_HELP)
+    updated_at: datetime = Field(description="When the policy was last changed (UTC).")

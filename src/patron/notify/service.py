@@ -40,6 +40,7 @@ from patron.notify.links import (
 from patron.notify.models import (
     CHANNELS,
     MESSAGE_STATUSES,
+    PURPOSES,
     CustomerLink,
     Message,
     MessageEvent,
@@ -204,11 +205,14 @@ def enqueue_message(
     idempotency_key: str | None = None,
     campaign_id: int | None = None,
     created_by_id: int | None = None,
+    purpose: str = "service",
 ) -> tuple[Message, bool]:
     """Record a message for delivery; ``(message, created)``. A known ``idempotency_key`` returns the
     message made with it (``created`` False) and sends nothing more; the same key for another customer
-    or channel is a Conflict. Consent is not checked here but when the message is sent."""
+    or channel is a Conflict. Consent is not checked here but when the message is sent; so are quiet
+    hours and frequency caps, for a ``marketing`` message (:mod:`patron.notify.fatigue`)."""
     _check_content(channel=channel, subject=subject, body=body, data=data, idempotency_key=idempotency_key)
+    _check_choice(purpose, PURPOSES, "purpose")
     customers_service.get_writable_customer_or_raise(session, org_id=org_id, customer_id=customer_id)
     if idempotency_key is not None:
         existing = _by_key(session, org_id=org_id, idempotency_key=idempotency_key)
@@ -220,6 +224,7 @@ def enqueue_message(
         org_id=org_id, customer_id=customer_id, channel=channel, subject=subject.strip(), body=body, data=data,
         links=_links(body, data), idempotency_key=idempotency_key, status="queued", attempts=0,
         next_attempt_at=now, campaign_id=campaign_id, created_by_id=created_by_id, created_at=now, updated_at=now,
+        purpose=purpose,
     )  # fmt: skip
     try:
         with session.begin_nested():
@@ -239,12 +244,13 @@ def enqueue_message(
 
 def enqueue(session: Session, *, org_id: int, customer_id: int, channel: str, subject: str, body: str,
             data: dict[str, Any] | None = None, idempotency_key: str | None = None,
-            campaign_id: int | None = None) -> Message:  # fmt: skip
+            campaign_id: int | None = None, purpose: str = "marketing") -> Message:  # fmt: skip
     """Record a message for one customer on one channel and hand it to the delivery queue (the seam
-    campaigns and rule actions call). See :func:`enqueue_message`."""
+    campaigns and rule actions call; their messages are ``marketing`` unless said otherwise). See
+    :func:`enqueue_message`."""
     message, _created = enqueue_message(
         session, org_id=org_id, customer_id=customer_id, channel=channel, subject=subject, body=body, data=data,
-        idempotency_key=idempotency_key, campaign_id=campaign_id,
+        idempotency_key=idempotency_key, campaign_id=campaign_id, purpose=purpose,
     )  # fmt: skip
     return message
 

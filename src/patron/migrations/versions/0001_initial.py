@@ -2,7 +2,7 @@
 
 Revision ID: 0001_initial
 Revises:
-Create Date: 2026-11-23 14:03:01.546414
+Create Date: 2026-11-23 16:52:36.209335
 """
 
 from alembic import op
@@ -76,6 +76,29 @@ def upgrade() -> None:
     with op.batch_alter_table("audit_log", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_audit_log_at"), ["at"], unique=False)
         batch_op.create_index(batch_op.f("ix_audit_log_org_id"), ["org_id"], unique=False)
+
+    op.create_table(
+        "notify_channel_policies",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("channel", sa.String(length=10), nullable=False),
+        sa.Column("quiet_start", sa.String(length=5), nullable=True),
+        sa.Column("quiet_end", sa.String(length=5), nullable=True),
+        sa.Column("daily_cap", sa.Integer(), nullable=True),
+        sa.Column("weekly_cap", sa.Integer(), nullable=True),
+        sa.Column("created_at", patron.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", patron.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("org_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["org_id"],
+            ["organisations.id"],
+            name=op.f("fk_notify_channel_policies_org_id_organisations"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_notify_channel_policies")),
+        sa.UniqueConstraint("org_id", "channel", name="uq_notify_channel_policies_org_channel"),
+    )
+    with op.batch_alter_table("notify_channel_policies", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_notify_channel_policies_org_id"), ["org_id"], unique=False)
 
     op.create_table(
         "pipelines",
@@ -747,6 +770,7 @@ def upgrade() -> None:
         sa.Column("address", sa.String(length=254), nullable=True),
         sa.Column("token_hash", sa.String(length=64), nullable=True),
         sa.Column("campaign_id", sa.Integer(), nullable=True),
+        sa.Column("purpose", sa.String(length=10), server_default="service", nullable=False),
         sa.Column("created_by_id", sa.Integer(), nullable=True),
         sa.Column("sent_at", patron.core.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("delivered_at", patron.core.db.UTCDateTime(timezone=True), nullable=True),
@@ -1687,6 +1711,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_pipelines_org_id"))
 
     op.drop_table("pipelines")
+    with op.batch_alter_table("notify_channel_policies", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_notify_channel_policies_org_id"))
+
+    op.drop_table("notify_channel_policies")
     with op.batch_alter_table("audit_log", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_audit_log_org_id"))
         batch_op.drop_index(batch_op.f("ix_audit_log_at"))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from patron.core.config import Settings
@@ -44,7 +45,8 @@ class Job:
 @dataclass
 class Outcome:
     """What happened: ``sent`` (the provider took it), ``delivered`` (it reached the customer),
-    ``retry`` (a passing failure), ``failed`` (for good) or ``suppressed`` (nothing was sent)."""
+    ``retry`` (a passing failure), ``failed`` (for good), ``suppressed`` (nothing was sent) or ``held``
+    (nothing was sent yet: quiet hours, see :mod:`patron.notify.fatigue`)."""
 
     status: str
     reason: str | None = None
@@ -53,6 +55,8 @@ class Outcome:
     address: str | None = None
     #: push subscriptions the push service says are gone (404/410): removed when the outcome is recorded
     gone_subscription_ids: list[int] = field(default_factory=list)
+    #: ``held`` (quiet hours): not sent now, queued again for this moment (aware UTC); not an attempt
+    until: datetime | None = None
 
 
 Sender = Callable[[Job, Settings], Outcome]
