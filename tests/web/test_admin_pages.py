@@ -108,3 +108,25 @@ def test_a_manager_has_no_admin_pages(client, make_tenant):
         assert response.status_code == 403, path
         assert "You can&#39;t do that" in response.text or "You can't do that" in response.text
     assert browser.post("/admin/api-keys", {"name": "x", "role": "viewer"}).status_code == 403
+
+
+def test_channel_policies_are_set_on_the_channels_page_and_errors_shown_next_to_the_field(browser, tenant, client):
+    page = browser.get("/admin/channels")
+    assert page.status_code == 200
+    assert page.text.count("No limits") == 5  # every channel, none limited yet
+    saved = browser.post("/admin/channels/push",
+                         {"quiet_start": "21:00", "quiet_end": "08:00", "daily_cap": "1", "weekly_cap": ""})
+    assert saved.status_code == 303
+    page = browser.get("/admin/channels").text
+    assert "Web Push: policy saved." in page and "Quiet 21:00–08:00" in page and "1 a day" in page
+    api = client.get("/api/v1/channel-policies", headers=tenant.headers).json()
+    assert [(p["channel"], p["quiet_start"], p["daily_cap"], p["weekly_cap"]) for p in api] == [
+        ("push", "21:00", 1, None)
+    ]
+    wrong = browser.post("/admin/channels/push", {"quiet_start": "21:00", "quiet_end": "", "daily_cap": "-2"})
+    assert wrong.status_code == 422
+    assert 'id="daily_cap-error"' in wrong.text and "at least 0" in wrong.text
+    half = browser.post("/admin/channels/push", {"quiet_start": "21:00", "quiet_end": ""})
+    assert half.status_code == 422 and "both quiet_start and quiet_end" in half.text
+    # nothing half-written: the saved policy stands
+    assert client.get("/api/v1/channel-policies", headers=tenant.headers).json()[0]["daily_cap"] == 1

@@ -1,4 +1,4 @@
-"""Admin pages: users and roles, API keys, the audit log."""
+"""Admin pages: users and roles, API keys, the audit log, channel policies (quiet hours and caps)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ from patron.accounts import service as accounts_service
 from patron.accounts.permissions import DESCRIPTIONS, PERMISSIONS, ROLES, can_grant
 from patron.core.api import SessionDep
 from patron.core.errors import PermissionDenied
+from patron.notify import fatigue
+from patron.notify.models import CHANNELS
 from patron.web.common import (
     CsrfForm,
     FormInput,
@@ -39,6 +41,7 @@ def admin_home(request: Request, viewer: ViewerDep) -> Response:
         ("users.manage", "/admin/users"),
         ("api_keys.manage", "/admin/api-keys"),
         ("audit.read", "/admin/audit"),
+        ("channels.manage", "/admin/channels"),
     ):
         if viewer.can(permission):
             return redirect(request, path)
@@ -234,3 +237,55 @@ def audit(
             "actions": ("create", "update", "delete"),
         },
     )
+
+
+# --- channel policies: quiet hours and frequency caps ---------------------------------------------------------
+
+CHANNEL_LABELS = {"email": "E-mail", "push": "Web Push", "sms": "SMS", "device": "Device (MQTT)", "in_app": "In-app inbox"}
+
+
+def _channels_page(
+    request: Request, session, viewer: Viewer, *, failed: str | None = None, form: FormInput | None = None,
+    status_code: int = 200,
+) -> Response:
+    policies = {p.channel: p for p in fatigue.list_policies(session, org_id=viewer.org_id)}
+    rows = []
+    for channel in CHANNELS:
+        policy = policies.get(channel)
+        values = {
+            "quiet_start": policy.quiet_start if policy else "",
+            "quiet_end": policy.quiet_end if policy else "",
+            "daily_cap": policy.daily_cap if policy and policy.daily_cap is not None else "",
+            "weekly_cap": policy.weekly_cap if policy and policy.weekly_cap is not None else "",
+        }
+        errors = {}
+        if form is not None and channel == failed:
+            values, errors = form.values, form.errors
+        rows.append({"channel": channel, "label": CHANNEL_LABELS[channel], "policy": policy,
+                     "filled": values, "problems": errors})  # fmt: skip
+    return render(request, "admin/channels.html", {"rows": rows}, status_code=status_code)
+
+
+@router.get("/channels")
+def channels(request: Request, viewer: Permitted("channels.manage"), session: SessionDep) -> Response:
+    return _channels_page(request, session, viewer)
+
+
+@router.post("/channels/{channel}")
+def save_channel_policy(
+    request: Request, channel: str, viewer: Permitted("channels.manage"), form: CsrfForm, session: SessionDep
+) -> Response:
+    """Quiet hours and frequency caps for marketing messages on one channel (empty fields: none)."""
+    if channel not in CHANNELS:
+        return redirect(request, "/admin/channels", flash=f"There is no channel {channel}.", kind="error")
+    quiet_start = form.optional("quiet_start", label="Quiet from", max_length=5)
+    quiet_end = form.optional("quiet_end", label="Quiet until", max_length=5)
+    daily_cap = form.integer("daily_cap", label="Per day", minimum=0, maximum=fatigue.MAX_CAP)
+    weekly_cap = form.integer("weekly_cap", label="Per week", minimum=0, maximum=fatigue.MAX_CAP)
+    if form.ok:
+        saved = attempt(session, form, lambda: fatigue.set_policy(
+            session, org_id=viewer.org_id, channel=channel, quiet_start=quiet_start, quiet_end=quiet_end,
+            daily_cap=daily_cap, weekly_cap=weekly_cap))  # fmt: skip
+        if saved is not None:
+            return redirect(request, "/admin/channels", flash=f"{CHANNEL_LABELS[channel]}: policy saved.")
+    return _channels_page(request, session, viewer, failed=channel, form=form, status_code=422)
