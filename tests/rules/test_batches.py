@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from patron.core.audit import Actor
+from patron.core.db import session_scope
+from patron.customers.models import Customer
 from patron.rules import actions
 from patron.rules.models import Rule, Trigger
 
@@ -91,3 +94,46 @@ def test_a_failing_action_of_one_firing_does_not_lose_the_others(
     assert [a["status"] for a in recorded["l1"].actions] == ["created", "emitted"]
     emitted = triggers(tenant.org_id, "fault_seen")
     assert sorted(t.firing_id for t in emitted) == sorted(f.id for f in recorded.values())
+
+
+def test_a_tag_set_by_one_event_is_seen_by_the_next_in_the_same_batch(
+    tenant, new_customer, new_device, send, make_rule, firings
+):
+    phone = new_device(tenant.org_id, new_customer(tenant.org_id), type="phone_app")
+    make_rule(
+        tenant, {"when": {"event_types": ["visit"]}, "actions": [{"type": "tag_customer", "tag": "regular"}]}
+    )
+    regulars = make_rule(
+        tenant,
+        {
+            "when": {"event_types": ["visit"]},
+            "conditions": [{"field": "customer.tags", "op": "contains", "value": "regular"}],
+            "actions": [{"type": "emit_trigger", "name": "welcome_back"}],
+        },
+    )
+    send(phone, {"id": "v1", "type": "visit"}, {"id": "v2", "type": "visit"})  # one batch
+    assert [f.event_id for f in firings(regulars["id"])] == ["v2"]
+
+
+def test_customers_gone_or_merged_are_looked_up_with_the_batch(
+    tenant, new_customer, new_device, send, make_rule, firings, triggers, db
+):
+    kept, merged = new_customer(tenant.org_id), new_customer(tenant.org_id)
+    with session_scope(db) as session:
+        session.info["actor"] = Actor(org_id=tenant.org_id, label="test")
+        session.get(Customer, merged).merged_into_id = kept
+    rule = make_rule(
+        tenant,
+        {"when": {"event_types": ["door"]}, "actions": [{"type": "emit_trigger", "name": "door_opened"}]},
+    )
+    for customer_id in (kept, merged):
+        send(
+            new_device(tenant.org_id, customer_id, type="smart_home_hub"),
+            {"id": f"d{customer_id}", "type": "door"},
+        )
+    recorded = {f.event_id: f for f in firings(rule["id"])}
+    assert recorded[f"d{kept}"].customer_id == kept
+    assert recorded[f"d{merged}"].customer_id is None  # merged away: as if gone
+    by_firing = {t.firing_id: t for t in triggers(tenant.org_id, "door_opened")}
+    assert by_firing[recorded[f"d{kept}"].id].customer_id == kept
+    assert by_firing[recorded[f"d{merged}"].id].customer_id is None
