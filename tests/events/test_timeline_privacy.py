@@ -268,3 +268,14 @@ def test_without_any_store_the_hooks_find_nothing(app, db, tenant, cli):
     with db() as session:
         assert privacy.erase_customer(session, org_id=tenant.org_id, customer_id=1) == 0
         assert privacy.export_customer(session, org_id=tenant.org_id, customer_id=1) == {"events": []}
+
+
+def test_deleting_a_customer_deletes_their_events_and_only_theirs(api, app, client, taxi_day):
+    ada = taxi_day["ada"]
+    bob = api.customer(first_name="Bob")
+    bobs_taxi = api.device(name="Taxi 7", customer_id=bob)
+    accepted(send(client, bobs_taxi["key"], [{"id": "b1", "type": "trip.start", "ts": at(0)}]), 1)
+    assert len(store_ids(app, ada)) == 9
+    assert api.delete(f"/customers/{ada}").status_code == 204
+    assert store_ids(app, ada) == []
+    assert store_ids(app, bob) == ["b1"]

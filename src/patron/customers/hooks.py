@@ -5,6 +5,10 @@ Each module named in :data:`CUSTOMER_HOOK_MODULES` may define any of::
     reassign_customer(session, *, org_id, from_customer_id, to_customer_id) -> int
     erase_customer(session, *, org_id, customer_id) -> int
     export_customer(session, *, org_id, customer_id) -> dict[str, list[dict]]
+    delete_customer(session, *, org_id, customer_id) -> int
+
+``delete_customer`` is for records the database's cascades cannot reach (the event store): a deleted
+profile takes them along.
 
 They are resolved by import path when needed, so the customers domain imports none of them (no cycle)
 and a module that does not exist (yet) is skipped.

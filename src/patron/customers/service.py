@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from patron.accounts import service as accounts_service
 from patron.core.errors import Conflict, Invalid, NotFound
+from patron.customers import hooks
 from patron.customers.attributes import (  # noqa: F401 - re-exported
     create_attribute_definition,
     definitions_by_key,
@@ -565,11 +566,16 @@ def update_customer(
 
 
 def delete_customer(session: Session, *, org_id: int, customer_id: int) -> None:
-    """Delete the profile and everything hanging off it (and profiles merged into it)."""
+    """Delete the profile and everything hanging off it (and profiles merged into it), the records kept
+    outside the database (device events) included."""
     customer = get_customer_or_raise(session, org_id=org_id, customer_id=customer_id)
-    for merged in session.scalars(
-        select(Customer).where(Customer.org_id == org_id, Customer.merged_into_id == customer.id)
-    ):
+    merged_profiles = list(
+        session.scalars(select(Customer).where(Customer.org_id == org_id, Customer.merged_into_id == customer.id))
+    )
+    for gone in (*merged_profiles, customer):
+        for _domain, forget in hooks.hooks("delete_customer"):
+            forget(session, org_id=org_id, customer_id=gone.id)
+    for merged in merged_profiles:
         session.delete(merged)
     session.flush()
     session.delete(customer)

@@ -133,6 +133,11 @@ def erase_customer(session: Session, *, org_id: int, customer_id: int) -> int:
     return count
 
 
+def delete_customer(session: Session, *, org_id: int, customer_id: int) -> int:
+    """A deleted profile's events go with it (when the deletion commits), as an erasure's do."""
+    return erase_customer(session, org_id=org_id, customer_id=customer_id)
+
+
 def export_customer(session: Session, *, org_id: int, customer_id: int) -> dict[str, list[dict]]:
     """Every stored event of the customer, oldest first."""
     pending = session.info.get(_PENDING)
