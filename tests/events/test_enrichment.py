@@ -556,3 +556,20 @@ def test_tick_writes_in_the_background(client, db, tenant, enrich, app, monkeypa
     writer.join(timeout=30)
     assert device_row(db, device).last_event_type == "door"
     assert signals_of(client, tenant, customer)["events_30d"] == 1
+
+
+def test_the_processed_cursor_reaches_the_store(client, db, tenant, app):
+    import time
+
+    from patron.events.runtime import CURSOR_KEY
+
+    customer = new_customer(client, tenant)
+    _, key = make_device(db, tenant, customer)
+    send(client, key, [{"id": f"cur{i}", "type": "telemetry"} for i in range(3)])
+    runtime = app.state.events
+    assert runtime.wait_processed(timeout=30)
+    target = runtime.store.last_seq
+    deadline = time.monotonic() + 10
+    while int(runtime.store.get_meta(CURSOR_KEY) or 0) < target and time.monotonic() < deadline:
+        time.sleep(0.02)  # written by the cursor's own thread, as soon as the store is free
+    assert int(runtime.store.get_meta(CURSOR_KEY) or 0) == target

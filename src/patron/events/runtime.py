@@ -131,6 +131,7 @@ class EventRuntime:
         self._stopping = threading.Event()
         self._processed_seq = 0
         self._processed = threading.Condition()
+        self._cursor = _CursorWriter(self)
         self.processors: list[Any] = []
         self.clock: Callable[[], datetime] = utcnow
         self.listeners: list[Callable[[list[StoredEvent]], None]] = []
@@ -160,6 +161,7 @@ class EventRuntime:
         self.processors = [self._load(path) for path in self.processor_paths]
         self.processors = [p for p in self.processors if p is not None]
         self._stopping.clear()
+        self._cursor.start()
         self._thread = threading.Thread(target=self._run, name="patron-events", daemon=True)
         self._thread.start()
 
@@ -184,6 +186,7 @@ class EventRuntime:
             self._queue.put(None)
             self._thread.join(timeout=30)
             self._thread = None
+        self._cursor.stop()  # the last cursor written before the store closes
         for processor in self.processors:
             close = getattr(processor, "close", None)
             if close is not None:
@@ -391,10 +394,66 @@ class EventRuntime:
             except Exception:
                 log.exception("event listener failed")
         last = events[-1].seq
-        self.store.set_meta(CURSOR_KEY, str(last))
+        self._cursor.save(last)
         with self._processed:
             self._processed_seq = last
             self._processed.notify_all()
+
+
+class _CursorWriter:
+    """Writes the processed cursor to the store on a thread of its own. The store's write lock is also
+    taken by every ingest append, so writing the cursor on the processor thread made the next batch
+    (and its rule firings) wait for an append now and then; here only the newest value is written,
+    as soon as the lock is free. :meth:`stop` writes the last value before the store closes."""
+
+    def __init__(self, runtime: EventRuntime) -> None:
+        self._runtime = runtime
+        self._wake = threading.Condition()
+        self._pending: int | None = None
+        self._stopping = False
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._stopping = False
+            self._thread = threading.Thread(target=self._run, name="patron-events-cursor", daemon=True)
+            self._thread.start()
+
+    def save(self, seq: int) -> None:
+        with self._wake:
+            self._pending = seq
+            self._wake.notify()
+
+    def stop(self) -> None:
+        thread = self._thread
+        if thread is None:
+            return
+        with self._wake:
+            self._stopping = True
+            self._wake.notify()
+        thread.join(timeout=30)
+        self._thread = None
+
+    def _run(self) -> None:
+        while True:
+            with self._wake:
+                while self._pending is None and not self._stopping:
+                    self._wake.wait()
+                seq, self._pending = self._pending, None
+                stopping = self._stopping
+            if seq is not None:
+                try:
+                    self._runtime.store.set_meta(CURSOR_KEY, str(seq))
+                except Exception:  # kept for the next save; a restart catches up from the older one
+                    log.exception("writing the processed cursor failed")
+                    with self._wake:
+                        if self._pending is None:
+                            self._pending = seq
+                    if not stopping:
+                        time.sleep(0.1)
+                        continue
+            if stopping:
+                return
 
 
 def _payload_text(item: Any) -> str:
