@@ -7,6 +7,7 @@ from patron.customers import models as customers_models  # noqa: F401
 from patron.devices import models as devices_models  # noqa: F401
 from patron.events import models as events_models  # noqa: F401
 from patron.interactions import models as interactions_models  # noqa: F401
+from patron.loyalty import models as loyalty_models  # noqa: F401
 from patron.notify import models as notify_models  # noqa: F401
 from patron.orders import models as orders_models  # noqa: F401
 from patron.rules import models as rules_models  # noqa: F401

@@ -34,6 +34,7 @@ ROUTERS = (
     "patron.events.signals_api",
     "patron.rules.api",
     "patron.notify.api",
+    "patron.loyalty.api",
     "patron.surveys.api",
     "patron.web.pages",
 )

@@ -33,6 +33,7 @@ CUSTOMER_HOOK_MODULES: tuple[str, ...] = (
     "patron.rules.privacy",
     "patron.surveys.service",
     "patron.notify.service",
+    "patron.loyalty.service",
 )
 
 

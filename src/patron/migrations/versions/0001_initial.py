@@ -2,7 +2,7 @@
 
 Revision ID: 0001_initial
 Revises:
-Create Date: 2026-11-23 16:52:36.209335
+Create Date: 2026-11-23 17:06:11.072803
 """
 
 from alembic import op
@@ -721,6 +721,75 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("leads", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_leads_org_id"), ["org_id"], unique=False)
+
+    op.create_table(
+        "loyalty_points_balances",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("customer_id", sa.Integer(), nullable=False),
+        sa.Column("balance", sa.Integer(), nullable=False),
+        sa.Column("lifetime_earned", sa.Integer(), nullable=False),
+        sa.Column("updated_at", patron.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("org_id", sa.Integer(), nullable=False),
+        sa.CheckConstraint("balance >= 0", name=op.f("ck_loyalty_points_balances_balance_not_negative")),
+        sa.ForeignKeyConstraint(
+            ["customer_id"],
+            ["customers.id"],
+            name=op.f("fk_loyalty_points_balances_customer_id_customers"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["org_id"],
+            ["organisations.id"],
+            name=op.f("fk_loyalty_points_balances_org_id_organisations"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_loyalty_points_balances")),
+        sa.UniqueConstraint("org_id", "customer_id", name="uq_loyalty_points_balances_org_customer"),
+    )
+    with op.batch_alter_table("loyalty_points_balances", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_loyalty_points_balances_org_id"), ["org_id"], unique=False)
+
+    op.create_table(
+        "loyalty_points_entries",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("customer_id", sa.Integer(), nullable=False),
+        sa.Column("kind", sa.String(length=10), nullable=False),
+        sa.Column("delta", sa.Integer(), nullable=False),
+        sa.Column("balance_after", sa.Integer(), nullable=False),
+        sa.Column("reason", sa.String(length=200), nullable=False),
+        sa.Column("source", sa.String(length=60), nullable=True),
+        sa.Column("idempotency_key", sa.String(length=200), nullable=True),
+        sa.Column("created_at", patron.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_by_id", sa.Integer(), nullable=True),
+        sa.Column("org_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["created_by_id"],
+            ["users.id"],
+            name=op.f("fk_loyalty_points_entries_created_by_id_users"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["customer_id"],
+            ["customers.id"],
+            name=op.f("fk_loyalty_points_entries_customer_id_customers"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["org_id"],
+            ["organisations.id"],
+            name=op.f("fk_loyalty_points_entries_org_id_organisations"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_loyalty_points_entries")),
+        sa.UniqueConstraint(
+            "org_id", "idempotency_key", name="uq_loyalty_points_entries_org_idempotency_key"
+        ),
+    )
+    with op.batch_alter_table("loyalty_points_entries", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_loyalty_points_entries_org_customer", ["org_id", "customer_id", "id"], unique=False
+        )
+        batch_op.create_index(batch_op.f("ix_loyalty_points_entries_org_id"), ["org_id"], unique=False)
 
     op.create_table(
         "notify_customer_links",
@@ -1613,6 +1682,15 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_notify_customer_links_customer_id"))
 
     op.drop_table("notify_customer_links")
+    with op.batch_alter_table("loyalty_points_entries", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_loyalty_points_entries_org_id"))
+        batch_op.drop_index("ix_loyalty_points_entries_org_customer")
+
+    op.drop_table("loyalty_points_entries")
+    with op.batch_alter_table("loyalty_points_balances", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_loyalty_points_balances_org_id"))
+
+    op.drop_table("loyalty_points_balances")
     with op.batch_alter_table("leads", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_leads_org_id"))
 
