@@ -410,9 +410,10 @@ class EventStore:
         ids already stored, or repeated within the batch, are left out."""
         if not len(batch):
             return Appended(batch, np.zeros(0, dtype=bool), self._next_seq)
+        table = batch.to_arrow(0)  # built before taking the lock, so another batch can be written meanwhile
         with self._write_lock:
             seq_start = self._next_seq
-            table = batch.to_arrow(seq_start)
+            table = table.set_column(0, "seq", pa.array(np.arange(seq_start, seq_start + len(batch), dtype=np.int64)))
             conn = self._conn
             conn.register("incoming_events", table)
             try:
