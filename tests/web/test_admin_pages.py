@@ -125,7 +125,8 @@ def test_channel_policies_are_set_on_the_channels_page_and_errors_shown_next_to_
     ]
     wrong = browser.post("/admin/channels/push", {"quiet_start": "21:00", "quiet_end": "", "daily_cap": "-2"})
     assert wrong.status_code == 422
-    assert 'id="daily_cap-error"' in wrong.text and "at least 0" in wrong.text
+    assert 'id="push-daily_cap-error"' in wrong.text and "at least 0" in wrong.text
+    assert wrong.text.count('id="f-push-daily_cap"') == 1 and 'id="f-email-daily_cap"' in wrong.text  # unique ids
     half = browser.post("/admin/channels/push", {"quiet_start": "21:00", "quiet_end": ""})
     assert half.status_code == 422 and "both quiet_start and quiet_end" in half.text
     # nothing half-written: the saved policy stands
