@@ -13,6 +13,8 @@ privacy export lists them.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -23,9 +25,12 @@ from patron.core import audit
 from patron.core.db import utcnow
 from patron.core.errors import Conflict, Invalid
 from patron.customers import service as customers_service
+from patron.loyalty import programme
 from patron.loyalty.models import PointsBalance, PointsEntry
 
 MAX_POINTS = 10_000_000
+#: kinds of entry that take points off the balance
+TAKING_KINDS = ("redeem", "expire", "reverse")
 EXPORT_FIELDS = ("id", "kind", "delta", "balance_after", "reason", "source", "created_at")
 
 
@@ -110,15 +115,21 @@ def change_points(
     source: str | None = None,
     idempotency_key: str | None = None,
     created_by_id: int | None = None,
+    at: datetime | None = None,
 ) -> tuple[PointsEntry, bool]:
     """Earn (``points`` > 0), redeem (``points`` > 0, taken off) or adjust (either sign, never below
-    zero); ``(entry, created)``. A known ``idempotency_key`` returns its entry (``created`` False)."""
+    zero); ``(entry, created)``. A known ``idempotency_key`` returns its entry (``created`` False).
+
+    ``expire`` and ``reverse`` (taken off, like a redemption) are written by the expiry job and by an
+    order's cancellation. An earning gets its expiry date from the programme's policy, and an earning or
+    a reversal re-decides the customer's tier. ``at`` backdates the entry (imports, tests of time)."""
     _check(points, reason, source, idempotency_key)
-    if kind in ("earn", "redeem") and points < 0:
+    if kind in TAKING_KINDS + ("earn",) and points < 0:
         raise Invalid("points must be positive; use an adjustment to correct a balance.", field="points")
-    if kind not in ("earn", "redeem", "adjust"):
+    if kind not in ("earn", "adjust") + TAKING_KINDS:
         raise Invalid("kind must be earn, redeem or adjust.", field="kind")
-    delta = -points if kind == "redeem" else points
+    delta = -points if kind in TAKING_KINDS else points
+    now = at or utcnow()
     customers_service.get_writable_customer_or_raise(session, org_id=org_id, customer_id=customer_id)
     if idempotency_key is not None:
         existing = _by_key(session, org_id=org_id, key=idempotency_key)
@@ -133,11 +144,14 @@ def change_points(
                 balance = _take(session, org_id=org_id, customer_id=customer_id, points=-delta)
             entry = PointsEntry(
                 org_id=org_id, customer_id=customer_id, kind=kind, delta=delta, balance_after=balance,
-                reason=reason.strip(), source=source, idempotency_key=idempotency_key, created_at=utcnow(),
+                reason=reason.strip(), source=source, idempotency_key=idempotency_key, created_at=now,
                 created_by_id=created_by_id,
+                expires_at=programme.expiry_for(session, org_id=org_id, at=now) if kind == "earn" else None,
             )  # fmt: skip
             session.add(entry)
             session.flush()
+            if kind in ("earn", "reverse"):
+                programme.evaluate_tier(session, org_id=org_id, customer_id=customer_id, now=now)
     except IntegrityError:
         existing = _by_key(session, org_id=org_id, key=idempotency_key or "") if idempotency_key else None
         if existing is None:
