@@ -292,3 +292,24 @@ def test_parallel_spends_of_one_certificate_never_overdraw_it(api, db):
     assert api.ok(api.post("/loyalty/gift-certificates/balance", json={"code": code}), 200)["balance"] == 5.0
     with db() as session:
         assert session.scalar(select(func.count(GiftCertificateEntry.id))) == 4
+
+
+def test_merge_moves_coupons_and_certificates_and_the_export_lists_them(api, db):
+    survivor, duplicate = api.customer(), api.customer(first_name="Ann", last_name="Dup")
+    made = campaign(api, per_customer_limit=3)
+    codes = api.ok(api.post(f"/loyalty/coupon-campaigns/{made['id']}/codes", json={"count": 2}))["codes"]
+    for customer, code in ((survivor, codes[0]), (duplicate, codes[1])):
+        api.ok(api.post("/loyalty/coupons/redeem", json={"code": code, "customer_id": customer, "order_value": "9"}))
+    gift = api.ok(api.post("/loyalty/gift-certificates", json={"amount": "25.00", "customer_id": duplicate}))
+    api.ok(api.post(f"/customers/{survivor}/merge", json={"duplicate_id": duplicate}), 200)
+    assert [g["id"] for g in api.ok(api.get(f"/customers/{survivor}/gift-certificates"), 200)] == [gift["id"]]
+    with db() as session:
+        uses = session.execute(select(CouponUse.customer_id, CouponUse.sequence).order_by(CouponUse.id)).all()
+    assert [tuple(u) for u in uses] == [(survivor, 1), (survivor, 2)]  # renumbered after the survivor's own
+    exported = api.ok(api.get(f"/customers/{survivor}/privacy-export"), 200)["related"]["loyalty"]
+    assert [g["code"] for g in exported["gift_certificates"]] == [gift["code"]]
+    assert [u["discount"] for u in exported["coupon_uses"]] == ["5.00", "5.00"]
+    link = api.ok(api.post(f"/customers/{survivor}/loyalty-link"))
+    assert api.client.get(link["url"]).status_code == 200
+    api.ok(api.post(f"/customers/{survivor}/erase"), 200)
+    assert api.client.get(link["url"]).status_code == 404  # the personal page stops working at once

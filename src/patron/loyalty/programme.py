@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import calendar
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy import func, select
@@ -336,12 +336,13 @@ def tier_status(
 
 
 def reevaluate_tiers(session: Session, *, now: datetime | None = None) -> int:
-    """Daily job: re-decide the tier of every customer who has one (old earnings leave the 12-month
-    window, tiers are edited). Returns how many customers changed tier."""
+    """Daily job: re-decide the tier of every customer who has one and was not evaluated in the last day
+    (old earnings leave the 12-month window, tiers are edited). Returns how many customers changed tier."""
     now = now or utcnow()
     changed = 0
     rows = session.execute(select(CustomerTier.org_id, CustomerTier.customer_id, CustomerTier.tier_id)
-                           .where(CustomerTier.tier_id.is_not(None))).all()  # fmt: skip
+                           .where(CustomerTier.tier_id.is_not(None),
+                                  CustomerTier.evaluated_at <= now - timedelta(days=1))).all()  # fmt: skip
     for org_id, customer_id, tier_id in rows:
         if evaluate_tier(session, org_id=org_id, customer_id=customer_id, now=now).tier_id != tier_id:
             changed += 1

@@ -166,9 +166,13 @@ def change_points(
 def reassign_customer(session: Session, *, org_id: int, from_customer_id: int, to_customer_id: int) -> int:
     """Bring a merged duplicate's points to the survivor: a ``merge`` entry taking them off the duplicate
     and one adding them to the survivor. Returns the number of entries written."""
+    from patron.loyalty import privacy  # the programme's other records (imports this module)
+
+    moved = privacy.reassign(session, org_id=org_id, from_customer_id=from_customer_id,
+                             to_customer_id=to_customer_id)  # fmt: skip
     duplicate = get_balance(session, org_id=org_id, customer_id=from_customer_id)
     if duplicate is None or duplicate.balance == 0:
-        return 0
+        return moved
     points = duplicate.balance
     left = _take(session, org_id=org_id, customer_id=from_customer_id, points=points)
     now = utcnow()
@@ -178,32 +182,37 @@ def reassign_customer(session: Session, *, org_id: int, from_customer_id: int, t
     session.add(PointsEntry(org_id=org_id, customer_id=to_customer_id, kind="merge", delta=points,
                             balance_after=total, reason=f"from merged customer {from_customer_id}", created_at=now))  # fmt: skip
     session.flush()
-    return 2
+    return moved + 2
 
 
 def erase_customer(session: Session, *, org_id: int, customer_id: int) -> int:
     """Keep the amounts (the balance and its history stay consistent, anonymous) and blank the free-text
     reasons, which staff may have written personal details into. Returns how many entries changed."""
+    from patron.loyalty import privacy
+
     result = session.execute(
         update(PointsEntry)
         .where(PointsEntry.org_id == org_id, PointsEntry.customer_id == customer_id, PointsEntry.reason != "")
         .values(reason="")
         .execution_options(synchronize_session=False)
     )
-    return int(result.rowcount or 0)
+    return int(result.rowcount or 0) + privacy.erase(session, org_id=org_id, customer_id=customer_id)
 
 
 def export_customer(session: Session, *, org_id: int, customer_id: int) -> dict[str, list[dict]]:
-    """The customer's points entries, oldest first, and the balance."""
+    """The customer's points entries, oldest first, the balance, and the programme's other records."""
     entries = session.scalars(
         select(PointsEntry)
         .where(PointsEntry.org_id == org_id, PointsEntry.customer_id == customer_id)
         .order_by(PointsEntry.id)
     )
     balance = get_balance(session, org_id=org_id, customer_id=customer_id)
+    from patron.loyalty import privacy
+
     return {
         "points_entries": [audit.jsonable({f: getattr(e, f) for f in EXPORT_FIELDS}) for e in entries],
         "points_balance": [] if balance is None else [
             {"balance": balance.balance, "lifetime_earned": balance.lifetime_earned}
         ],
+        **privacy.export(session, org_id=org_id, customer_id=customer_id),
     }
