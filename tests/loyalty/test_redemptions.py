@@ -299,7 +299,11 @@ def test_merge_moves_coupons_and_certificates_and_the_export_lists_them(api, db)
     made = campaign(api, per_customer_limit=3)
     codes = api.ok(api.post(f"/loyalty/coupon-campaigns/{made['id']}/codes", json={"count": 2}))["codes"]
     for customer, code in ((survivor, codes[0]), (duplicate, codes[1])):
-        api.ok(api.post("/loyalty/coupons/redeem", json={"code": code, "customer_id": customer, "order_value": "9"}))
+        api.ok(
+            api.post(
+                "/loyalty/coupons/redeem", json={"code": code, "customer_id": customer, "order_value": "9"}
+            )
+        )
     gift = api.ok(api.post("/loyalty/gift-certificates", json={"amount": "25.00", "customer_id": duplicate}))
     api.ok(api.post(f"/customers/{survivor}/merge", json={"duplicate_id": duplicate}), 200)
     assert [g["id"] for g in api.ok(api.get(f"/customers/{survivor}/gift-certificates"), 200)] == [gift["id"]]

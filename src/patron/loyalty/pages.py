@@ -10,6 +10,7 @@ from patron.core.api import SessionDep
 from patron.customers import service as customers_service
 from patron.loyalty import portal
 from patron.orders import service as orders_service
+from patron.orders.pricing import format_money
 
 router = APIRouter(include_in_schema=False)
 NO_STORE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
@@ -29,6 +30,7 @@ def customer_page(token: str, request: Request, session: SessionDep) -> Response
         "token": token,
         "loyalty": portal.summary(session, org_id=link.org_id, customer_id=customer.id, entries=20),
         "currency": orders_service.org_currency(session, org_id=link.org_id),
+        "amount": format_money,
     }
     response = render(request, "loyalty/portal.html", context)
     response.headers.update(NO_STORE)
