@@ -14,6 +14,7 @@ from patron.events.models import CustomerSignals
 from patron.loyalty import earning, programme
 from patron.loyalty import service as points_service
 from patron.loyalty.models import PointsEntry
+from tests.surveys.conftest import DEFINITION, GOOD_ANSWERS
 
 
 def tiers(api) -> None:
@@ -193,6 +194,22 @@ def test_referral_and_survey_rules_give_points_once(api, db, other_api):
                 session, org_id=api.tenant.org_id, customer_id=friend, response_id=7
             )
     assert api.balance(friend) == 15
+
+
+def test_answered_surveys_earn_the_rule_points_once_through_the_job(api, run_job):
+    survey = api.ok(api.post("/surveys", json={"name": "Service check", "definition": DEFINITION}))
+    api.ok(api.post(f"/surveys/{survey['id']}/status", json={"status": "open"}), 200)
+    ada, bo = api.customer(), api.customer(first_name="Bo")
+    api.ok(api.post(f"/surveys/{survey['id']}/responses", json={"answers": GOOD_ANSWERS, "customer_id": ada}))
+    api.ok(api.post("/loyalty/earn-rules", json={"kind": "survey_answered", "name": "Thanks", "points": 25}))
+    api.ok(api.post(f"/surveys/{survey['id']}/responses", json={"answers": GOOD_ANSWERS, "customer_id": ada}))
+    api.ok(api.post(f"/surveys/{survey['id']}/responses", json={"answers": GOOD_ANSWERS, "customer_id": bo}))
+    # an anonymous answer earns nobody anything
+    api.ok(api.post(f"/surveys/{survey['id']}/responses", json={"answers": GOOD_ANSWERS}))
+    now = datetime.now(UTC) + timedelta(minutes=1)
+    assert run_job(earning.award_surveys_answered, now=now) == 2  # the answer before the rule earns nothing
+    assert run_job(earning.award_surveys_answered, now=now) == 0
+    assert (api.balance(ada), api.balance(bo)) == (25, 25)
 
 
 def test_settings_rules_and_tiers_are_checked_and_need_the_permission(api, role_api, other_api):

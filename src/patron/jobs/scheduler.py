@@ -25,6 +25,7 @@ JOBS: tuple[tuple[str, str], ...] = (
     ("loyalty-expiry", "patron.loyalty.earning:expire_points"),
     ("loyalty-tiers", "patron.loyalty.programme:reevaluate_tiers"),
     ("loyalty-app-streaks", "patron.loyalty.earning:track_app_streaks"),
+    ("loyalty-surveys", "patron.loyalty.earning:award_surveys_answered"),
 )
 
 

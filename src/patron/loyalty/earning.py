@@ -5,7 +5,8 @@
   ``min_amount`` the total reaches; once per order (idempotency key ``order-earn:<id>``). A cancelled or
   refunded order takes those points back (a ``reverse`` entry), as far as the balance still holds them.
 * **Surveys answered, referrals.** :func:`award_survey_answered` and :func:`award_referral` give the points
-  of the organisation's active rules of that kind, once per response or per referred customer.
+  of the organisation's active rules of that kind, once per response or per referred customer; the job
+  :func:`award_surveys_answered` finds the responses of the last 7 days by itself.
 * **App streaks.** :func:`track_app_streaks`, a daily job, reads each customer's ``last_seen_at`` from the
   event enrichment counters: a customer seen today whose streak ended yesterday extends it, anyone else
   seen today starts at 1. Every ``streak_days`` days in a row earn the rule's points.
@@ -30,6 +31,7 @@ from patron.events import signals as event_signals
 from patron.loyalty import programme as programme_service
 from patron.loyalty import service as points_service
 from patron.loyalty.models import AppStreak, EarnRule, PointsBalance, PointsEntry
+from patron.surveys import service as surveys_service
 
 #: order statuses that mean the order was paid for
 EARNING_STATUSES = frozenset({"paid", "shipped", "delivered"})
@@ -120,6 +122,40 @@ def award_referral(
     return _award_rules(session, org_id=org_id, customer_id=customer_id, kind="referral",
                         key=f"referral:{referred_customer_id}", source=f"referral:{referred_customer_id}",
                         reason="Referred a friend")  # fmt: skip
+
+
+SURVEY_LOOKBACK = timedelta(days=7)
+
+
+def award_surveys_answered(session: Session, *, now: datetime | None = None) -> int:
+    """Job: the points of the active ``survey_answered`` rules for every response by a known customer
+    submitted in the last 7 days and since the rule was made, once per response. Returns the awards."""
+    now = now or utcnow()
+    rules = list(
+        session.scalars(select(EarnRule).where(EarnRule.kind == "survey_answered", EarnRule.active.is_(True)))
+    )
+    awards = 0
+    for rule in rules:
+        since = max(now - SURVEY_LOOKBACK, rule.created_at)
+        prefix = f"rule-{rule.id}:survey-response:"
+        done = set(session.scalars(select(PointsEntry.idempotency_key).where(
+            PointsEntry.org_id == rule.org_id, PointsEntry.idempotency_key.startswith(prefix),
+            PointsEntry.created_at >= since)))  # fmt: skip
+        for response_id, customer_id, _at in surveys_service.customer_responses_since(
+            session, org_id=rule.org_id, since=since
+        ):
+            if f"{prefix}{response_id}" in done:
+                continue
+            customer = customers_service.get_customer(session, org_id=rule.org_id, customer_id=customer_id)
+            if customer is None or customer.erased_at is not None:
+                continue  # merged away or erased since
+            points_service.change_points(
+                session, org_id=rule.org_id, customer_id=customer_id, kind="earn", points=rule.points,
+                reason=f"Survey answered ({rule.name})"[:200], source=f"survey-response:{response_id}",
+                idempotency_key=f"{prefix}{response_id}", at=now,
+            )  # fmt: skip
+            awards += 1
+    return awards
 
 
 # --- app streaks -------------------------------------------------------------------------------------
