@@ -27,6 +27,7 @@ from patron.core.errors import Conflict, Invalid
 from patron.customers import service as customers_service
 from patron.loyalty import programme
 from patron.loyalty.models import PointsBalance, PointsEntry
+from patron.loyalty.programme import TierStatus, tier_status  # noqa: F401 - re-exported for other domains
 
 MAX_POINTS = 10_000_000
 #: kinds of entry that take points off the balance

@@ -167,7 +167,6 @@ def generate_codes(campaign_id: int, request: Request, viewer: Permitted("loyalt
         )
     if not codes:
         return _page(request, session, viewer, form_name="coupons", form=form, status_code=422)
-    session.commit()
     return _page(request, session, viewer, new_codes=codes)
 
 
