@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from patron.core.audit import Actor
 from patron.core.db import session_scope
 from patron.events.models import CustomerSignals
+from patron.jobs import scheduler
 from patron.loyalty import earning, programme
 from patron.loyalty import service as points_service
 from patron.loyalty.models import PointsEntry
@@ -241,3 +242,18 @@ def test_settings_rules_and_tiers_are_checked_and_need_the_permission(api, role_
     assert other_api.ok(other_api.get("/loyalty/tiers"), 200) == []
     customer = api.customer()
     assert other_api.get(f"/customers/{customer}/tier").status_code == 404
+
+
+def test_the_scheduler_runs_the_loyalty_jobs(api, db):
+    api.programme(expiry_months=1)
+    customer = api.customer()
+    org_id = api.tenant.org_id
+    with session_scope(db) as session:
+        session.info["actor"] = Actor(org_id=org_id, label="test")
+        points_service.change_points(session, org_id=org_id, customer_id=customer, kind="earn", points=40,
+                                     at=datetime.now(UTC) - timedelta(days=40))  # fmt: skip
+    results = scheduler.run_once(db)
+    assert {name: results[name] for name in ("loyalty-expiry", "loyalty-tiers", "loyalty-app-streaks",
+                                              "loyalty-surveys")} == {"loyalty-expiry": 40, "loyalty-tiers": 0,
+                                                                      "loyalty-app-streaks": 0, "loyalty-surveys": 0}  # fmt: skip
+    assert api.balance(customer) == 0

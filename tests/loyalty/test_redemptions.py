@@ -181,9 +181,22 @@ def test_personal_codes_expiry_minimum_and_bad_campaigns(api):
             "/loyalty/coupon-campaigns", json={"name": "Bad", "kind": "amount", "value": "5"} | body
         )
         assert response.status_code == 422 and field in response.text, (body, response.text)
-    assert len(api.ok(api.get("/loyalty/coupon-campaigns"), 200)) == 2
+    assert len(api.ok(api.get("/loyalty/coupon-campaigns"), 200)) == 2  # the bad ones wrote nothing
     none = api.post(f"/loyalty/coupon-campaigns/{ended['id']}/codes", json={"count": 0})
     assert none.status_code == 422 and "count" in none.text
+    # ending a campaign stops its unused codes; resuming makes them work again
+    fresh = campaign(api, name="Summer")
+    summer = api.ok(api.post(f"/loyalty/coupon-campaigns/{fresh['id']}/codes", json={"count": 1}))["codes"][0]
+    assert (
+        api.ok(api.patch(f"/loyalty/coupon-campaigns/{fresh['id']}", json={"active": False}), 200)["active"]
+        is False
+    )
+    stopped = api.post(
+        "/loyalty/coupons/redeem", json={"code": summer, "customer_id": bo, "order_value": "40"}
+    )
+    assert stopped.status_code == 409 and stopped.json()["code"] == "coupon_inactive"
+    api.ok(api.patch(f"/loyalty/coupon-campaigns/{fresh['id']}", json={"active": True}), 200)
+    api.ok(api.post("/loyalty/coupons/redeem", json={"code": summer, "customer_id": bo, "order_value": "40"}))
 
 
 def test_parallel_redemptions_of_one_code_never_both_succeed(api, db):

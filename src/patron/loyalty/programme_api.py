@@ -146,6 +146,15 @@ def create_campaign(
     return _campaign_out(session, coupons.create_campaign(session, org_id=principal.org_id, **values))
 
 
+@router.patch("/coupon-campaigns/{campaign_id}", response_model=schemas.CouponCampaignOut,
+              summary="End or resume a coupon campaign")  # fmt: skip
+def update_campaign(campaign_id: int, body: schemas.CouponCampaignUpdate, principal: Allowed("loyalty.manage"),
+                    session: SessionDep) -> object:  # fmt: skip
+    """An ended campaign's unused codes answer 409 `coupon_inactive`; resuming makes them usable again."""
+    campaign = coupons.get_campaign_or_raise(session, org_id=principal.org_id, campaign_id=campaign_id)
+    return _campaign_out(session, coupons.set_campaign_active(session, campaign=campaign, active=body.active))
+
+
 @router.post("/coupon-campaigns/{campaign_id}/codes", response_model=schemas.CouponCodesOut, status_code=201,
              summary="Generate unique single-use codes")  # fmt: skip
 def generate_codes(campaign_id: int, body: schemas.CouponGenerateIn, principal: Allowed("loyalty.manage"),

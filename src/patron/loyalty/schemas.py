@@ -232,6 +232,10 @@ class CouponCampaignOut(Schema):
     redeemed: int = Field(0, description="Codes used.")
 
 
+class CouponCampaignUpdate(Schema):
+    active: bool = Field(description="False ends the campaign: its unused codes stop working.")
+
+
 class CouponGenerateIn(Schema):
     count: int | None = Field(None, ge=1, le=10_000, description="How many codes (1-10,000), for anyone to use.")
     customer_ids: list[RecordId] | None = Field(None, min_length=1, max_length=10_000,
