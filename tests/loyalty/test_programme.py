@@ -73,6 +73,10 @@ def test_a_switched_off_programme_gives_nothing_and_cancelling_spent_points_reve
     api.ok(api.post(f"/customers/{customer}/points/redeem", json={"points": 60}))
     api.ok(api.patch(f"/orders/{order['id']}", json={"status": "cancelled"}), 200)
     assert api.balance(customer) == 0  # 75 earned, 60 spent: only 15 could be taken back
+    # an order in another currency earns nothing: the rate is per unit of the organisation's currency
+    api.ok(api.order(customer, [{"product_id": item, "quantity": 1, "unit_price": "5000"}], currency="JPY",
+                     status="paid"))  # fmt: skip
+    assert api.balance(customer) == 0
 
 
 def test_points_expire_oldest_first_with_redemptions_in_between(api, db, run_job):

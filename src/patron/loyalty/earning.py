@@ -1,6 +1,6 @@
 """Points earned on events, and points expiring.
 
-* **Purchases.** An order earns ``floor(total x points_per_unit x tier multiplier)`` points once it is paid
+* **Purchases.** An order in the organisation's currency earns ``floor(total x points_per_unit x tier multiplier)`` points once it is paid
   (or placed as paid, shipped or delivered), plus the points of every active ``purchase_bonus`` rule whose
   ``min_amount`` the total reaches; once per order (idempotency key ``order-earn:<id>``). A cancelled or
   refunded order takes those points back (a ``reverse`` entry), as far as the balance still holds them.
@@ -31,6 +31,7 @@ from patron.events import signals as event_signals
 from patron.loyalty import programme as programme_service
 from patron.loyalty import service as points_service
 from patron.loyalty.models import AppStreak, EarnRule, PointsBalance, PointsEntry
+from patron.orders import service as orders_service
 from patron.surveys import service as surveys_service
 
 #: order statuses that mean the order was paid for
@@ -57,9 +58,12 @@ def purchase_points(
 
 
 def earn_for_order(session: Session, *, org_id: int, order_id: int, customer_id: int, number: int,
-                   total: Decimal, status: str, at: datetime | None = None) -> PointsEntry | None:  # fmt: skip
-    """Give the order's points when it is paid and the programme is on (once per order)."""
+                   total: Decimal, currency: str, status: str, at: datetime | None = None) -> PointsEntry | None:  # fmt: skip
+    """Give the order's points when it is paid and the programme is on (once per order). Only orders in the
+    organisation's currency earn: the rate is points per unit of that currency."""
     if status not in EARNING_STATUSES or not programme_service.get_programme(session, org_id=org_id).enabled:
+        return None
+    if currency != orders_service.org_currency(session, org_id=org_id):
         return None
     points, bonuses = purchase_points(session, org_id=org_id, customer_id=customer_id, total=total)
     if points <= 0:

@@ -47,13 +47,13 @@ def order_placed(session: Session, *, order: Order, adjustments: OrderAdjustment
                                  customer_id=order.customer_id, order_value=adjustments.coupon_order_value,
                                  currency=order.currency, order_id=order.id, now=order.ordered_at)  # fmt: skip
     earning.earn_for_order(session, org_id=order.org_id, order_id=order.id, customer_id=order.customer_id,
-                           number=order.number, total=order.total, status=order.status)  # fmt: skip
+                           number=order.number, total=order.total, currency=order.currency, status=order.status)  # fmt: skip
 
 
 def order_status_changed(session: Session, *, order: Order, previous_status: str) -> None:
     if order.status in earning.EARNING_STATUSES and previous_status not in earning.EARNING_STATUSES:
         earning.earn_for_order(session, org_id=order.org_id, order_id=order.id, customer_id=order.customer_id,
-                               number=order.number, total=order.total, status=order.status)  # fmt: skip
+                               number=order.number, total=order.total, currency=order.currency, status=order.status)  # fmt: skip
     elif order.status in earning.REVERSING_STATUSES:
         earning.reverse_for_order(session, org_id=order.org_id, order_id=order.id, customer_id=order.customer_id,
                                   number=order.number, status=order.status)  # fmt: skip
