@@ -59,6 +59,12 @@ def test_programme_page_forms_write_and_show_errors_next_to_the_field(api, clien
     page = client.get("/loyalty").text
     for shown in ("Gold", "Priority support", "Free ride", "Spring", "Tenth", "€25.00"):
         assert shown in page
+    tenth = api.ok(api.get("/loyalty/promotions"), 200)[0]
+    assert post(client, f"/loyalty/promotions/{tenth['id']}/active", csrf, active="0").status_code == 303
+    assert api.ok(api.get("/loyalty/promotions"), 200)[0]["active"] is False
+    assert "Switch on" in client.get("/loyalty").text
+    assert post(client, f"/loyalty/coupons/{tenth['id']}/active", csrf, active="1").status_code == 404
+    assert post(client, "/loyalty/promotions/999999/active", csrf, active="1").status_code == 404
     # a form without the CSRF token is refused and writes nothing
     assert client.post("/loyalty/tiers", data={"name": "Bronze", "threshold": "50"}).status_code == 403
     assert len(api.ok(api.get("/loyalty/tiers"), 200)) == 1
@@ -71,6 +77,7 @@ def test_a_viewer_sees_the_programme_but_cannot_change_it(api, client, make_tena
     page = client.get("/loyalty")
     assert page.status_code == 200 and "Silver" in page.text and 'action="/loyalty/tiers"' not in page.text
     assert post(client, "/loyalty/tiers", csrf, name="Gold", threshold="500").status_code == 403
+    assert post(client, "/loyalty/rules/1/active", csrf, active="0").status_code == 403
 
 
 def test_customer_panel_and_the_customers_own_page(api, client, tenant, other_api):
@@ -92,12 +99,7 @@ def test_customer_panel_and_the_customers_own_page(api, client, tenant, other_ap
         .split("</section>")[0]
     )
     # 180 earned - 30 spent = 150; Silver (100) -> Gold (500): 320 to go, (180 - 100) / 400 = 20 %
-    assert (
-        "150" in panel
-        and "Silver" in panel
-        and "Gold in 320 points" in panel
-        and 'value="20"' in panel
-    )
+    assert "150" in panel and "Silver" in panel and "Gold in 320 points" in panel and 'value="20"' in panel
     assert code["codes"][0] in panel and "Coffee" in panel
     link = api.ok(api.post(f"/customers/{customer}/loyalty-link"))
     client.cookies.clear()

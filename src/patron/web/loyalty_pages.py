@@ -12,6 +12,7 @@ from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from patron.core.api import SessionDep
+from patron.core.errors import NotFound
 from patron.loyalty import coupons, gifts, portal, promotions, rewards
 from patron.loyalty import programme as programme_service
 from patron.loyalty.models import EARN_RULE_KINDS, PROMOTION_KINDS, TIER_BASES
@@ -209,3 +210,32 @@ def issue_gift(
     return _submit(request, session, viewer, form, "gifts", read,
                    lambda v: gifts.do_issue_certificate(session, org_id=viewer.org_id, **v),
                    "Gift certificate issued.")  # fmt: skip
+
+
+#: what can be switched on and off from the page: (read one, change it)
+SWITCHES: dict[str, tuple[Callable, Callable]] = {
+    "rules": (lambda s, org, i: programme_service.get_rule_or_raise(s, org_id=org, rule_id=i),
+              lambda s, item, on: programme_service.update_rule(s, rule=item, changes={"active": on})),
+    "rewards": (lambda s, org, i: rewards.get_reward_or_raise(s, org_id=org, reward_id=i),
+                lambda s, item, on: rewards.update_reward(s, reward=item, changes={"active": on})),
+    "campaigns": (lambda s, org, i: coupons.get_campaign_or_raise(s, org_id=org, campaign_id=i),
+                  lambda s, item, on: coupons.set_campaign_active(s, campaign=item, active=on)),
+    "promotions": (lambda s, org, i: promotions.get_promotion_or_raise(s, org_id=org, promotion_id=i),
+                   lambda s, item, on: promotions.update_promotion(s, promotion=item, changes={"active": on})),
+}  # fmt: skip
+ANCHORS = {"rules": "rules", "rewards": "rewards", "campaigns": "coupons", "promotions": "promotions"}
+
+
+@router.post("/loyalty/{what}/{item_id}/active")
+def switch(what: str, item_id: int, request: Request, viewer: Permitted("loyalty.manage"), form: CsrfForm,
+           session: SessionDep) -> Response:  # fmt: skip
+    """Switch an earn rule, a reward, a coupon campaign or a promotion on or off."""
+    if what not in SWITCHES:
+        raise NotFound("There is nothing to switch here.")
+    read, change = SWITCHES[what]
+    item = read(session, viewer.org_id, item_id)
+    on = form.flag("active")
+    change(session, item, on)
+    return redirect(
+        request, f"/loyalty#{ANCHORS[what]}", flash=f"{item.name} switched {'on' if on else 'off'}."
+    )
