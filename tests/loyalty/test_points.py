@@ -52,7 +52,7 @@ def test_earn_and_redeem_keep_the_balance_equal_to_the_ledger(client, db, tenant
     assert first.status_code == 201, first.text
     assert first.json() | {"id": 0, "created_at": None} == {
         "id": 0, "customer_id": customer, "kind": "earn", "delta": 120, "balance_after": 120,
-        "reason": "Order 1042", "source": "order:1042", "created_at": None,
+        "reason": "Order 1042", "source": "order:1042", "created_at": None, "expires_at": None,
     }  # fmt: skip
     assert earn(client, tenant, customer, 30, reason="Survey answered").json()["balance_after"] == 150
     spent = redeem(client, tenant, customer, 100, reason="Free ride", source="reward:3")

@@ -11,7 +11,7 @@ import logging
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pyarrow as pa
 from sqlalchemy import bindparam, func, insert, select
@@ -432,3 +432,15 @@ def get_signals(session: Session, *, org_id: int, customer_id: int) -> CustomerS
         places_learned_at=None,
         updated_at=None,
     )
+
+
+def customers_seen_on(session: Session, *, org_id: int, day: date) -> list[int]:
+    """Customers whose devices or app were last seen on ``day`` (UTC), by the enrichment counters; run late
+    on ``day`` it lists everyone active that day (the loyalty programme's app streaks)."""
+    start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    return list(session.scalars(
+        select(CustomerSignals.customer_id)
+        .where(CustomerSignals.org_id == org_id, CustomerSignals.last_seen_at >= start,
+               CustomerSignals.last_seen_at < start + timedelta(days=1))
+        .order_by(CustomerSignals.customer_id)
+    ))  # fmt: skip

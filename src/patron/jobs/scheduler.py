@@ -22,6 +22,10 @@ JOBS: tuple[tuple[str, str], ...] = (
     ("sla-breaches", "patron.tickets.service:detect_sla_breaches"),
     ("task-reminders", "patron.sales.service:send_due_reminders"),
     ("survey-waves", "patron.surveys.service:open_due_waves"),
+    ("loyalty-expiry", "patron.loyalty.earning:expire_points"),
+    ("loyalty-tiers", "patron.loyalty.programme:reevaluate_tiers"),
+    ("loyalty-app-streaks", "patron.loyalty.earning:track_app_streaks"),
+    ("loyalty-surveys", "patron.loyalty.earning:award_surveys_answered"),
 )
 
 

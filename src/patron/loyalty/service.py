@@ -13,6 +13,8 @@ privacy export lists them.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -23,9 +25,13 @@ from patron.core import audit
 from patron.core.db import utcnow
 from patron.core.errors import Conflict, Invalid
 from patron.customers import service as customers_service
+from patron.loyalty import programme
 from patron.loyalty.models import PointsBalance, PointsEntry
+from patron.loyalty.programme import TierStatus, tier_status  # noqa: F401 - re-exported for other domains
 
 MAX_POINTS = 10_000_000
+#: kinds of entry that take points off the balance
+TAKING_KINDS = ("redeem", "expire", "reverse")
 EXPORT_FIELDS = ("id", "kind", "delta", "balance_after", "reason", "source", "created_at")
 
 
@@ -110,15 +116,21 @@ def change_points(
     source: str | None = None,
     idempotency_key: str | None = None,
     created_by_id: int | None = None,
+    at: datetime | None = None,
 ) -> tuple[PointsEntry, bool]:
     """Earn (``points`` > 0), redeem (``points`` > 0, taken off) or adjust (either sign, never below
-    zero); ``(entry, created)``. A known ``idempotency_key`` returns its entry (``created`` False)."""
+    zero); ``(entry, created)``. A known ``idempotency_key`` returns its entry (``created`` False).
+
+    ``expire`` and ``reverse`` (taken off, like a redemption) are written by the expiry job and by an
+    order's cancellation. An earning gets its expiry date from the programme's policy, and an earning or
+    a reversal re-decides the customer's tier. ``at`` backdates the entry (imports, tests of time)."""
     _check(points, reason, source, idempotency_key)
-    if kind in ("earn", "redeem") and points < 0:
+    if kind in TAKING_KINDS + ("earn",) and points < 0:
         raise Invalid("points must be positive; use an adjustment to correct a balance.", field="points")
-    if kind not in ("earn", "redeem", "adjust"):
+    if kind not in ("earn", "adjust") + TAKING_KINDS:
         raise Invalid("kind must be earn, redeem or adjust.", field="kind")
-    delta = -points if kind == "redeem" else points
+    delta = -points if kind in TAKING_KINDS else points
+    now = at or utcnow()
     customers_service.get_writable_customer_or_raise(session, org_id=org_id, customer_id=customer_id)
     if idempotency_key is not None:
         existing = _by_key(session, org_id=org_id, key=idempotency_key)
@@ -133,11 +145,14 @@ def change_points(
                 balance = _take(session, org_id=org_id, customer_id=customer_id, points=-delta)
             entry = PointsEntry(
                 org_id=org_id, customer_id=customer_id, kind=kind, delta=delta, balance_after=balance,
-                reason=reason.strip(), source=source, idempotency_key=idempotency_key, created_at=utcnow(),
+                reason=reason.strip(), source=source, idempotency_key=idempotency_key, created_at=now,
                 created_by_id=created_by_id,
+                expires_at=programme.expiry_for(session, org_id=org_id, at=now) if kind == "earn" else None,
             )  # fmt: skip
             session.add(entry)
             session.flush()
+            if kind in ("earn", "reverse"):
+                programme.evaluate_tier(session, org_id=org_id, customer_id=customer_id, now=now)
     except IntegrityError:
         existing = _by_key(session, org_id=org_id, key=idempotency_key or "") if idempotency_key else None
         if existing is None:
@@ -152,9 +167,13 @@ def change_points(
 def reassign_customer(session: Session, *, org_id: int, from_customer_id: int, to_customer_id: int) -> int:
     """Bring a merged duplicate's points to the survivor: a ``merge`` entry taking them off the duplicate
     and one adding them to the survivor. Returns the number of entries written."""
+    from patron.loyalty import privacy  # the programme's other records (imports this module)
+
+    moved = privacy.reassign(session, org_id=org_id, from_customer_id=from_customer_id,
+                             to_customer_id=to_customer_id)  # fmt: skip
     duplicate = get_balance(session, org_id=org_id, customer_id=from_customer_id)
     if duplicate is None or duplicate.balance == 0:
-        return 0
+        return moved
     points = duplicate.balance
     left = _take(session, org_id=org_id, customer_id=from_customer_id, points=points)
     now = utcnow()
@@ -164,32 +183,37 @@ def reassign_customer(session: Session, *, org_id: int, from_customer_id: int, t
     session.add(PointsEntry(org_id=org_id, customer_id=to_customer_id, kind="merge", delta=points,
                             balance_after=total, reason=f"from merged customer {from_customer_id}", created_at=now))  # fmt: skip
     session.flush()
-    return 2
+    return moved + 2
 
 
 def erase_customer(session: Session, *, org_id: int, customer_id: int) -> int:
     """Keep the amounts (the balance and its history stay consistent, anonymous) and blank the free-text
     reasons, which staff may have written personal details into. Returns how many entries changed."""
+    from patron.loyalty import privacy
+
     result = session.execute(
         update(PointsEntry)
         .where(PointsEntry.org_id == org_id, PointsEntry.customer_id == customer_id, PointsEntry.reason != "")
         .values(reason="")
         .execution_options(synchronize_session=False)
     )
-    return int(result.rowcount or 0)
+    return int(result.rowcount or 0) + privacy.erase(session, org_id=org_id, customer_id=customer_id)
 
 
 def export_customer(session: Session, *, org_id: int, customer_id: int) -> dict[str, list[dict]]:
-    """The customer's points entries, oldest first, and the balance."""
+    """The customer's points entries, oldest first, the balance, and the programme's other records."""
     entries = session.scalars(
         select(PointsEntry)
         .where(PointsEntry.org_id == org_id, PointsEntry.customer_id == customer_id)
         .order_by(PointsEntry.id)
     )
     balance = get_balance(session, org_id=org_id, customer_id=customer_id)
+    from patron.loyalty import privacy
+
     return {
         "points_entries": [audit.jsonable({f: getattr(e, f) for f in EXPORT_FIELDS}) for e in entries],
         "points_balance": [] if balance is None else [
             {"balance": balance.balance, "lifetime_earned": balance.lifetime_earned}
         ],
+        **privacy.export(session, org_id=org_id, customer_id=customer_id),
     }

@@ -146,8 +146,12 @@ def create_order(body: schemas.OrderCreate, principal: Allowed("orders.write"), 
         number=body.number,
         external_id=body.external_id,
         actor_user_id=principal.user_id,
+        coupon_code=body.coupon_code,
+        promotions=body.promotions,
     )
-    return _order_out(order, orders_service.list_order_lines(session, order=order))
+    return _order_out(order, orders_service.list_order_lines(session, order=order)) | {
+        "adjustments": getattr(order, "adjustments", [])
+    }
 
 
 @router.post("/orders/import", response_model=schemas.OrderImportOut, summary="Import orders from CSV")

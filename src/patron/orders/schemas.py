@@ -141,6 +141,10 @@ class OrderCreate(Schema):
     ordered_at: datetime | None = Field(None, description="When the order was placed (with a time zone); now if omitted.")
     currency: Currency | None = Field(None, description="ISO 4217 code; the organisation's currency if omitted.")
     discount: MoneyIn | None = Field(None, description="Amount taken off the whole order, after the lines' discounts.")
+    coupon_code: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20)] | None = (
+        Field(None, description="A coupon code of the loyalty programme, used once (409 when already used).")
+    )
+    promotions: bool = Field(True, description="Apply the organisation's running promotions to the lines.")
 
 
 class OrderUpdate(Schema):
@@ -185,8 +189,19 @@ class OrderOut(Schema):
     updated_at: datetime
 
 
+class AppliedAdjustment(Schema):
+    kind: str = Field(description="percent, amount, three_for_two, gift (promotions) or coupon.")
+    name: str = Field(description="The promotion's or coupon campaign's name.")
+    amount: Money = Field(description="What it took off the order (0 for a gift line).")
+    promotion_id: int | None = Field(None, description="The promotion, for a promotion.")
+    coupon_code: str | None = Field(None, description="The code, for a coupon.")
+
+
 class OrderDetail(OrderOut):
     lines: list[LineOut] = Field(description="The products ordered, in order.")
+    adjustments: list[AppliedAdjustment] = Field(
+        default_factory=list, description="Promotions and the coupon applied when the order was placed (only in the answer to placing it)."
+    )
 
 
 class OrderPage(Schema):

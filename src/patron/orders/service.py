@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from patron.core.db import utcnow
 from patron.core.errors import Conflict, Invalid, NotFound
 from patron.customers import service as customers_service
+from patron.orders import hooks as order_hooks
 from patron.orders.bulk import PreparedLine, PreparedOrder, insert_orders, lock_numbers, next_number
 from patron.orders.catalogue import (  # noqa: F401 - re-exported
     ProductFilter,
@@ -274,9 +275,14 @@ def create_order(
     number: int | None = None,
     external_id: str | None = None,
     actor_user_id: int | None = None,
+    coupon_code: str | None = None,
+    promotions: bool = True,
 ) -> Order:
     """Place an order: price each line (the product's price unless given), compute the totals, number the
-    order (the next free number unless given) and put it on the customer's timeline."""
+    order (the next free number unless given) and put it on the customer's timeline.
+
+    With ``promotions`` the organisation's running promotions and the ``coupon_code`` are applied through
+    the order hooks (:mod:`patron.orders.hooks`); what was applied is on ``order.adjustments``."""
     customers_service.get_writable_customer_or_raise(session, org_id=org_id, customer_id=customer_id)
     check_choice(channel, ORDER_CHANNELS, "channel")
     check_choice(status, ORDER_STATUSES, "status")
@@ -290,6 +296,12 @@ def create_order(
         _check_external_id_free(session, org_id=org_id, external_id=external_id)
     prepared = _price_lines(session, org_id=org_id, currency=currency, lines=lines)
     order_discount = parse_amount(discount, field="discount") if discount is not None else ZERO
+    adjustments = None
+    if promotions or coupon_code:
+        prepared, order_discount, adjustments = _adjust(session, org_id=org_id, customer_id=customer_id,
+                                                        currency=currency, placed_at=ordered_at or utcnow(),
+                                                        prepared=prepared, order_discount=order_discount,
+                                                        coupon_code=coupon_code)  # fmt: skip
     totals = order_totals([(line.quantity, line.line_total) for line in prepared], order_discount)
     lock_numbers(session, org_id=org_id)
     if number is None:
@@ -338,7 +350,37 @@ def create_order(
         _timeline(session, order, f"order.{status}", f"Order #{number} {status}", at=placed,
                   actor_user_id=actor_user_id)  # fmt: skip
     session.flush()
+    for hook in order_hooks.hooks("order_placed"):
+        hook(session, order=order, adjustments=adjustments)
+    order.adjustments = adjustments.applied if adjustments else []
     return order
+
+
+def _adjust(session: Session, *, org_id: int, customer_id: int, currency: str, placed_at: datetime,
+            prepared: list[PreparedLine], order_discount: Decimal, coupon_code: str | None):  # fmt: skip
+    """Let the order hooks (promotions, coupons) discount the lines and the order and add free lines."""
+    draft = order_hooks.OrderDraft(
+        org_id=org_id, customer_id=customer_id, currency=currency, placed_at=placed_at, discount=order_discount,
+        lines=tuple(order_hooks.DraftOrderLine(line.product_id, line.quantity, line.unit_price, line.discount)
+                    for line in prepared),
+        coupon_code=coupon_code,
+    )  # fmt: skip
+    found = [hook(session, draft=draft) for hook in order_hooks.hooks("price_order")]
+    if not found:
+        if coupon_code:
+            raise Invalid("coupon_code: coupons are not accepted here.", field="coupon_code")
+        return prepared, order_discount, None
+    adjustments = found[0]
+    lines = []
+    for line, extra in zip(prepared, adjustments.line_discounts, strict=True):
+        discount = line.discount + extra
+        lines.append(PreparedLine(line.product_id, line.sku, line.name, line.quantity, line.unit_price, discount,
+                                  line_total(line.quantity, line.unit_price, discount)))  # fmt: skip
+    if adjustments.free_product_ids:
+        for gift in _price_lines(session, org_id=org_id, currency=currency,
+                                 lines=[LineInput(quantity=1, product_id=pid) for pid in adjustments.free_product_ids]):  # fmt: skip
+            lines.append(PreparedLine(gift.product_id, gift.sku, gift.name, 1, gift.unit_price, gift.unit_price, ZERO))
+    return lines, order_discount + adjustments.order_discount, adjustments
 
 
 def _timeline(session: Session, order: Order, kind: str, summary: str, *, at: datetime, actor_user_id) -> None:
@@ -379,8 +421,11 @@ def update_order(
                 code="invalid_transition",
             )
         now = utcnow()
+        previous = order.status
         order.status = status
         order.status_changed_at = now
+        for hook in order_hooks.hooks("order_status_changed"):
+            hook(session, order=order, previous_status=previous)
         if status in FINAL_STATUSES:
             words = f"{status} ({format_money(order.total, order.currency)})"
             _timeline(session, order, f"order.{status}", f"Order #{order.number} {words}", at=now,

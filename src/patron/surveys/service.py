@@ -613,6 +613,21 @@ def list_responses(
     return list(rows), total
 
 
+def customer_responses_since(
+    session: Session, *, org_id: int, since: datetime, limit: int = 10_000
+) -> list[tuple[int, int, datetime]]:
+    """``(response_id, customer_id, submitted_at)`` of responses by known customers submitted at or after
+    ``since``, oldest first (the loyalty programme's points for surveys answered)."""
+    rows = session.execute(
+        select(SurveyResponse.id, SurveyResponse.customer_id, SurveyResponse.submitted_at)
+        .where(SurveyResponse.org_id == org_id, SurveyResponse.customer_id.is_not(None),
+               SurveyResponse.submitted_at >= since)
+        .order_by(SurveyResponse.submitted_at, SurveyResponse.id)
+        .limit(limit)
+    )  # fmt: skip
+    return [(int(r), int(c), at) for r, c, at in rows]
+
+
 def export_responses_csv(session: Session, *, org_id: int, survey_id: int, wave_id: int | None = None) -> str:
     """The raw answers (as given, not recoded) as CSV, one row per response."""
     survey = get_survey_or_raise(session, org_id=org_id, survey_id=survey_id)

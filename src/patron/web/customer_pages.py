@@ -31,6 +31,7 @@ from patron.sales import service as sales_service
 from patron.tickets import service as tickets_service
 from patron.tickets.models import KINDS as TICKET_KINDS
 from patron.tickets.models import PRIORITIES
+from patron.web import loyalty_pages
 from patron.web.common import (
     CsrfForm,
     FormInput,
@@ -366,6 +367,8 @@ def _page_360(
         "interactions": [],
         "interactions_total": 0,
         "tasks": [],
+        "loyalty": loyalty_pages.customer_panel(session, org_id=org_id, customer_id=customer.id)
+        if viewer.can("loyalty.read") else None,
     }
     if viewer.can("tickets.read"):
         context["tickets"], context["tickets_total"] = tickets_service.list_tickets(

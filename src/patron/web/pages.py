@@ -14,6 +14,7 @@ from patron.web import (
     customer_pages,
     dashboard_pages,
     device_pages,
+    loyalty_pages,
     order_pages,
     sales_pages,
     survey_pages,
@@ -32,5 +33,6 @@ async def web_lifespan(app: FastAPI) -> AsyncIterator[None]:
 router = APIRouter(include_in_schema=False, lifespan=web_lifespan)
 for module in (auth_pages, dashboard_pages, customer_pages, ticket_pages, sales_pages, device_pages, order_pages,
                survey_pages,
+               loyalty_pages,
                admin_pages):
     router.include_router(module.router)
