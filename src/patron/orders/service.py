@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from patron.core.db import utcnow
 from patron.core.errors import Conflict, Invalid, NotFound
 from patron.customers import service as customers_service
+from patron.orders import hooks as order_hooks
 from patron.orders.bulk import PreparedLine, PreparedOrder, insert_orders, lock_numbers, next_number
 from patron.orders.catalogue import (  # noqa: F401 - re-exported
     ProductFilter,
@@ -338,6 +339,8 @@ def create_order(
         _timeline(session, order, f"order.{status}", f"Order #{number} {status}", at=placed,
                   actor_user_id=actor_user_id)  # fmt: skip
     session.flush()
+    if status in order_hooks.PAID_STATUSES:
+        order_hooks.order_paid_everywhere(session, org_id=org_id, customer_id=customer_id, order_id=order.id)
     return order
 
 
@@ -369,6 +372,7 @@ def update_order(
     if "channel" in changes:
         order.channel = check_choice(changes["channel"], ORDER_CHANNELS, "channel")
     status = changes.get("status")
+    paid_now = False
     if status is not None and status != order.status:
         check_choice(status, ORDER_STATUSES, "status")
         if status not in TRANSITIONS[order.status]:
@@ -379,6 +383,7 @@ def update_order(
                 code="invalid_transition",
             )
         now = utcnow()
+        paid_now = status in order_hooks.PAID_STATUSES and order.status not in order_hooks.PAID_STATUSES
         order.status = status
         order.status_changed_at = now
         if status in FINAL_STATUSES:
@@ -387,6 +392,9 @@ def update_order(
                       actor_user_id=actor_user_id)  # fmt: skip
     order.updated_at = utcnow()
     session.flush()
+    if paid_now:
+        order_hooks.order_paid_everywhere(session, org_id=order.org_id, customer_id=order.customer_id,
+                                          order_id=order.id)  # fmt: skip
     return order
 
 

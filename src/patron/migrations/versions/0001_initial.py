@@ -2,7 +2,7 @@
 
 Revision ID: 0001_initial
 Revises:
-Create Date: 2026-11-23 17:06:11.072803
+Create Date: 2026-11-23 18:32:14.783597
 """
 
 from alembic import op
@@ -78,6 +78,64 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_audit_log_org_id"), ["org_id"], unique=False)
 
     op.create_table(
+        "contests",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("name", sa.String(length=120), nullable=False),
+        sa.Column("description", sa.String(length=2000), nullable=False),
+        sa.Column("status", sa.String(length=10), nullable=False),
+        sa.Column("entry_rule", sa.String(length=12), nullable=False),
+        sa.Column("points_per_entry", sa.Integer(), nullable=True),
+        sa.Column("max_entries_per_customer", sa.Integer(), nullable=True),
+        sa.Column("opens_at", patron.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("closes_at", patron.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("consent_channel", sa.String(length=20), nullable=True),
+        sa.Column("min_age", sa.Integer(), nullable=True),
+        sa.Column("seed", sa.String(length=64), nullable=True),
+        sa.Column("seed_hash", sa.String(length=64), nullable=True),
+        sa.Column("entries_hash", sa.String(length=64), nullable=True),
+        sa.Column("drawn_entries", sa.JSON(), nullable=True),
+        sa.Column("opened_at", patron.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("drawn_at", patron.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", patron.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", patron.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("org_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["org_id"],
+            ["organisations.id"],
+            name=op.f("fk_contests_org_id_organisations"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_contests")),
+    )
+    with op.batch_alter_table("contests", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_contests_org_id"), ["org_id"], unique=False)
+
+    op.create_table(
+        "games",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("name", sa.String(length=120), nullable=False),
+        sa.Column("description", sa.String(length=2000), nullable=False),
+        sa.Column("source", sa.String(length=10), nullable=False),
+        sa.Column("event_type", sa.String(length=100), nullable=True),
+        sa.Column("event_prop", sa.String(length=100), nullable=True),
+        sa.Column("period", sa.String(length=8), nullable=False),
+        sa.Column("rank_method", sa.String(length=12), nullable=False),
+        sa.Column("starts_at", patron.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("ends_at", patron.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("max_group_size", sa.Integer(), nullable=False),
+        sa.Column("active", sa.Boolean(), nullable=False),
+        sa.Column("created_at", patron.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", patron.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("org_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["org_id"], ["organisations.id"], name=op.f("fk_games_org_id_organisations"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_games")),
+    )
+    with op.batch_alter_table("games", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_games_org_id"), ["org_id"], unique=False)
+
+    op.create_table(
         "notify_channel_policies",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("channel", sa.String(length=10), nullable=False),
@@ -144,6 +202,26 @@ def upgrade() -> None:
     with op.batch_alter_table("product_categories", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_product_categories_org_id"), ["org_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_product_categories_parent_id"), ["parent_id"], unique=False)
+
+    op.create_table(
+        "referral_programs",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("referrer_points", sa.Integer(), nullable=False),
+        sa.Column("referred_points", sa.Integer(), nullable=False),
+        sa.Column("max_referrals", sa.Integer(), nullable=False),
+        sa.Column("updated_at", patron.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("org_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["org_id"],
+            ["organisations.id"],
+            name=op.f("fk_referral_programs_org_id_organisations"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_referral_programs")),
+        sa.UniqueConstraint("org_id", name="uq_referral_programs_org"),
+    )
+    with op.batch_alter_table("referral_programs", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_referral_programs_org_id"), ["org_id"], unique=False)
 
     op.create_table(
         "sla_policies",
@@ -246,6 +324,34 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_api_keys_org_id"), ["org_id"], unique=False)
 
     op.create_table(
+        "contest_prizes",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("contest_id", sa.Integer(), nullable=False),
+        sa.Column("position", sa.Integer(), nullable=False),
+        sa.Column("name", sa.String(length=200), nullable=False),
+        sa.Column("points", sa.Integer(), nullable=False),
+        sa.Column("quantity", sa.Integer(), nullable=False),
+        sa.Column("org_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["contest_id"],
+            ["contests.id"],
+            name=op.f("fk_contest_prizes_contest_id_contests"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["org_id"],
+            ["organisations.id"],
+            name=op.f("fk_contest_prizes_org_id_organisations"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_contest_prizes")),
+        sa.UniqueConstraint("contest_id", "position", name="uq_contest_prizes_contest_position"),
+    )
+    with op.batch_alter_table("contest_prizes", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_contest_prizes_contest_id"), ["contest_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_contest_prizes_org_id"), ["org_id"], unique=False)
+
+    op.create_table(
         "customers",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("first_name", sa.String(length=100), nullable=False),
@@ -293,6 +399,52 @@ def upgrade() -> None:
             "ix_customers_org_last_first", ["org_id", "last_name", "first_name"], unique=False
         )
         batch_op.create_index("ix_customers_org_phone", ["org_id", "phone"], unique=False)
+
+    op.create_table(
+        "game_groups",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("game_id", sa.Integer(), nullable=False),
+        sa.Column("name", sa.String(length=80), nullable=False),
+        sa.Column("created_at", patron.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("org_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["game_id"], ["games.id"], name=op.f("fk_game_groups_game_id_games"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["org_id"],
+            ["organisations.id"],
+            name=op.f("fk_game_groups_org_id_organisations"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_game_groups")),
+        sa.UniqueConstraint("game_id", "name", name="uq_game_groups_game_name"),
+    )
+    with op.batch_alter_table("game_groups", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_game_groups_game_id"), ["game_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_game_groups_org_id"), ["org_id"], unique=False)
+
+    op.create_table(
+        "game_prizes",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("game_id", sa.Integer(), nullable=False),
+        sa.Column("rank", sa.Integer(), nullable=False),
+        sa.Column("points", sa.Integer(), nullable=False),
+        sa.Column("org_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["game_id"], ["games.id"], name=op.f("fk_game_prizes_game_id_games"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["org_id"],
+            ["organisations.id"],
+            name=op.f("fk_game_prizes_org_id_organisations"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_game_prizes")),
+        sa.UniqueConstraint("game_id", "rank", name="uq_game_prizes_game_rank"),
+    )
+    with op.batch_alter_table("game_prizes", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_game_prizes_game_id"), ["game_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_game_prizes_org_id"), ["org_id"], unique=False)
 
     op.create_table(
         "ingest_keys",
@@ -527,6 +679,82 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_consent_records_org_id"), ["org_id"], unique=False)
 
     op.create_table(
+        "contest_entries",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("contest_id", sa.Integer(), nullable=False),
+        sa.Column("customer_id", sa.Integer(), nullable=False),
+        sa.Column("count", sa.Integer(), nullable=False),
+        sa.Column("source", sa.String(length=12), nullable=False),
+        sa.Column("created_at", patron.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", patron.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("org_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["contest_id"],
+            ["contests.id"],
+            name=op.f("fk_contest_entries_contest_id_contests"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["customer_id"],
+            ["customers.id"],
+            name=op.f("fk_contest_entries_customer_id_customers"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["org_id"],
+            ["organisations.id"],
+            name=op.f("fk_contest_entries_org_id_organisations"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_contest_entries")),
+        sa.UniqueConstraint("contest_id", "customer_id", name="uq_contest_entries_contest_customer"),
+    )
+    with op.batch_alter_table("contest_entries", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_contest_entries_contest_id"), ["contest_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_contest_entries_customer_id"), ["customer_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_contest_entries_org_id"), ["org_id"], unique=False)
+
+    op.create_table(
+        "contest_winners",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("contest_id", sa.Integer(), nullable=False),
+        sa.Column("position", sa.Integer(), nullable=False),
+        sa.Column("customer_id", sa.Integer(), nullable=True),
+        sa.Column("prize_id", sa.Integer(), nullable=True),
+        sa.Column("points", sa.Integer(), nullable=False),
+        sa.Column("org_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["contest_id"],
+            ["contests.id"],
+            name=op.f("fk_contest_winners_contest_id_contests"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["customer_id"],
+            ["customers.id"],
+            name=op.f("fk_contest_winners_customer_id_customers"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["org_id"],
+            ["organisations.id"],
+            name=op.f("fk_contest_winners_org_id_organisations"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["prize_id"],
+            ["contest_prizes.id"],
+            name=op.f("fk_contest_winners_prize_id_contest_prizes"),
+            ondelete="SET NULL",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_contest_winners")),
+        sa.UniqueConstraint("contest_id", "position", name="uq_contest_winners_contest_position"),
+    )
+    with op.batch_alter_table("contest_winners", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_contest_winners_contest_id"), ["contest_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_contest_winners_org_id"), ["org_id"], unique=False)
+
+    op.create_table(
         "customer_signals",
         sa.Column("customer_id", sa.Integer(), nullable=False),
         sa.Column("last_seen_at", patron.core.db.UTCDateTime(timezone=True), nullable=True),
@@ -621,6 +849,112 @@ def upgrade() -> None:
     with op.batch_alter_table("devices", schema=None) as batch_op:
         batch_op.create_index("ix_devices_org_customer", ["org_id", "customer_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_devices_org_id"), ["org_id"], unique=False)
+
+    op.create_table(
+        "game_awards",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("game_id", sa.Integer(), nullable=False),
+        sa.Column("period_key", sa.String(length=12), nullable=False),
+        sa.Column("customer_id", sa.Integer(), nullable=False),
+        sa.Column("rank", sa.Integer(), nullable=False),
+        sa.Column("score", sa.Double(), nullable=False),
+        sa.Column("points", sa.Integer(), nullable=False),
+        sa.Column("awarded_at", patron.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("org_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["customer_id"],
+            ["customers.id"],
+            name=op.f("fk_game_awards_customer_id_customers"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["game_id"], ["games.id"], name=op.f("fk_game_awards_game_id_games"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["org_id"],
+            ["organisations.id"],
+            name=op.f("fk_game_awards_org_id_organisations"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_game_awards")),
+        sa.UniqueConstraint(
+            "game_id", "period_key", "customer_id", name="uq_game_awards_game_period_customer"
+        ),
+    )
+    with op.batch_alter_table("game_awards", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_game_awards_game_id"), ["game_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_game_awards_org_id"), ["org_id"], unique=False)
+
+    op.create_table(
+        "game_memberships",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("game_id", sa.Integer(), nullable=False),
+        sa.Column("group_id", sa.Integer(), nullable=False),
+        sa.Column("customer_id", sa.Integer(), nullable=False),
+        sa.Column("joined_at", patron.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("org_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["customer_id"],
+            ["customers.id"],
+            name=op.f("fk_game_memberships_customer_id_customers"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["game_id"], ["games.id"], name=op.f("fk_game_memberships_game_id_games"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["group_id"],
+            ["game_groups.id"],
+            name=op.f("fk_game_memberships_group_id_game_groups"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["org_id"],
+            ["organisations.id"],
+            name=op.f("fk_game_memberships_org_id_organisations"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_game_memberships")),
+        sa.UniqueConstraint("game_id", "customer_id", name="uq_game_memberships_game_customer"),
+    )
+    with op.batch_alter_table("game_memberships", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_game_memberships_customer_id"), ["customer_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_game_memberships_game_id"), ["game_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_game_memberships_group_id"), ["group_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_game_memberships_org_id"), ["org_id"], unique=False)
+
+    op.create_table(
+        "game_scores",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("game_id", sa.Integer(), nullable=False),
+        sa.Column("customer_id", sa.Integer(), nullable=False),
+        sa.Column("points", sa.Integer(), nullable=False),
+        sa.Column("note", sa.String(length=200), nullable=False),
+        sa.Column("scored_at", patron.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("idempotency_key", sa.String(length=200), nullable=True),
+        sa.Column("org_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["customer_id"],
+            ["customers.id"],
+            name=op.f("fk_game_scores_customer_id_customers"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["game_id"], ["games.id"], name=op.f("fk_game_scores_game_id_games"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["org_id"],
+            ["organisations.id"],
+            name=op.f("fk_game_scores_org_id_organisations"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_game_scores")),
+        sa.UniqueConstraint("org_id", "idempotency_key", name="uq_game_scores_org_idempotency_key"),
+    )
+    with op.batch_alter_table("game_scores", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_game_scores_customer_id"), ["customer_id"], unique=False)
+        batch_op.create_index("ix_game_scores_game_at", ["game_id", "scored_at"], unique=False)
+        batch_op.create_index(batch_op.f("ix_game_scores_org_id"), ["org_id"], unique=False)
 
     op.create_table(
         "identities",
@@ -976,6 +1310,32 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_places_org_id"), ["org_id"], unique=False)
 
     op.create_table(
+        "referral_codes",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("customer_id", sa.Integer(), nullable=False),
+        sa.Column("code", sa.String(length=16), nullable=False),
+        sa.Column("created_at", patron.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("org_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["customer_id"],
+            ["customers.id"],
+            name=op.f("fk_referral_codes_customer_id_customers"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["org_id"],
+            ["organisations.id"],
+            name=op.f("fk_referral_codes_org_id_organisations"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_referral_codes")),
+        sa.UniqueConstraint("org_id", "code", name="uq_referral_codes_org_code"),
+        sa.UniqueConstraint("org_id", "customer_id", name="uq_referral_codes_org_customer"),
+    )
+    with op.batch_alter_table("referral_codes", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_referral_codes_org_id"), ["org_id"], unique=False)
+
+    op.create_table(
         "rule_states",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("rule_id", sa.Integer(), nullable=False),
@@ -1264,6 +1624,49 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_order_lines_order_id"), ["order_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_order_lines_org_id"), ["org_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_order_lines_product_id"), ["product_id"], unique=False)
+
+    op.create_table(
+        "referrals",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("referrer_id", sa.Integer(), nullable=False),
+        sa.Column("referred_id", sa.Integer(), nullable=False),
+        sa.Column("code", sa.String(length=16), nullable=False),
+        sa.Column("status", sa.String(length=10), nullable=False),
+        sa.Column("order_id", sa.Integer(), nullable=True),
+        sa.Column("referrer_points", sa.Integer(), nullable=False),
+        sa.Column("referred_points", sa.Integer(), nullable=False),
+        sa.Column("created_at", patron.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("qualified_at", patron.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("rewarded_at", patron.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("org_id", sa.Integer(), nullable=False),
+        sa.CheckConstraint("referrer_id <> referred_id", name=op.f("ck_referrals_not_self")),
+        sa.ForeignKeyConstraint(
+            ["order_id"], ["orders.id"], name=op.f("fk_referrals_order_id_orders"), ondelete="SET NULL"
+        ),
+        sa.ForeignKeyConstraint(
+            ["org_id"],
+            ["organisations.id"],
+            name=op.f("fk_referrals_org_id_organisations"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["referred_id"],
+            ["customers.id"],
+            name=op.f("fk_referrals_referred_id_customers"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["referrer_id"],
+            ["customers.id"],
+            name=op.f("fk_referrals_referrer_id_customers"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_referrals")),
+        sa.UniqueConstraint("org_id", "referred_id", name="uq_referrals_org_referred"),
+    )
+    with op.batch_alter_table("referrals", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_referrals_org_id"), ["org_id"], unique=False)
+        batch_op.create_index("ix_referrals_org_referrer", ["org_id", "referrer_id"], unique=False)
 
     op.create_table(
         "rule_firings",
@@ -1611,6 +2014,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_rule_firings_customer_id"))
 
     op.drop_table("rule_firings")
+    with op.batch_alter_table("referrals", schema=None) as batch_op:
+        batch_op.drop_index("ix_referrals_org_referrer")
+        batch_op.drop_index(batch_op.f("ix_referrals_org_id"))
+
+    op.drop_table("referrals")
     with op.batch_alter_table("order_lines", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_order_lines_product_id"))
         batch_op.drop_index(batch_op.f("ix_order_lines_org_id"))
@@ -1654,6 +2062,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_rule_states_org_id"))
 
     op.drop_table("rule_states")
+    with op.batch_alter_table("referral_codes", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_referral_codes_org_id"))
+
+    op.drop_table("referral_codes")
     with op.batch_alter_table("places", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_places_org_id"))
         batch_op.drop_index(batch_op.f("ix_places_customer_id"))
@@ -1706,6 +2118,24 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_identities_customer_id"))
 
     op.drop_table("identities")
+    with op.batch_alter_table("game_scores", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_game_scores_org_id"))
+        batch_op.drop_index("ix_game_scores_game_at")
+        batch_op.drop_index(batch_op.f("ix_game_scores_customer_id"))
+
+    op.drop_table("game_scores")
+    with op.batch_alter_table("game_memberships", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_game_memberships_org_id"))
+        batch_op.drop_index(batch_op.f("ix_game_memberships_group_id"))
+        batch_op.drop_index(batch_op.f("ix_game_memberships_game_id"))
+        batch_op.drop_index(batch_op.f("ix_game_memberships_customer_id"))
+
+    op.drop_table("game_memberships")
+    with op.batch_alter_table("game_awards", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_game_awards_org_id"))
+        batch_op.drop_index(batch_op.f("ix_game_awards_game_id"))
+
+    op.drop_table("game_awards")
     with op.batch_alter_table("devices", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_devices_org_id"))
         batch_op.drop_index("ix_devices_org_customer")
@@ -1720,6 +2150,17 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_customer_signals_org_id"))
 
     op.drop_table("customer_signals")
+    with op.batch_alter_table("contest_winners", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_contest_winners_org_id"))
+        batch_op.drop_index(batch_op.f("ix_contest_winners_contest_id"))
+
+    op.drop_table("contest_winners")
+    with op.batch_alter_table("contest_entries", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_contest_entries_org_id"))
+        batch_op.drop_index(batch_op.f("ix_contest_entries_customer_id"))
+        batch_op.drop_index(batch_op.f("ix_contest_entries_contest_id"))
+
+    op.drop_table("contest_entries")
     with op.batch_alter_table("consent_records", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_consent_records_org_id"))
         batch_op.drop_index("ix_consent_records_customer_channel")
@@ -1756,6 +2197,16 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_ingest_keys_org_id"))
 
     op.drop_table("ingest_keys")
+    with op.batch_alter_table("game_prizes", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_game_prizes_org_id"))
+        batch_op.drop_index(batch_op.f("ix_game_prizes_game_id"))
+
+    op.drop_table("game_prizes")
+    with op.batch_alter_table("game_groups", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_game_groups_org_id"))
+        batch_op.drop_index(batch_op.f("ix_game_groups_game_id"))
+
+    op.drop_table("game_groups")
     with op.batch_alter_table("customers", schema=None) as batch_op:
         batch_op.drop_index("ix_customers_org_phone")
         batch_op.drop_index("ix_customers_org_last_first")
@@ -1763,6 +2214,11 @@ def downgrade() -> None:
         batch_op.drop_index("ix_customers_org_email")
 
     op.drop_table("customers")
+    with op.batch_alter_table("contest_prizes", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_contest_prizes_org_id"))
+        batch_op.drop_index(batch_op.f("ix_contest_prizes_contest_id"))
+
+    op.drop_table("contest_prizes")
     with op.batch_alter_table("api_keys", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_api_keys_org_id"))
 
@@ -1780,6 +2236,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_sla_policies_org_id"))
 
     op.drop_table("sla_policies")
+    with op.batch_alter_table("referral_programs", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_referral_programs_org_id"))
+
+    op.drop_table("referral_programs")
     with op.batch_alter_table("product_categories", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_product_categories_parent_id"))
         batch_op.drop_index(batch_op.f("ix_product_categories_org_id"))
@@ -1793,6 +2253,14 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_notify_channel_policies_org_id"))
 
     op.drop_table("notify_channel_policies")
+    with op.batch_alter_table("games", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_games_org_id"))
+
+    op.drop_table("games")
+    with op.batch_alter_table("contests", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_contests_org_id"))
+
+    op.drop_table("contests")
     with op.batch_alter_table("audit_log", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_audit_log_org_id"))
         batch_op.drop_index(batch_op.f("ix_audit_log_at"))
