@@ -5,12 +5,14 @@ opt-in and earned entries, eligibility, a draw that anyone can verify, prizes pa
 from __future__ import annotations
 
 import hashlib
+import json
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 
 from patron.contests import draw as draw_algorithm
 from patron.contests.models import Contest, ContestEntry
+from patron.core.audit import AuditEntry
 from patron.loyalty.models import PointsEntry
 
 from .conftest import iso, problem
@@ -50,6 +52,17 @@ def test_the_seed_is_committed_at_the_opening_and_revealed_at_the_draw(api):
     assert [api.balance(c) for c in winners] == [500, 100, 100]
     assert sum(api.balance(c) for c in customers) == 700
     assert api.ok("get", f"/contests/{contest['id']}/draw") == result
+
+
+def test_the_audit_log_never_shows_the_seed(api, db):
+    contest = opened(api)
+    api.ok("post", f"/contests/{contest['id']}/entries", 201, json={"customer_id": api.customer()})
+    api.ok("post", f"/contests/{contest['id']}/close")
+    seed = api.ok("post", f"/contests/{contest['id']}/draw")["seed"]
+    with db() as session:
+        logged = session.scalars(select(AuditEntry).where(AuditEntry.entity == "contests")).all()
+    assert logged and any((e.after or {}).get("secret_seed") == "***" for e in logged)
+    assert all(seed not in json.dumps([e.before, e.after]) for e in logged)
 
 
 def test_drawing_again_is_refused_and_pays_nothing_more(api, db, tenant):
@@ -112,6 +125,21 @@ def test_earned_entries_one_per_n_points(api):
     api.ok("post", f"/contests/{contest['id']}/entries/count")
     entries = api.ok("get", f"/contests/{contest['id']}/entries")["items"]
     assert {e["customer_id"]: e["count"] for e in entries} == {customers[0]: 2, customers[2]: 1}
+
+
+def test_earned_entries_one_per_survey_answered(api):
+    survey = api.ok("post", "/surveys", 201, json={"name": "Ride feedback", "template": "nps"})
+    api.ok("post", f"/surveys/{survey['id']}/status", json={"status": "open"})
+    keen, once, anonymous_only = (api.customer() for _ in range(3))
+    contest = opened(api, entry_rule="per_survey")
+    for customer_id, score in ((keen, 9), (keen, 10), (once, 6), (None, 3)):
+        body = {"answers": {"nps": score}} | ({"customer_id": customer_id} if customer_id else {})
+        api.ok("post", f"/surveys/{survey['id']}/responses", 201, json=body)
+    api.ok("post", f"/contests/{contest['id']}/entries/count")
+    entries = api.ok("get", f"/contests/{contest['id']}/entries")["items"]
+    assert {e["customer_id"]: (e["count"], e["source"]) for e in entries} == {
+        keen: (2, "per_survey"), once: (1, "per_survey")}  # fmt: skip
+    assert anonymous_only not in {e["customer_id"] for e in entries}
 
 
 def test_eligibility_age_and_consent(api):

@@ -16,6 +16,7 @@ from patron.contests import service as contests_service
 from patron.contests.models import Contest, Game
 from patron.core.api import PageDep, SessionDep
 from patron.core.db import utcnow
+from patron.core.errors import NotFound
 from patron.customers import service as customers_service
 
 router = APIRouter(prefix="/api/v1", tags=["contests"])
@@ -33,8 +34,6 @@ def get_referral_code(customer_id: int, principal: Allowed("contests.read"), ses
     customers_service.get_customer_or_raise(session, org_id=principal.org_id, customer_id=customer_id)
     code = referrals_service.get_code(session, org_id=principal.org_id, customer_id=customer_id)
     if code is None:
-        from patron.core.errors import NotFound
-
         raise NotFound(f"Customer {customer_id} has no referral code yet.", field="customer_id")
     return code
 
@@ -103,7 +102,7 @@ def contest_out(session, contest: Contest) -> dict:
     entrants, entries = contests_service.entry_totals(session, contest=contest)
     fields = {name: getattr(contest, name) for name in schemas.ContestOut.model_fields
               if name not in ("prizes", "entrants", "entries", "seed")}  # fmt: skip
-    return fields | {"seed": contest.seed if contest.status == "drawn" else None,
+    return fields | {"seed": contest.secret_seed if contest.status == "drawn" else None,
                      "prizes": contests_service.list_prizes(session, contest=contest),
                      "entrants": entrants, "entries": entries}  # fmt: skip
 
@@ -183,7 +182,7 @@ def list_entries(
 
 def draw_out(session, contest: Contest) -> dict:
     record = contests_service.verify_draw(session, contest=contest)
-    return {"contest_id": contest.id, "seed_hash": contest.seed_hash, "seed": contest.seed,
+    return {"contest_id": contest.id, "seed_hash": contest.seed_hash, "seed": contest.secret_seed,
             "entries_hash": contest.entries_hash, "entries": contest.drawn_entries, "prizes": record.prizes,
             "winners": contests_service.list_winners(session, contest=contest)}  # fmt: skip
 

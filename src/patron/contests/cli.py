@@ -49,7 +49,7 @@ def draw_command(
                       f"{len(contest.drawn_entries or [])} eligible entrants", soft_wrap=True)  # fmt: skip
         for winner in winners:
             console.print(f"{winner.position}. customer {winner.customer_id} ({winner.points} points)")
-        console.print(f"seed {contest.seed}")
+        console.print(f"seed {contest.secret_seed}")
         console.print(f"seed hash {contest.seed_hash}")
         console.print(f"entries hash {contest.entries_hash}")
 

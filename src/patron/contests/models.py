@@ -15,9 +15,9 @@ REFERRAL_STATUSES = ("pending", "qualified", "rewarded")
 #: draft (being set up), open (entries taken; the seed's hash is published), closed (no more entries),
 #: drawn (winners chosen; the seed is published)
 CONTEST_STATUSES = ("draft", "open", "closed", "drawn")
-#: how customers get entries: they opt in (one entry), or earn one per paid order / per N points earned
-#: in the entry window
-ENTRY_RULES = ("opt_in", "per_order", "per_points")
+#: how customers get entries: they opt in (one entry), or earn one per paid order / per N points earned /
+#: per survey answered in the entry window
+ENTRY_RULES = ("opt_in", "per_order", "per_points", "per_survey")
 #: what a game counts: manual score submissions (quiz points), paid orders, or device events
 GAME_SOURCES = ("manual", "orders", "events")
 #: UTC calendar periods of a game's leaderboards
@@ -94,7 +94,7 @@ class Contest(OrgScoped, Base):
     consent_channel: Mapped[str | None] = mapped_column(String(20))
     min_age: Mapped[int | None] = mapped_column(Integer, default=18)
     #: secret until the draw: hex of 32 random bytes; its SHA-256 is published when the contest opens
-    seed: Mapped[str | None] = mapped_column(String(64))
+    secret_seed: Mapped[str | None] = mapped_column(String(64))
     seed_hash: Mapped[str | None] = mapped_column(String(64))
     entries_hash: Mapped[str | None] = mapped_column(String(64))
     #: the eligible entries the draw ran on, ``[[customer_id, count], ...]`` by customer id

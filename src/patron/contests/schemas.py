@@ -89,10 +89,11 @@ class PrizeOut(Schema):
 class ContestIn(Schema):
     name: str = Field(min_length=1, max_length=120, description="Name shown to staff and customers.")
     description: str = Field("", max_length=2000, description="Rules and details, shown to customers.")
-    entry_rule: Literal["opt_in", "per_order", "per_points"] = Field(
+    entry_rule: Literal["opt_in", "per_order", "per_points", "per_survey"] = Field(
         "opt_in",
         description="opt_in: one entry by signing up; per_order: one entry per paid order placed in "
-        "the window; per_points: one entry per points_per_entry points earned in the window.",
+        "the window; per_points: one entry per points_per_entry points earned in the window; per_survey: one "
+        "entry per survey answered in the window.",
     )
     points_per_entry: int | None = Field(
         None, ge=1, le=1_000_000, description="For per_points: points per entry."
@@ -116,7 +117,7 @@ class ContestOut(Schema):
     name: str = Field(description="Name of the contest.")
     description: str = Field(description="Rules and details.")
     status: Literal["draft", "open", "closed", "drawn"] = Field(description="Where the contest stands.")
-    entry_rule: str = Field(description="How entries are got: opt_in, per_order or per_points.")
+    entry_rule: str = Field(description="How entries are got: opt_in, per_order, per_points or per_survey.")
     points_per_entry: int | None = Field(description="Points per entry (per_points).")
     max_entries_per_customer: int | None = Field(description="Cap on one customer's earned entries.")
     opens_at: datetime = Field(description=f"Start of the entry window {_WHEN}.")
@@ -151,7 +152,7 @@ class EntryIn(Schema):
 class EntryOut(Schema):
     customer_id: int = Field(description="The customer.")
     count: int = Field(description="Entries held (the weight in the draw).")
-    source: str = Field(description="How they were got: opt_in, per_order or per_points.")
+    source: str = Field(description="How they were got: opt_in, per_order, per_points or per_survey.")
     created_at: datetime = Field(description=f"When the customer first entered {_WHEN}.")
 
 

@@ -38,6 +38,7 @@ from patron.customers import service as customers_service
 from patron.customers.models import CONSENT_CHANNELS
 from patron.loyalty import earnings as loyalty_earnings
 from patron.loyalty import service as loyalty_service
+from patron.surveys import answered as surveys_answered
 
 MAX_PRIZES = 50
 MAX_PRIZE_QUANTITY = 1000
@@ -226,8 +227,8 @@ def do_open_contest(session: Session, *, contest: Contest) -> Contest:
     _require(contest, "draft", doing="open it")
     if contest.closes_at <= utcnow():
         raise Conflict("The entry window has already ended; change closes_at first.", field="closes_at")
-    contest.seed = draw_algorithm.new_seed()
-    contest.seed_hash = draw_algorithm.commitment(contest.seed)
+    contest.secret_seed = draw_algorithm.new_seed()
+    contest.seed_hash = draw_algorithm.commitment(contest.secret_seed)
     contest.status = "open"
     contest.opened_at = utcnow()
     session.flush()
@@ -299,8 +300,8 @@ def do_enter(session: Session, *, contest: Contest, customer_id: int) -> Contest
 
 
 def _earned_counts(session: Session, *, contest: Contest) -> dict[int, int]:
-    """Entries earned in the window: one per paid order placed in it, or one per ``points_per_entry``
-    points earned in it."""
+    """Entries earned in the window: one per paid order placed in it, one per ``points_per_entry`` points
+    earned in it, or one per survey response the customer submitted in it."""
     from patron.orders import service as orders_service
 
     counts: dict[int, int] = {}
@@ -321,6 +322,9 @@ def _earned_counts(session: Session, *, contest: Contest) -> dict[int, int]:
                                                             until=contest.closes_at)  # fmt: skip
         step = contest.points_per_entry or 1
         counts = {customer_id: points // step for customer_id, points in earned.items() if points >= step}
+    elif contest.entry_rule == "per_survey":
+        counts = surveys_answered.responses_by_customer(session, org_id=contest.org_id, since=contest.opens_at,
+                                                        until=contest.closes_at)  # fmt: skip
     cap = contest.max_entries_per_customer
     return {customer_id: min(count, cap) if cap else count for customer_id, count in counts.items()}
 
@@ -366,8 +370,9 @@ def do_draw(session: Session, *, contest: Contest) -> list[ContestWinner]:
     eligible = [(e.customer_id, e.count) for e in entries
                 if ineligibility(session, contest=contest, customer_id=e.customer_id) is None]  # fmt: skip
     prizes = list_prizes(session, contest=contest)
-    assert contest.seed is not None  # set when the contest opened
-    chosen = draw_algorithm.draw_winners(contest.seed, eligible, prize_count(prizes))
+    if contest.secret_seed is None:  # every opened contest has one; a draft never gets here
+        raise Conflict(f"Contest {contest.id} has no seed; it was never opened.", field="status")
+    chosen = draw_algorithm.draw_winners(contest.secret_seed, eligible, prize_count(prizes))
     slots = [prize for prize in prizes for _ in range(prize.quantity)]
     winners = []
     for position, (customer_id, prize) in enumerate(zip(chosen, slots, strict=False), start=1):
@@ -403,14 +408,14 @@ class DrawRecord:
 
 def verify_draw(session: Session, *, contest: Contest) -> DrawRecord:
     """Re-run the draw from the published seed and entry list, and compare."""
-    if contest.status != "drawn" or contest.seed is None or contest.drawn_entries is None:
+    if contest.status != "drawn" or contest.secret_seed is None or contest.drawn_entries is None:
         raise Conflict(f"Contest {contest.id} has not been drawn yet.", field="status", code="not_drawn")
     winners = [
         w.customer_id if w.customer_id is not None else -1 for w in list_winners(session, contest=contest)
     ]
     prizes = prize_count(list_prizes(session, contest=contest))
     result = draw_algorithm.verify(
-        seed=contest.seed, published_commitment=contest.seed_hash or "",
+        seed=contest.secret_seed, published_commitment=contest.seed_hash or "",
         entries=[(int(c), int(n)) for c, n in contest.drawn_entries],
         published_entries_hash=contest.entries_hash or "", prizes=prizes, published_winners=winners,
     )  # fmt: skip
@@ -421,8 +426,9 @@ def verify_draw(session: Session, *, contest: Contest) -> DrawRecord:
 
 
 def reassign_customer(session: Session, *, org_id: int, from_customer_id: int, to_customer_id: int) -> int:
-    """A merged duplicate's referrals, entries (added to the survivor's in contests not yet drawn), group
-    places (unless the survivor is in a group of that game), scores and awards go to the survivor."""
+    """A merged duplicate's referrals (but one between the two), code (unless the survivor has one),
+    entries (added to the survivor's where both entered), group places (unless the survivor is in a group
+    of that game), scores and wins go to the survivor. Drawn contests keep their published entry list."""
     pair = Referral.referrer_id.in_((from_customer_id, to_customer_id)) & Referral.referred_id.in_(
         (from_customer_id, to_customer_id)
     )

@@ -2,7 +2,7 @@
 
 Revision ID: 0001_initial
 Revises:
-Create Date: 2026-11-23 18:32:14.783597
+Create Date: 2026-11-23 18:45:25.983650
 """
 
 from alembic import op
@@ -90,7 +90,7 @@ def upgrade() -> None:
         sa.Column("closes_at", patron.core.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("consent_channel", sa.String(length=20), nullable=True),
         sa.Column("min_age", sa.Integer(), nullable=True),
-        sa.Column("seed", sa.String(length=64), nullable=True),
+        sa.Column("secret_seed", sa.String(length=64), nullable=True),
         sa.Column("seed_hash", sa.String(length=64), nullable=True),
         sa.Column("entries_hash", sa.String(length=64), nullable=True),
         sa.Column("drawn_entries", sa.JSON(), nullable=True),
