@@ -71,6 +71,28 @@ def test_an_order_placed_as_paid_qualifies_too_with_the_programme_terms(api):
     assert api.ok("get", "/referrals", params={"status": "rewarded"})["total"] == 1
 
 
+def test_an_erased_side_never_blocks_the_order_and_staff_reward_later(api):
+    api.product()
+    ambassador, friend = api.customer(), api.customer()
+    referral = api.ok(
+        "post", "/referrals", 201, json={"code": code_of(api, ambassador), "customer_id": friend}
+    )
+    problem(api.post(f"/referrals/{referral['id']}/reward"), 409, "status")  # still pending
+    api.ok("post", f"/customers/{ambassador}/erase")
+    order = api.order(friend, status="paid")  # the order goes through although the referrer cannot be paid
+    assert order["status"] == "paid"
+    left = api.ok("get", "/referrals")["items"][0]
+    assert (left["status"], left["order_id"], api.balance(friend)) == ("qualified", order["id"], 0)
+    problem(api.post(f"/referrals/{referral['id']}/reward"), 409)  # the erased referrer still cannot be paid
+    api.ok(
+        "put", "/referral-program", json={"referrer_points": 0, "referred_points": 50, "max_referrals": 20}
+    )
+    rewarded = api.ok("post", f"/referrals/{referral['id']}/reward")
+    assert (rewarded["status"], rewarded["referred_points"], api.balance(friend)) == ("rewarded", 50, 50)
+    assert api.ok("post", f"/referrals/{referral['id']}/reward")["status"] == "rewarded"
+    assert api.balance(friend) == 50
+
+
 def test_refusals_write_nothing(api, db, tenant):
     api.product()
     ambassador = api.customer()

@@ -83,6 +83,18 @@ def list_referrals(principal: Allowed("contests.read"), session: SessionDep, pag
     return {"items": items, "total": total, "limit": page.limit, "offset": page.offset}
 
 
+@router.post(
+    "/referrals/{referral_id}/reward", response_model=schemas.ReferralOut, summary="Reward a referral"
+)
+def reward_referral(referral_id: int, principal: Allowed("contests.manage"), session: SessionDep) -> object:
+    """For a referral left qualified because its reward could not be given when the order was paid (a side
+    was erased meanwhile, say): gives the points now. 409 while still pending; a rewarded one is unchanged."""
+    referral = referrals_service.get_referral_or_raise(
+        session, org_id=principal.org_id, referral_id=referral_id
+    )
+    return referrals_service.do_reward_referral(session, referral=referral)
+
+
 @router.get("/referrals/ambassadors", response_model=list[schemas.Ambassador], summary="Top referrers")
 def ambassadors(principal: Allowed("contests.read"), session: SessionDep,
                 limit: Annotated[int, Query(ge=1, le=100, description="How many.")] = 10) -> list[dict]:  # fmt: skip

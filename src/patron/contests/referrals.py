@@ -176,7 +176,13 @@ def do_record_referral(session: Session, *, org_id: int, code: str, referred_id:
 
 
 def do_reward_referral(session: Session, *, referral: Referral) -> Referral:
-    """Give both sides their points (idempotent) and mark the referral rewarded."""
+    """Give both sides their points (idempotent) and mark the referral rewarded. Only a qualified referral
+    (its first order paid) can be rewarded; a rewarded one is returned as it is."""
+    if referral.status == "rewarded":
+        return referral
+    if referral.status != "qualified":
+        raise Conflict(f"Referral {referral.id} is {referral.status}: the referred customer's first order is not "
+                       "paid yet.", field="status", code="not_qualified")  # fmt: skip
     program = get_program(session, org_id=referral.org_id)
     for side, customer_id, points in (("referrer", referral.referrer_id, program.referrer_points),
                                       ("referred", referral.referred_id, program.referred_points)):  # fmt: skip
