@@ -23,6 +23,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from patron.contests.locks import lock_row
 from patron.contests.models import (
     GAME_PERIODS,
     GAME_SOURCES,
@@ -366,6 +367,7 @@ def do_join_group(session: Session, *, game: Game, group: GameGroup, customer_id
     if current is not None:
         raise Conflict(f"Customer {customer_id} is already in group {current.group_id} of this game; leave it first.",
                        field="customer_id", code="already_in_group")  # fmt: skip
+    lock_row(session, GameGroup, group.id)  # two joins racing for the last place: one waits for the other
     size = group_sizes(session, game=game).get(group.id, 0)
     if size >= game.max_group_size:
         raise Conflict(f"Group '{group.name}' is full ({game.max_group_size} members).", field="group_id",

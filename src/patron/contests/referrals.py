@@ -16,6 +16,7 @@ from sqlalchemy import case, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from patron.contests.locks import lock_row
 from patron.contests.models import Referral, ReferralCode, ReferralProgram
 from patron.core.db import utcnow
 from patron.core.errors import Conflict, Invalid, NotFound, PatronError
@@ -156,6 +157,7 @@ def do_record_referral(session: Session, *, org_id: int, code: str, referred_id:
     if any(order.status in PAID_STATUSES for order in orders):
         raise Conflict(f"Customer {referred_id} has ordered before; referrals are for new customers.",
                        field="customer_id", code="not_new")  # fmt: skip
+    lock_row(session, ReferralCode, owner.id)  # two referrals racing for the code's last place
     program = get_program(session, org_id=org_id)
     made = (
         session.scalar(
