@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import random
 
 import pytest
 from scipy import stats
@@ -61,6 +62,16 @@ def test_the_documented_algorithm_gives_the_same_winners():
     assert sorted(everyone) == sorted(c for c, _ in ENTRIES) and everyone == spec_draw(
         seed, list(ENTRIES), 10
     )
+
+
+def test_the_same_winners_as_the_plain_walk_on_larger_draws():
+    # many entrants with uneven counts, and as many prizes as entrants: every position of the order
+    rng = random.Random(11)
+    entries = [(rng.randrange(1, 10**9), rng.randint(1, 50)) for _ in range(300)]
+    entries = list(dict(entries).items())
+    for i in range(5):
+        seed = hashlib.sha256(f"large {i}".encode()).hexdigest()
+        assert draw.draw_winners(seed, entries, len(entries)) == spec_draw(seed, list(entries), len(entries))
 
 
 def test_the_entry_hash_is_the_hash_of_the_documented_text_and_moves_with_any_change():

@@ -73,24 +73,56 @@ def _uniform_below(seed: bytes, label: str, bound: int) -> int:
 
 
 def draw_winners(seed: str, entries: Iterable[tuple[int, int]], winners: int) -> list[int]:
-    """Customer ids of up to ``winners`` winners, in the order drawn (see the module's description)."""
+    """Customer ids of up to ``winners`` winners, in the order drawn (see the module's description).
+
+    The walk "first remaining entry whose running total exceeds the target" is done on a Fenwick tree of
+    the counts, which gives the same entry as walking the list in O(log n) instead of O(n) per winner."""
     if winners < 0:
         raise ValueError("winners must be 0 or more")
-    remaining = canonical_entries(entries)
-    digest = entries_hash(remaining)
+    ordered = canonical_entries(entries)
+    digest = entries_hash(ordered)
     key = bytes.fromhex(seed)
+    tree = _Fenwick([count for _, count in ordered])
+    total = sum(count for _, count in ordered)
     chosen: list[int] = []
-    for round_number in range(min(winners, len(remaining))):
-        total = sum(count for _, count in remaining)
+    for round_number in range(min(winners, len(ordered))):
         target = _uniform_below(key, f"{digest}:{round_number}", total)
-        running = 0
-        for index, (customer_id, count) in enumerate(remaining):
-            running += count
-            if running > target:
-                chosen.append(customer_id)
-                del remaining[index]
-                break
+        index = tree.first_above(target)
+        customer_id, count = ordered[index]
+        chosen.append(customer_id)
+        tree.add(index, -count)
+        total -= count
     return chosen
+
+
+class _Fenwick:
+    """Prefix sums of the entries' counts in customer-id order, with removal."""
+
+    def __init__(self, counts: list[int]) -> None:
+        self.size = len(counts)
+        self.tree = [0] * (self.size + 1)
+        for position, count in enumerate(counts, start=1):
+            self.tree[position] += count
+            parent = position + (position & -position)
+            if parent <= self.size:
+                self.tree[parent] += self.tree[position]
+
+    def add(self, index: int, delta: int) -> None:
+        position = index + 1
+        while position <= self.size:
+            self.tree[position] += delta
+            position += position & -position
+
+    def first_above(self, target: int) -> int:
+        """The 0-based index of the first entry whose running total is greater than ``target``."""
+        position, left = 0, target
+        step = 1 << self.size.bit_length()
+        while step:
+            upper = position + step
+            if upper <= self.size and self.tree[upper] <= left:
+                position, left = upper, left - self.tree[upper]
+            step >>= 1
+        return position
 
 
 @dataclass(frozen=True)
