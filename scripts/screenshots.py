@@ -2,7 +2,7 @@
 
 Seeds a small, demo-like organisation through the service functions into a temporary SQLite database,
 serves the app on a free local port, signs in and photographs the customer 360° page, the pipeline
-board, the live device page and a survey analysis report. ``--all`` also photographs every other main page
+board, the live device page, a survey analysis report, a game's leaderboard and a drawn contest. ``--all`` also photographs every other main page
 (handy when working on the CSS).
 
     .venv/bin/python scripts/screenshots.py            # writes docs/img/customer-360.png, pipeline.png,
@@ -504,6 +504,52 @@ def seed_survey(app, *, org_id: int, customer_id: int, n: int = 200) -> dict:
         return {"survey_id": survey.id, "analysis_id": analysis.id, "link": links[0].path}
 
 
+def seed_game(app, *, org_id: int) -> dict:
+    """A step challenge this month: twelve riders in three teams with planted daily step counts; and a
+    lottery among them, drawn."""
+    import random
+
+    from patron.contests import games as games_service
+    from patron.contests import service as contests_service
+
+    names = ["Amira Haddad", "Ben Carter", "Chloe Martin", "Diego Alvarez", "Elif Demir", "Finn Larsen",
+             "Grace Liu", "Hugo Brandt", "Ines Moreau", "Jakob Novak", "Kira Sato", "Liam O'Brien"]  # fmt: skip
+    now = utcnow()
+    start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    rng = random.Random(7)
+    with session_scope(app.state.sessionmaker) as session:
+        session.info["actor"] = Actor(org_id=org_id, label="screenshots")
+        game = games_service.create_game(
+            session, org_id=org_id, name=f"{now:%B} step challenge", source="manual", period="month",
+            description="Steps from the wearable, submitted each evening; the top three win points.",
+            starts_at=start, max_group_size=4,
+            prizes=[{"rank": 1, "points": 1000}, {"rank": 2, "points": 500}, {"rank": 3, "points": 250}],
+        )  # fmt: skip
+        teams = [games_service.create_group(session, game=game, name=n) for n in ("Owls", "Foxes", "Herons")]
+        lottery = contests_service.create_contest(
+            session, org_id=org_id, name="Autumn lottery", opens_at=now - timedelta(days=20),
+            closes_at=now + timedelta(days=10), description="Every rider who signs up by the end of the month.",
+            prizes=[{"name": "A month of free rides", "points": 2000, "quantity": 1},
+                    {"name": "Free ride", "points": 300, "quantity": 3}],
+        )  # fmt: skip
+        contests_service.do_open_contest(session, contest=lottery)
+        days = max(1, (now - start).days)
+        for index, name in enumerate(names):
+            first, last = name.split(" ", 1)
+            customer = customers_service.create_customer(session, org_id=org_id,
+                                                         data={"first_name": first, "last_name": last})  # fmt: skip
+            games_service.do_join_group(session, game=game, group=teams[index % 3], customer_id=customer.id)
+            contests_service.do_enter(session, contest=lottery, customer_id=customer.id)
+            daily = rng.randint(4000, 12000)
+            for day in range(days):
+                games_service.do_submit_score(session, game=game, customer_id=customer.id,
+                                              points=max(500, int(rng.gauss(daily, 1500))),
+                                              scored_at=start + timedelta(days=day, hours=20))  # fmt: skip
+        contests_service.do_close_contest(session, contest=lottery)
+        contests_service.do_draw(session, contest=lottery)
+        return {"game_id": game.id, "contest_id": lottery.id}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -539,11 +585,14 @@ def main() -> None:
                 page.wait_for_url(f"{base}/")
                 device_id = seed_device(app, org_id=seeded["org_id"], customer_id=seeded["customer_id"])
                 survey = seed_survey(app, org_id=seeded["org_id"], customer_id=seeded["customer_id"])
+                contests = seed_game(app, org_id=seeded["org_id"])
                 shots = {
                     "customer-360": f"/customers/{seeded['customer_id']}",
                     "pipeline": "/pipeline",
                     "device-live": f"/devices/{device_id}",
                     "survey-report": f"/surveys/analyses/{survey['analysis_id']}",
+                    "game-leaderboard": f"/games/{contests['game_id']}",
+                    "contest-draw": f"/contests/{contests['contest_id']}",
                 }
                 if args.all:
                     shots |= {

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from patron.core.db import Base, utcnow
 
-SECRET_FIELDS = frozenset({"password_hash", "key_hash", "token_hash", "csrf_token"})
+SECRET_FIELDS = frozenset({"password_hash", "key_hash", "token_hash", "csrf_token", "secret_seed"})
 # Bookkeeping columns whose change alone is not worth an audit entry.
 SKIPPED_FIELDS = frozenset({"updated_at", "last_used_at", "last_login_at"})
 

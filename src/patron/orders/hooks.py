@@ -1,6 +1,6 @@
 """How other domains take part in placing and changing an order without the orders domain importing them:
 the loyalty programme prices promotions and coupons, gives points when an order is paid and takes them back
-when it is cancelled or refunded.
+when it is cancelled or refunded; referrals qualify when the referred customer's first order is paid.
 
 Each module named in :data:`ORDER_HOOK_MODULES` may define any of::
 
@@ -19,7 +19,7 @@ from datetime import datetime
 from decimal import Decimal
 from importlib import import_module
 
-ORDER_HOOK_MODULES: tuple[str, ...] = ("patron.loyalty.order_hooks",)
+ORDER_HOOK_MODULES: tuple[str, ...] = ("patron.loyalty.order_hooks", "patron.contests.referrals")
 
 
 @dataclass(frozen=True)

@@ -492,6 +492,7 @@ NAVIGATION = (
     NavItem("Rules", "/rules", "alert", ("rules.read",)),
     NavItem("Surveys", "/surveys", "star", ("surveys.read",)),
     NavItem("Loyalty", "/loyalty", "tag", ("loyalty.read",)),
+    NavItem("Contests", "/contests", "tag", ("contests.read",), ("/games",)),
     NavItem("Activity", "/activity", "chart", ("activity.read",)),
     NavItem("Admin", "/admin", "shield", ("users.manage", "api_keys.manage", "audit.read")),
 )

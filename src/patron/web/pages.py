@@ -11,6 +11,7 @@ from patron.core.api import HTML_ERROR_RENDERER
 from patron.web import (
     admin_pages,
     auth_pages,
+    contest_pages,
     customer_pages,
     dashboard_pages,
     device_pages,
@@ -34,5 +35,6 @@ router = APIRouter(include_in_schema=False, lifespan=web_lifespan)
 for module in (auth_pages, dashboard_pages, customer_pages, ticket_pages, sales_pages, device_pages, order_pages,
                survey_pages,
                loyalty_pages,
+               contest_pages,
                admin_pages):
     router.include_router(module.router)

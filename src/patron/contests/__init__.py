@@ -1,0 +1,1 @@
+"""Referrals, contests and lotteries with an auditable draw, games and tournaments."""
