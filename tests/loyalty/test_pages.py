@@ -109,6 +109,11 @@ def test_customer_panel_and_the_customers_own_page(api, client, tenant, other_ap
     assert (
         "320 more points to Gold" in own.text and code["codes"][0] in own.text and "Free delivery" in own.text
     )
+    assert 'data-testid="referral-code"' not in own.text  # no code issued yet
+    referral = api.ok(api.post(f"/customers/{customer}/referral-code"))
+    shown = client.get(link["url"]).text  # the contests section, filled in by the contests domain
+    assert 'data-testid="portal-contests"' in shown
+    assert f'data-testid="referral-code">{referral["code"]}<' in shown
     assert client.get(link["url"][:-2] + "xx").status_code == 404
     assert client.get("/loyalty/me/not-a-token").status_code == 404
     assert other_api.post(f"/customers/{customer}/loyalty-link").status_code == 404

@@ -31,7 +31,18 @@ def customer_page(token: str, request: Request, session: SessionDep) -> Response
         "loyalty": portal.summary(session, org_id=link.org_id, customer_id=customer.id, entries=20),
         "currency": orders_service.org_currency(session, org_id=link.org_id),
         "amount": format_money,
+        "contests_portal": _contests_section(request, session, org_id=link.org_id, customer_id=customer.id),
     }
     response = render(request, "loyalty/portal.html", context)
     response.headers.update(NO_STORE)
     return response
+
+
+def _contests_section(request: Request, session, *, org_id: int, customer_id: int):
+    """What the contests domain shows on the page (its referral code, contests, games), or None when that
+    capability is not installed. Imported by path, so loyalty does not depend on contests."""
+    try:
+        from patron.contests.portal import portal_context
+    except ImportError:
+        return None
+    return portal_context(session, org_id=org_id, customer_id=customer_id, store=request.app.state.events.store)
