@@ -47,7 +47,14 @@ def spark(tmp_path_factory):
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.local.dir", str(scratch / "local"))
         .config("spark.sql.warehouse.dir", str(scratch / "warehouse"))
-        .config("spark.driver.extraJavaOptions", f"-Djava.io.tmpdir={scratch} -Duser.timezone=UTC")
+        # a few hundred rows: interpreted plans and the quick JIT start faster than code generation,
+        # adaptive re-planning and the optimising compiler would pay back
+        .config("spark.sql.adaptive.enabled", "false")
+        .config("spark.sql.codegen.wholeStage", "false")
+        .config(
+            "spark.driver.extraJavaOptions",
+            f"-Djava.io.tmpdir={scratch} -Duser.timezone=UTC -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -XX:-UsePerfData",
+        )
         .getOrCreate()
     )
     session.sparkContext.setLogLevel("ERROR")
