@@ -7,7 +7,6 @@ test's temporary directory) reads the same Parquet files as DuckDB; the one Ibis
 
 from __future__ import annotations
 
-import os
 import sys
 from datetime import datetime
 
@@ -31,10 +30,18 @@ AS_OF = datetime(2024, 9, 1)
 def spark(tmp_path_factory):
     pyspark_sql = pytest.importorskip("pyspark.sql")
     scratch = tmp_path_factory.mktemp("spark")
-    os.environ["SPARK_LOCAL_IP"] = "127.0.0.1"
-    os.environ["PYSPARK_PYTHON"] = sys.executable
-    os.environ["PYSPARK_DRIVER_PYTHON"] = sys.executable
-    session = (
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("SPARK_LOCAL_IP", "127.0.0.1")
+        env.setenv("PYSPARK_PYTHON", sys.executable)
+        env.setenv("PYSPARK_DRIVER_PYTHON", sys.executable)
+        session = _local_session(pyspark_sql, scratch)
+        session.sparkContext.setLogLevel("ERROR")
+        yield session
+        session.stop()
+
+
+def _local_session(pyspark_sql, scratch):
+    return (
         pyspark_sql.SparkSession.builder.master("local[1]")
         .appName("patron-feature-equality")
         .config("spark.ui.enabled", "false")
@@ -57,9 +64,6 @@ def spark(tmp_path_factory):
         )
         .getOrCreate()
     )
-    session.sparkContext.setLogLevel("ERROR")
-    yield session
-    session.stop()
 
 
 def test_spark_and_duckdb_give_the_same_features(spark, tmp_path):
