@@ -186,13 +186,13 @@ def _survey_scores(session: Session, org_id: int) -> pa.Table:
 def _events(events_store: Any, org_id: int) -> pa.Table:
     cursor = events_store.cursor()
     try:
-        result = cursor.execute(
+        relation = cursor.sql(
             "SELECT customer_id::BIGINT AS customer_id, type, ts FROM events "
-            "WHERE org_id = ? AND customer_id IS NOT NULL",
-            [org_id],
+            "WHERE org_id = $org_id AND customer_id IS NOT NULL",
+            params={"org_id": org_id},
         )
-        # DuckDB 1.4 renamed fetch_arrow_table to to_arrow_table
-        return result.to_arrow_table() if hasattr(result, "to_arrow_table") else result.fetch_arrow_table()
+        # DuckDB 1.4 added to_arrow_table; before it, arrow() returned the table
+        return relation.to_arrow_table() if hasattr(relation, "to_arrow_table") else relation.arrow()
     finally:
         cursor.close()
 
