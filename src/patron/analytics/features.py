@@ -100,7 +100,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import ibis
 import ibis.expr.datatypes as dt
@@ -108,6 +108,9 @@ import ibis.expr.types as ir
 import pyarrow as pa
 
 from patron.analytics.errors import InvalidParameterError, MissingColumnError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "CATEGORICAL_FEATURES",
@@ -473,12 +476,12 @@ def _feature_columns(t: ir.Table, *, now_s: int, as_of_year: int) -> dict[str, i
 # --- running it ------------------------------------------------------------------------------------
 
 
-def to_pandas(table: ir.Table) -> Any:
+def to_pandas(table: ir.Table) -> pd.DataFrame:
     """Execute the feature expression and return a pandas DataFrame sorted by ``customer_id``."""
     return table.order_by("customer_id").to_pandas().reset_index(drop=True)
 
 
-def to_pyarrow(table: ir.Table) -> Any:
+def to_pyarrow(table: ir.Table) -> pa.Table:
     """Execute the feature expression and return a pyarrow Table sorted by ``customer_id``."""
     return table.order_by("customer_id").to_pyarrow()
 
