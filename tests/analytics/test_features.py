@@ -348,3 +348,32 @@ def test_arrow_and_parquet_inputs_give_the_same_table(history, tmp_path):
     assert from_files.equals(from_arrow)
     assert from_files.column("customer_id").to_pylist() == [1, 2, 3]
     assert np.isclose(from_files.column("return_rate")[0].as_py(), 1 / 3)
+
+
+def test_synthetic_tables_refuse_impossible_sizes():
+    from patron.analytics.synthetic import synthetic_tables
+
+    for kwargs in ({"n_customers": 0}, {"n_customers": 5, "orders_per_customer": -1},
+                   {"n_customers": 5, "start": AS_OF, "end": AS_OF}):  # fmt: skip
+        with pytest.raises(InvalidParameterError):
+            synthetic_tables(**kwargs)
+    tables = synthetic_tables(50, first_customer_id=101, seed=2)
+    assert tables["customers"].column("customer_id").to_pylist() == list(range(101, 151))
+    assert set(tables["orders"].column("customer_id").to_pylist()) <= set(range(101, 151))
+
+
+def test_time_zone_aware_inputs_are_read_in_utc(history):
+    # 2024-01-01 01:00 in Berlin is midnight UTC; 2024-06-30 01:30 in summer time is 06-29 23:30 UTC
+    customers = (
+        history["customers"]
+        .iloc[:1]
+        .assign(created_at=pd.to_datetime(["2024-01-01 01:00"]).tz_localize("Europe/Berlin"))
+    )
+    orders = (
+        history["orders"]
+        .iloc[:1]
+        .assign(ordered_at=pd.to_datetime(["2024-06-30 01:30"]).tz_localize("Europe/Berlin"))
+    )
+    row = features({"customers": customers, "orders": orders}).loc[1]
+    assert row["tenure_days"] == 182.0
+    assert row["recency_days"] == pytest.approx(1 + 0.5 / 24)
