@@ -45,6 +45,7 @@ DOMAIN_COMMANDS = (
     ("patron.events.cli", "app", "ingest"),
     ("patron.surveys.cli", "app", "survey"),
     ("patron.notify.cli", "app", "notify"),
+    ("patron.segments.cli", "app", "segment"),
 )
 
 

@@ -22,6 +22,8 @@ JOBS: tuple[tuple[str, str], ...] = (
     ("sla-breaches", "patron.tickets.service:detect_sla_breaches"),
     ("task-reminders", "patron.sales.service:send_due_reminders"),
     ("survey-waves", "patron.surveys.service:open_due_waves"),
+    ("segment-refresh", "patron.segments.service:refresh_due_segments"),
+    ("segment-ml-nightly", "patron.segments.ml:run_nightly_segmentations"),
 )
 
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0001_initial
 Revises:
-Create Date: 2026-11-23 17:06:11.072803
+Create Date: 2026-11-23 18:31:22.172135
 """
 
 from alembic import op
@@ -462,6 +462,41 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("rules", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_rules_org_id"), ["org_id"], unique=False)
+
+    op.create_table(
+        "segment_runs",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("method", sa.String(length=20), nullable=False),
+        sa.Column("criterion", sa.String(length=20), nullable=False),
+        sa.Column("k_min", sa.Integer(), nullable=False),
+        sa.Column("k_max", sa.Integer(), nullable=False),
+        sa.Column("k", sa.Integer(), nullable=False),
+        sa.Column("scores", sa.JSON(), nullable=False),
+        sa.Column("stability_ari", sa.Float(), nullable=True),
+        sa.Column("stability_min_ari", sa.Float(), nullable=True),
+        sa.Column("n_customers", sa.Integer(), nullable=False),
+        sa.Column("features", sa.JSON(), nullable=False),
+        sa.Column("clusters", sa.JSON(), nullable=False),
+        sa.Column("started_at", patron.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("finished_at", patron.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_by_id", sa.Integer(), nullable=True),
+        sa.Column("org_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["created_by_id"],
+            ["users.id"],
+            name=op.f("fk_segment_runs_created_by_id_users"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["org_id"],
+            ["organisations.id"],
+            name=op.f("fk_segment_runs_org_id_organisations"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_segment_runs")),
+    )
+    with op.batch_alter_table("segment_runs", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_segment_runs_org_id"), ["org_id"], unique=False)
 
     op.create_table(
         "surveys",
@@ -999,6 +1034,39 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_rule_states_org_id"), ["org_id"], unique=False)
 
     op.create_table(
+        "segments",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("name", sa.String(length=120), nullable=False),
+        sa.Column("kind", sa.String(length=10), nullable=False),
+        sa.Column("description", sa.Text(), nullable=False),
+        sa.Column("definition", sa.JSON(), nullable=False),
+        sa.Column("status", sa.String(length=10), nullable=False),
+        sa.Column("run_id", sa.Integer(), nullable=True),
+        sa.Column("size", sa.Integer(), nullable=False),
+        sa.Column("refreshed_at", patron.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_by_id", sa.Integer(), nullable=True),
+        sa.Column("created_at", patron.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", patron.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("org_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["created_by_id"], ["users.id"], name=op.f("fk_segments_created_by_id_users"), ondelete="SET NULL"
+        ),
+        sa.ForeignKeyConstraint(
+            ["org_id"],
+            ["organisations.id"],
+            name=op.f("fk_segments_org_id_organisations"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["run_id"], ["segment_runs.id"], name=op.f("fk_segments_run_id_segment_runs"), ondelete="SET NULL"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_segments")),
+        sa.UniqueConstraint("org_id", "name", name="uq_segments_org_name"),
+    )
+    with op.batch_alter_table("segments", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_segments_org_id"), ["org_id"], unique=False)
+
+    op.create_table(
         "survey_waves",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("survey_id", sa.Integer(), nullable=False),
@@ -1306,6 +1374,70 @@ def upgrade() -> None:
         batch_op.create_index("ix_rule_firings_rule_fired", ["rule_id", "fired_at"], unique=False)
 
     op.create_table(
+        "segment_memberships",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("segment_id", sa.Integer(), nullable=False),
+        sa.Column("customer_id", sa.Integer(), nullable=False),
+        sa.Column("joined_at", patron.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("left_at", patron.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("org_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["customer_id"],
+            ["customers.id"],
+            name=op.f("fk_segment_memberships_customer_id_customers"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["org_id"],
+            ["organisations.id"],
+            name=op.f("fk_segment_memberships_org_id_organisations"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["segment_id"],
+            ["segments.id"],
+            name=op.f("fk_segment_memberships_segment_id_segments"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_segment_memberships")),
+    )
+    with op.batch_alter_table("segment_memberships", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_segment_memberships_customer", ["org_id", "customer_id", "left_at"], unique=False
+        )
+        batch_op.create_index(batch_op.f("ix_segment_memberships_org_id"), ["org_id"], unique=False)
+        batch_op.create_index(
+            "ix_segment_memberships_segment_open", ["segment_id", "left_at", "customer_id"], unique=False
+        )
+
+    op.create_table(
+        "segment_size_snapshots",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("segment_id", sa.Integer(), nullable=False),
+        sa.Column("at", patron.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("size", sa.Integer(), nullable=False),
+        sa.Column("joined", sa.Integer(), nullable=False),
+        sa.Column("left", sa.Integer(), nullable=False),
+        sa.Column("org_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["org_id"],
+            ["organisations.id"],
+            name=op.f("fk_segment_size_snapshots_org_id_organisations"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["segment_id"],
+            ["segments.id"],
+            name=op.f("fk_segment_size_snapshots_segment_id_segments"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_segment_size_snapshots")),
+    )
+    with op.batch_alter_table("segment_size_snapshots", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_segment_size_snapshots_org_id"), ["org_id"], unique=False)
+        batch_op.create_index("ix_segment_size_snapshots_segment_at", ["segment_id", "at"], unique=False)
+
+    op.create_table(
         "survey_analyses",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("survey_id", sa.Integer(), nullable=False),
@@ -1605,6 +1737,17 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_survey_analyses_org_id"))
 
     op.drop_table("survey_analyses")
+    with op.batch_alter_table("segment_size_snapshots", schema=None) as batch_op:
+        batch_op.drop_index("ix_segment_size_snapshots_segment_at")
+        batch_op.drop_index(batch_op.f("ix_segment_size_snapshots_org_id"))
+
+    op.drop_table("segment_size_snapshots")
+    with op.batch_alter_table("segment_memberships", schema=None) as batch_op:
+        batch_op.drop_index("ix_segment_memberships_segment_open")
+        batch_op.drop_index(batch_op.f("ix_segment_memberships_org_id"))
+        batch_op.drop_index("ix_segment_memberships_customer")
+
+    op.drop_table("segment_memberships")
     with op.batch_alter_table("rule_firings", schema=None) as batch_op:
         batch_op.drop_index("ix_rule_firings_rule_fired")
         batch_op.drop_index(batch_op.f("ix_rule_firings_org_id"))
@@ -1650,6 +1793,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_survey_waves_org_id"))
 
     op.drop_table("survey_waves")
+    with op.batch_alter_table("segments", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_segments_org_id"))
+
+    op.drop_table("segments")
     with op.batch_alter_table("rule_states", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_rule_states_org_id"))
 
@@ -1729,6 +1876,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_surveys_org_id"))
 
     op.drop_table("surveys")
+    with op.batch_alter_table("segment_runs", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_segment_runs_org_id"))
+
+    op.drop_table("segment_runs")
     with op.batch_alter_table("rules", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_rules_org_id"))
 
