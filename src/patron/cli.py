@@ -132,6 +132,17 @@ def _mount_domain_commands() -> None:
 _mount_domain_commands()
 
 
+def _mount_analytics_subcommands() -> None:
+    # the analytics library's command group stays free of ORM code; app-backed commands join it here
+    from patron.analytics.cli import app as analytics_app
+    from patron.features.cli import features
+
+    analytics_app.command("features")(features)
+
+
+_mount_analytics_subcommands()
+
+
 def main() -> None:
     app()
 
