@@ -248,13 +248,17 @@ def parse_definition(data: Any, *, attribute_types: dict[str, str], path: str = 
 def field_catalogue(attribute_types: dict[str, str], frame_columns: dict[str, list[str]]) -> list[dict]:
     """Every field a definition can use now, with its operators (for the builder page and the API):
     ``frame_columns`` maps ``feature``/``prediction`` to the columns available."""
-    fields = [{"field": name, "ops": list(OPS_BY_TYPE[kind]), "choices": list(choices or ())}
+    fields = [{"field": name, "type": kind, "ops": list(OPS_BY_TYPE[kind]), "choices": list(choices or ())}
               for name, (kind, choices) in PROFILE_FIELDS.items()]  # fmt: skip
-    fields += [{"field": f"attribute.{key}", "ops": list(OPS_BY_TYPE[ATTRIBUTE_VALUE_TYPES[kind]]), "choices": []}
+    fields += [{"field": f"attribute.{key}", "type": ATTRIBUTE_VALUE_TYPES[kind],
+                "ops": list(OPS_BY_TYPE[ATTRIBUTE_VALUE_TYPES[kind]]), "choices": []}
                for key, kind in sorted(attribute_types.items())]  # fmt: skip
-    fields += [{"field": f"consent.{channel}", "ops": ["eq"], "choices": []} for channel in CONSENT_CHANNELS]
-    fields.append({"field": "device.type", "ops": list(DEVICE_TYPE_OPS), "choices": list(DEVICE_TYPES)})
-    fields.append({"field": "device.last_seen_days", "ops": list(LAST_SEEN_OPS), "choices": []})
+    fields += [{"field": f"consent.{channel}", "type": "consent", "ops": ["eq"], "choices": ["true", "false"]}
+               for channel in CONSENT_CHANNELS]  # fmt: skip
+    fields.append({"field": "device.type", "type": "device_type", "ops": list(DEVICE_TYPE_OPS),
+                   "choices": list(DEVICE_TYPES)})  # fmt: skip
+    fields.append({"field": "device.last_seen_days", "type": "last_seen", "ops": list(LAST_SEEN_OPS), "choices": []})
     for prefix, columns in frame_columns.items():
-        fields += [{"field": f"{prefix}.{c}", "ops": list(NUMBER_OPS), "choices": []} for c in columns]
+        fields += [{"field": f"{prefix}.{c}", "type": "number", "ops": list(NUMBER_OPS), "choices": []}
+                   for c in columns]  # fmt: skip
     return fields

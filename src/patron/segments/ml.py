@@ -76,6 +76,11 @@ def _features(
     return numeric
 
 
+def _text(value: Any) -> str | None:
+    """A text cell of a pandas row, None for any missing value (None, NaN, NA)."""
+    return None if value is None or (not isinstance(value, str) and pd.isna(value)) else str(value)
+
+
 def _cluster_rows(segmenter: CustomerSegmenter, archetypes: pd.DataFrame | None) -> list[dict]:
     profiles = segmenter.profiles_
     rows = []
@@ -91,9 +96,9 @@ def _cluster_rows(segmenter: CustomerSegmenter, archetypes: pd.DataFrame | None)
             "centroid": {str(f): _finite(float(v)) for f, v in profiles.centroids.loc[cluster].items()},
             "key_differences": [{"feature": str(r.feature), "z": round(float(r.z), 4), "direction": r.direction}
                                 for r in keys.itertuples()],
-            "archetype": None if archetype is None else archetype["archetype"],
-            "title": None if archetype is None else archetype["title"],
-            "playbook": [] if archetype is None else list(archetype["playbook"]),
+            "archetype": None if archetype is None else _text(archetype["archetype"]),
+            "title": None if archetype is None else _text(archetype["title"]),
+            "playbook": [] if archetype is None or _text(archetype["archetype"]) is None else list(archetype["playbook"]),
         })  # fmt: skip
     return rows
 

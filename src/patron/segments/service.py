@@ -6,9 +6,9 @@ Seams for other capabilities:
 * :func:`members` ``(session, *, org_id, segment_id) -> list[int]`` - the customer ids in a segment
   now (as of its last refresh), ascending: a campaign audience. Call :func:`do_refresh_segment` first
   when the audience must reflect this very moment.
-* :func:`current_segment_ids` ``(session, *, org_id, customer_ids) -> dict[int, set[int]]`` - the
+* :func:`current_segments` ``(session, *, org_id, customer_ids) -> dict[int, list[(id, name)]]`` - the
   segments each customer is in now, for many customers in one query: the rules engine's
-  ``customer.segments contains`` condition looks up a whole batch of events at once with it.
+  ``customer.segments contains <id or name>`` condition looks up a whole batch of events at once with it.
 * :func:`frame_loaders` - where feature (and prediction) conditions get their tables.
 
 Membership history: a refresh closes the rows of customers who left (``left_at``) and opens new rows
@@ -361,27 +361,24 @@ def sizes_by_segment(session: Session, *, segment_ids: list[int], limit: int = 3
     return {sid: sizes[-limit:] for sid, sizes in series.items()}
 
 
-def current_segment_ids(session: Session, *, org_id: int, customer_ids: Iterable[int]) -> dict[int, set[int]]:
-    """``{customer_id: {segment_id, ...}}`` of the segments each customer is in now (one query per 500)."""
+def current_segments(
+    session: Session, *, org_id: int, customer_ids: Iterable[int]
+) -> dict[int, list[tuple[int, str]]]:
+    """``{customer_id: [(segment_id, name), ...]}`` of the segments each customer is in now, by segment
+    id; one query per 500 customers (the rules engine asks for a whole batch at once)."""
     ids = list(dict.fromkeys(customer_ids))
-    found: dict[int, set[int]] = {cid: set() for cid in ids}
+    found: dict[int, list[tuple[int, str]]] = {}
     for chunk in _chunks(ids):
-        rows = session.execute(select(SegmentMembership.customer_id, SegmentMembership.segment_id).where(
-            SegmentMembership.org_id == org_id, SegmentMembership.customer_id.in_(chunk),
-            SegmentMembership.left_at.is_(None)))  # fmt: skip
+        rows = session.execute(
+            select(SegmentMembership.customer_id, Segment.id, Segment.name)
+            .join(Segment, Segment.id == SegmentMembership.segment_id)
+            .where(SegmentMembership.org_id == org_id, SegmentMembership.customer_id.in_(chunk),
+                   SegmentMembership.left_at.is_(None), Segment.org_id == org_id)
+            .order_by(SegmentMembership.customer_id, Segment.id)
+        )  # fmt: skip
         for row in rows:
-            found[row.customer_id].add(row.segment_id)
+            found.setdefault(row.customer_id, []).append((row.id, row.name))
     return found
-
-
-def segment_ids_by_name(session: Session, *, org_id: int, names: Iterable[str]) -> dict[str, int]:
-    wanted = list(dict.fromkeys(names))
-    if not wanted:
-        return {}
-    rows = session.execute(
-        select(Segment.name, Segment.id).where(Segment.org_id == org_id, Segment.name.in_(wanted))
-    )
-    return {row.name: row.id for row in rows}
 
 
 def customer_segments(

@@ -16,6 +16,7 @@ from patron.web import (
     device_pages,
     order_pages,
     sales_pages,
+    segment_pages,
     survey_pages,
     ticket_pages,
 )
@@ -31,6 +32,6 @@ async def web_lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 router = APIRouter(include_in_schema=False, lifespan=web_lifespan)
 for module in (auth_pages, dashboard_pages, customer_pages, ticket_pages, sales_pages, device_pages, order_pages,
-               survey_pages,
+               survey_pages, segment_pages,
                admin_pages):
     router.include_router(module.router)
