@@ -275,7 +275,8 @@ def segment_count(viewer: Permitted("segments.read"), form: CsrfForm, session: S
         return JSONResponse({"count": builder.count,
                              "preview": [{"id": cid, "name": name} for cid, name in builder.preview]})  # fmt: skip
     row, message = next(iter(builder.row_errors.items()), (None, builder.errors.get("form", "")))
-    return JSONResponse({"count": None, "error": message, "row": row}, status_code=422)
+    # answered with 200: the refusal is the answer the builder shows, not a failed request
+    return JSONResponse({"count": None, "error": message, "row": row})
 
 
 @router.post("/segments/runs")
