@@ -82,7 +82,7 @@ def test_the_cluster_explorer_and_the_customer_panel(browser, client, tenant, pl
     page = browser.get(f"/segments/runs/{run['id']}")
     assert page.status_code == 200
     assert page.text.count('data-testid="cluster"') == 3
-    assert page.text.count('class="k-bar chosen"') == 1 and "k=3 ✓" in page.text
+    assert page.text.count('<g class="k-bar chosen">') == 1 and "k=3 ✓" in page.text
     assert "Communication — loyal, strategic customers" in page.text
     assert page.text.count("</title></rect>") == 3 * len(run["features"])
     customer = next(iter(planted))
