@@ -168,3 +168,17 @@ def test_segment_run_refreshes_rule_segments_and_runs_ml_segmentation(cli, clien
         failed = cli("segment", "run", "--org", tenant.slug, *args)
         assert failed.exit_code == 1 and message in failed.output, failed.output
     assert cli("segment", "run", "--org", "nowhere", "--all").exit_code == 1
+
+
+def test_the_nightly_job_repeats_the_latest_run_a_day_later(cli, db, client, tenant, planted):
+    from datetime import timedelta
+
+    from patron.core.db import utcnow
+    from patron.jobs.scheduler import run_once
+
+    first = created(post(client, tenant, f"{SEGMENTS}/ml-runs", {"k_min": 2, "k_max": 4}))
+    now = utcnow()
+    assert run_once(db, now=now + timedelta(hours=23))["segment-ml-nightly"] == 0
+    assert run_once(db, now=now + timedelta(hours=25))["segment-ml-nightly"] == 1
+    second = client.get(f"{SEGMENTS}/ml-runs/{first['id'] + 1}", headers=tenant.headers).json()
+    assert (second["k_min"], second["k_max"], second["k"]) == (2, 4, 3)

@@ -62,7 +62,12 @@ def test_the_live_count_answers_json_and_names_the_row(browser, people):  # noqa
     assert good.status_code == 200 and good.json()["count"] == 2
     assert [m["name"] for m in good.json()["preview"]] == ["Ana", "Cleo"]
     bad = browser.post("/segments/count", rows(("city", "is_set", ""), ("shoe_size", "eq", "42")))
-    assert bad.status_code == 200 and bad.json()["count"] is None and bad.json()["row"] == 1 and "unknown field" in bad.json()["error"]
+    assert (
+        bad.status_code == 200
+        and bad.json()["count"] is None
+        and bad.json()["row"] == 1
+        and "unknown field" in bad.json()["error"]
+    )
     assert browser.post("/segments/count", rows(("city", "is_set", "")), csrf=None).status_code == 403
 
 

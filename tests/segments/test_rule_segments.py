@@ -225,3 +225,25 @@ def test_erasure_merge_and_privacy_export_reach_the_memberships(client, tenant, 
         True,
         False,
     ]
+
+
+def test_the_scheduler_refreshes_rule_segments_an_hour_old(client, db, tenant, people):
+    from datetime import timedelta
+
+    from patron.core.db import utcnow
+    from patron.jobs.scheduler import run_once
+
+    segment = created(
+        post(client, tenant, SEGMENTS, {"name": "VIPs", "definition": wrap(cond("tags", "contains", "vip"))})
+    )
+    paused = created(post(client, tenant, SEGMENTS, {"name": "Paused", "status": "paused",
+                                                     "definition": wrap(cond("tags", "contains", "vip"))}))  # fmt: skip
+    set_tags(client, tenant, people.ben, ["vip"])
+    now = utcnow()
+    assert run_once(db, now=now + timedelta(minutes=30))["segment-refresh"] == 0  # refreshed at creation
+    assert run_once(db, now=now + timedelta(minutes=61))["segment-refresh"] == 1  # the active one only
+    after = client.get(f"{SEGMENTS}/{segment['id']}", headers=tenant.headers).json()
+    assert after["size"] == 3
+    assert client.get(f"{SEGMENTS}/{paused['id']}", headers=tenant.headers).json()["size"] == 2
+    sizes = client.get(f"{SEGMENTS}/{segment['id']}/sizes", headers=tenant.headers).json()
+    assert [(s["size"], s["joined"]) for s in sizes] == [(2, 2), (3, 1)]

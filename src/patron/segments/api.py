@@ -105,7 +105,9 @@ def update_segment(segment_id: int, body: schemas.SegmentUpdate, principal: Allo
                    session: SessionDep, settings: SettingsDep):  # fmt: skip
     """A changed definition is applied at once (a refresh: who left and who joined go into the history)."""
     segment = segments_service.get_segment_or_raise(session, org_id=principal.org_id, segment_id=segment_id)
-    changes = body.model_dump(exclude_unset=True)
+    changes = {
+        name: value for name, value in body.model_dump(exclude_unset=True).items() if value is not None
+    }
     segments_service.update_segment(session, segment=segment, changes=changes)
     if "definition" in changes:
         segments_service.do_refresh_segment(session, segment=segment, settings=settings)

@@ -142,6 +142,14 @@ def _field_type(field: Any, path: str, attribute_types: dict[str, str]) -> tuple
     raise _fail(path, f"unknown field '{str(field)[:80]}'; see the segment field list.")
 
 
+def value_type(field: str, attribute_types: dict[str, str]) -> str | None:
+    """The value type of a field name (``number``, ``choice``, ``consent``...), None when unknown."""
+    try:
+        return _field_type(field, "field", attribute_types)[0]
+    except Invalid:
+        return None
+
+
 def _number(value: Any, path: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or value != value:  # NaN != NaN
         raise _fail(path, "a number is needed.")
@@ -257,7 +265,9 @@ def field_catalogue(attribute_types: dict[str, str], frame_columns: dict[str, li
                for channel in CONSENT_CHANNELS]  # fmt: skip
     fields.append({"field": "device.type", "type": "device_type", "ops": list(DEVICE_TYPE_OPS),
                    "choices": list(DEVICE_TYPES)})  # fmt: skip
-    fields.append({"field": "device.last_seen_days", "type": "last_seen", "ops": list(LAST_SEEN_OPS), "choices": []})
+    fields.append(
+        {"field": "device.last_seen_days", "type": "last_seen", "ops": list(LAST_SEEN_OPS), "choices": []}
+    )
     for prefix, columns in frame_columns.items():
         fields += [{"field": f"{prefix}.{c}", "type": "number", "ops": list(NUMBER_OPS), "choices": []}
                    for c in columns]  # fmt: skip

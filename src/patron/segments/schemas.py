@@ -114,7 +114,9 @@ class SizeOut(Schema):
 
 class FieldOut(Schema):
     field: str = Field(description="Field name as written in a condition.")
-    type: str = Field(description="Value type: choice, text, number, date, tag, owner, consent, device_type, ...")
+    type: str = Field(
+        description="Value type: choice, text, number, date, tag, owner, consent, device_type, ..."
+    )
     ops: list[str] = Field(description="Operators the field takes.")
     choices: list[str] = Field(description="Allowed values, where the field has a fixed set.")
 

@@ -124,16 +124,23 @@ def parse(session: Session, *, org_id: int, definition: Any) -> Group:
     return parse_definition(definition, attribute_types=attribute_types(session, org_id=org_id))
 
 
-def fields(session: Session, *, org_id: int, settings: Settings) -> list[dict]:
-    """The fields a definition can use in this organisation now (the features of its current table)."""
-    frames: dict[str, list[str]] = {}
+def feature_columns(*, org_id: int, settings: Settings) -> list[str]:
+    """The numeric features a condition can name: the materialised table's, else those the pipeline
+    computes (nothing is built to answer this)."""
     try:
-        table = feature_table(session, org_id=org_id, settings=settings)
-    except Exception:  # the builder still works with the profile fields when the table cannot be built
-        log.exception("feature table of org %s could not be read", org_id)
-        table = None
-    if table is not None:
-        frames["feature"] = [str(c) for c in table.columns if c != "customer_id"]
+        from patron.analytics.features import NUMERIC_FEATURES
+        from patron.features import service as features_service
+    except ModuleNotFoundError:
+        return []
+    table = features_service.load_feature_table(settings, org_id)
+    if table is None:
+        return list(NUMERIC_FEATURES)
+    return [str(c) for c in table.select_dtypes(include=["number", "bool"]).columns if c != "customer_id"]
+
+
+def fields(session: Session, *, org_id: int, settings: Settings) -> list[dict]:
+    """The fields a definition can use in this organisation now."""
+    frames = {"feature": feature_columns(org_id=org_id, settings=settings)}
     return field_catalogue(attribute_types(session, org_id=org_id), frames)
 
 

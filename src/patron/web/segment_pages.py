@@ -19,7 +19,7 @@ from patron.core.api import SessionDep, SettingsDep
 from patron.core.errors import PatronError
 from patron.segments import ml as segments_ml
 from patron.segments import service as segments_service
-from patron.segments.definition import LIST_OPS, NO_VALUE_OPS
+from patron.segments.definition import LIST_OPS, NO_VALUE_OPS, value_type
 from patron.segments.models import RUN_METHODS
 from patron.web.common import CsrfForm, FormInput, Pager, Permitted, attempt, redirect, render, templates
 from patron.web.lookups import customer_names
@@ -112,13 +112,13 @@ def _form_rows(form: FormInput) -> tuple[str, list[dict[str, str]]]:
     return mode, rows
 
 
-def _definition(mode: str, rows: list[dict[str, str]], catalogue: dict[str, dict]) -> dict:
+def _definition(mode: str, rows: list[dict[str, str]], attribute_types: dict[str, str]) -> dict:
     items = []
     for row in rows:
         if not row["field"]:
             continue
         item: dict[str, Any] = {"field": row["field"], "op": row["op"]}
-        kind = catalogue.get(row["field"], {}).get("type", "text")
+        kind = value_type(row["field"], attribute_types) or "text"
         if row["op"] in LIST_OPS:
             item["value"] = [
                 _typed(part.strip(), kind, row["op"]) for part in row["value"].split(",") if part.strip()
@@ -146,8 +146,7 @@ class Builder:
 
     def __init__(self, session, viewer, settings, form: FormInput | None = None, segment=None) -> None:
         self.session, self.viewer, self.settings, self.segment = session, viewer, settings, segment
-        self.fields = segments_service.fields(session, org_id=viewer.org_id, settings=settings)
-        self.catalogue = {f["field"]: f for f in self.fields}
+        self.attribute_types = segments_service.attribute_types(session, org_id=viewer.org_id)
         self.form = form
         self.row_errors: dict[int, str] = {}
         self.errors: dict[str, str] = dict(form.errors) if form else {}
@@ -164,7 +163,7 @@ class Builder:
 
     @property
     def definition(self) -> dict:
-        return _definition(self.mode, self.rows, self.catalogue)
+        return _definition(self.mode, self.rows, self.attribute_types)
 
     def evaluate(self) -> bool:
         """Count and preview the rows; False (with the error by its row) when the definition is refused."""
@@ -187,7 +186,8 @@ class Builder:
 
     def context(self) -> dict[str, Any]:
         rows = self.rows or [{"field": "", "op": "", "value": ""}]
-        return {"builder": self, "rows": rows, "mode": self.mode, "fields": self.fields, "values": self.values,
+        fields = segments_service.fields(self.session, org_id=self.viewer.org_id, settings=self.settings)
+        return {"builder": self, "rows": rows, "mode": self.mode, "fields": fields, "values": self.values,
                 "errors": self.errors, "row_errors": self.row_errors, "segment": self.segment,
                 "count": self.count, "preview": self.preview}  # fmt: skip
 
