@@ -36,6 +36,7 @@ ROUTERS = (
     "patron.notify.api",
     "patron.loyalty.api",
     "patron.surveys.api",
+    "patron.predictions.api",
     "patron.web.pages",
 )
 

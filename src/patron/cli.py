@@ -47,6 +47,11 @@ DOMAIN_COMMANDS = (
     ("patron.notify.cli", "app", "notify"),
 )
 
+#: commands that join another module's group: (module, function, group module, group attribute, command name)
+GROUP_COMMANDS = (
+    ("patron.predictions.cli", "predict", "patron.analytics.cli", "app", "predict"),
+)
+
 
 @org_app.command("create")
 def org_create(name: Annotated[str, typer.Argument(help="Display name; the slug is the lower-cased name.")],
@@ -129,6 +134,14 @@ def _mount_domain_commands() -> None:
 
 
 _mount_domain_commands()
+
+
+def _mount_group_commands() -> None:
+    for module_path, function, group_path, attribute, name in GROUP_COMMANDS:
+        getattr(import_module(group_path), attribute).command(name)(getattr(import_module(module_path), function))
+
+
+_mount_group_commands()
 
 
 def main() -> None:

@@ -180,7 +180,7 @@ class ItemKNNRecommender(_Base):
     [[4, 'stove', 'cf'], [99, 'tent', 'popular']]
     """
 
-    def __init__(self, neighbours: int = 100, batch_size: int = 4096) -> None:
+    def __init__(self, neighbours: int = 50, batch_size: int = 4096) -> None:
         self.neighbours = neighbours
         self.batch_size = batch_size
 
@@ -233,24 +233,39 @@ class ItemKNNRecommender(_Base):
         )
 
     def score_batch(self, rows: np.ndarray, n: int, exclude_seen: bool) -> tuple[np.ndarray, np.ndarray]:
-        """Top-n product columns and scores for known customer rows (-1 / NaN where fewer than n score > 0)."""
-        scores = (self.user_items_[rows] @ self.similarity_).toarray()
+        """Top-n product columns and scores for known customer rows (-1 / NaN where fewer than n score > 0).
+
+        The scores stay sparse: each row's non-zero scores are packed into a dense block only as wide as the
+        longest row (a few hundred candidates rather than every product) before ``argpartition``.
+        """
+        history = self.user_items_[rows]
+        scores = (history @ self.similarity_).tocsr()
         if exclude_seen:
-            seen = self.user_items_[rows]
-            scores[seen.nonzero()] = 0.0
-        take = min(n, scores.shape[1])
-        if take < scores.shape[1]:
-            top = np.argpartition(-scores, take - 1, axis=1)[:, :take]
-        else:
-            top = np.tile(np.arange(scores.shape[1]), (len(rows), 1))
-        top_scores = np.take_along_axis(scores, top, axis=1)
+            scores = scores - scores.multiply(history > 0)
+        scores.eliminate_zeros()
+        counts = np.diff(scores.indptr)
+        width = max(int(counts.max(initial=0)), n)
+        row_of = np.repeat(np.arange(len(rows)), counts)
+        position = np.arange(scores.nnz) - np.repeat(scores.indptr[:-1], counts)
+        values = np.zeros((len(rows), width), dtype=np.float64)
+        columns = np.full((len(rows), width), -1, dtype=np.int64)
+        values[row_of, position] = scores.data
+        columns[row_of, position] = scores.indices
+        take = min(n, width)
+        top = (
+            np.argpartition(-values, take - 1, axis=1)[:, :take]
+            if take < width
+            else np.tile(np.arange(width), (len(rows), 1))
+        )
+        top_scores = np.take_along_axis(values, top, axis=1)
         order = np.argsort(-top_scores, axis=1, kind="stable")
         top = np.take_along_axis(top, order, axis=1)
         top_scores = np.take_along_axis(top_scores, order, axis=1)
+        top_columns = np.take_along_axis(columns, top, axis=1)
         empty = top_scores <= 0
-        top[empty] = -1
+        top_columns[empty] = -1
         top_scores[empty] = np.nan
-        return top, top_scores
+        return top_columns[:, :n], top_scores[:, :n]
 
     def recommend(self, customer_ids: Iterable, n: int = 10, exclude_seen: bool = True) -> pd.DataFrame:
         """The top-``n`` products for each customer.
