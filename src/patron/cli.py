@@ -47,11 +47,6 @@ DOMAIN_COMMANDS = (
     ("patron.notify.cli", "app", "notify"),
 )
 
-#: commands that join another module's group: (module, function, group module, group attribute, command name)
-GROUP_COMMANDS = (
-    ("patron.predictions.cli", "predict", "patron.analytics.cli", "app", "predict"),
-)
-
 
 @org_app.command("create")
 def org_create(name: Annotated[str, typer.Argument(help="Display name; the slug is the lower-cased name.")],
@@ -136,12 +131,17 @@ def _mount_domain_commands() -> None:
 _mount_domain_commands()
 
 
-def _mount_group_commands() -> None:
-    for module_path, function, group_path, attribute, name in GROUP_COMMANDS:
-        getattr(import_module(group_path), attribute).command(name)(getattr(import_module(module_path), function))
+def _mount_analytics_subcommands() -> None:
+    # the analytics library's command group stays free of ORM code; app-backed commands join it here
+    from patron.analytics.cli import app as analytics_app
+    from patron.features.cli import features
+    from patron.predictions.cli import predict
+
+    analytics_app.command("features")(features)
+    analytics_app.command("predict")(predict)
 
 
-_mount_group_commands()
+_mount_analytics_subcommands()
 
 
 def main() -> None:

@@ -6,9 +6,11 @@ words (inbound interactions), up to ``as_of``, and computes per customer:
 - lifetime value, P(alive) and expected purchases over 12 months: BG/NBD + Gamma-Gamma
   (:mod:`patron.analytics.clv`), in weeks;
 - churn risk (no purchase in the next ``horizon_days``) and its three strongest drivers
-  (:mod:`patron.analytics.churn`): trained on the purchase features as they stood one horizon before
-  ``as_of``, tested on the window before that (the summary's hold-out AUC and Brier score, beside a
-  recency-only baseline), then trained again on the latest complete window and applied at ``as_of``;
+  (:mod:`patron.analytics.churn`): purchase features plus the numeric columns of the organisation's
+  feature table (:mod:`patron.features.service`: service, engagement, surveys, age), each as it stood
+  at the cutoff; trained on the window that starts two horizons before ``as_of``, tested on the next
+  one (the summary's hold-out AUC and Brier score, beside a recency-only baseline), then trained again
+  on that latest complete window and applied at ``as_of``;
 - ten recommended products (:mod:`patron.analytics.recommend`): item-item collaborative filtering on
   order lines with a popularity fallback, evaluated by precision@10 and recall@10 on the purchases of the
   last ``horizon_days`` beside the popularity baseline;
@@ -21,6 +23,7 @@ The organisation's rows are replaced in one transaction; the run and its metrics
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
@@ -39,6 +42,7 @@ from patron.analytics.churn import (
 )
 from patron.analytics.clv import BetaGeoModel, GammaGammaModel, customer_lifetime_value
 from patron.analytics.errors import AnalyticsError
+from patron.analytics.features import NUMERIC_FEATURES
 from patron.analytics.recommend import (
     ItemKNNRecommender,
     PopularityRecommender,
@@ -52,6 +56,7 @@ from patron.core import audit
 from patron.core.db import utcnow
 from patron.core.errors import Invalid, NotFound
 from patron.customers import service as customers_service
+from patron.features import service as features_service
 from patron.interactions import service as interactions_service
 from patron.orders import service as orders_service
 from patron.predictions.models import CustomerPrediction, PredictionRun
@@ -81,6 +86,23 @@ FEATURE_LABELS = {
     "spend_90d": "spend in the last 90 days",
     "mean_gap_days": "usual days between orders",
     "overdue_ratio": "time since the last order, in usual gaps",
+    "monetary": "total spend",
+    "avg_order_value": "mean order value",
+    "monetary_90d": "spend in the last 90 days",
+    "basket_size": "items per order",
+    "distinct_products": "different products bought",
+    "channels_used": "sales channels used",
+    "return_rate": "share of orders cancelled or refunded",
+    "events_30d": "device events in the last 30 days",
+    "active_days_30d": "days with device use in the last 30 days",
+    "usage_trend": "device use trend",
+    "days_since_last_event": "days since the last device event",
+    "interactions_90d": "contacts in the last 90 days",
+    "tickets_total": "tickets opened",
+    "tickets_open": "tickets still open",
+    "csat_mean": "mean satisfaction with support",
+    "nps_last": "last NPS answer",
+    "age": "age",
 }
 EXPORT_FIELDS = (
     "clv", "p_alive", "expected_purchases", "churn_risk", "churn_drivers", "recommended_products", "sentiment",
@@ -182,8 +204,29 @@ def _lifetime_value(orders: pd.DataFrame, as_of: pd.Timestamp, rows: dict[int, d
     }
 
 
-def _churn(orders: pd.DataFrame, as_of: pd.Timestamp, horizon_days: int, rows: dict[int, dict]) -> dict:
-    split = time_based_holdout(orders, horizon_days=horizon_days, end=as_of)
+def _features_at(session: Session, org_id: int, orders: pd.DataFrame):
+    """``cutoff -> features`` as they stood at the cutoff: the purchase features of the churn library and
+    the other numeric columns of the organisation's feature table (service, engagement, surveys, age)."""
+
+    def at(cutoff: pd.Timestamp) -> pd.DataFrame:
+        purchases = purchase_features(orders, cutoff=cutoff)
+        table = features_service.build_feature_table(session, org_id=org_id, as_of=cutoff.to_pydatetime())
+        extra = [c for c in NUMERIC_FEATURES if c not in purchases.columns and c in table.columns]
+        return purchases.join(table.set_index("customer_id")[extra].astype(float), how="left")
+
+    return at
+
+
+def _churn(
+    features_at, orders: pd.DataFrame, as_of: pd.Timestamp, horizon_days: int, rows: dict[int, dict]
+) -> dict:
+    split = time_based_holdout(orders, horizon_days=horizon_days, end=as_of, features=features_at)
+    # a column without values (or with one value) in either window teaches nothing and cannot be imputed
+    usable = [
+        c for c in split.X_train.columns
+        if all(frame[c].notna().any() and frame[c].nunique() > 1 for frame in (split.X_train, split.X_test))
+    ]  # fmt: skip
+    split = replace(split, X_train=split.X_train[usable], X_test=split.X_test[usable])
     method = "gbm" if len(split.X_train) >= GBM_MIN_CUSTOMERS else "logistic"
     model = ChurnModel(method=method, random_state=0).fit(split.X_train, split.y_train)
     result = evaluate(
@@ -191,7 +234,7 @@ def _churn(orders: pd.DataFrame, as_of: pd.Timestamp, horizon_days: int, rows: d
         baseline=recency_baseline(split.X_train, split.y_train, split.X_test),
     )  # fmt: skip
     latest = ChurnModel(method=method, random_state=0).fit(split.X_test, split.y_test)
-    now = purchase_features(orders, cutoff=as_of)
+    now = features_at(as_of)[usable]
     risk = latest.predict_risk(now)
     drivers = latest.explain(now, top=TOP_DRIVERS)
     by_customer: dict[int, list[dict]] = {}
@@ -221,6 +264,7 @@ def _churn(orders: pd.DataFrame, as_of: pd.Timestamp, horizon_days: int, rows: d
         "baseline_brier": result.baseline_brier,
         "log_loss": result.log_loss,
         "churn_rate": result.churn_rate,
+        "features": usable,
     }
 
 
@@ -306,7 +350,8 @@ def run_predictions(
     empty = {"skipped": "no orders up to as_of"}
     if len(orders):
         _section("clv", summary, lambda: _lifetime_value(orders, cut, rows))
-        _section("churn", summary, lambda: _churn(orders, cut, horizon_days, rows))
+        features_at = _features_at(session, org_id, orders)
+        _section("churn", summary, lambda: _churn(features_at, orders, cut, horizon_days, rows))
     else:
         summary["clv"] = summary["churn"] = empty
     if texts:
