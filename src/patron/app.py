@@ -37,6 +37,7 @@ ROUTERS = (
     "patron.loyalty.api",
     "patron.segments.api",
     "patron.surveys.api",
+    "patron.predictions.api",
     "patron.web.pages",
 )
 

@@ -136,8 +136,10 @@ def _mount_analytics_subcommands() -> None:
     # the analytics library's command group stays free of ORM code; app-backed commands join it here
     from patron.analytics.cli import app as analytics_app
     from patron.features.cli import features
+    from patron.predictions.cli import predict
 
     analytics_app.command("features")(features)
+    analytics_app.command("predict")(predict)
 
 
 _mount_analytics_subcommands()

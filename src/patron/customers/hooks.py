@@ -35,6 +35,7 @@ CUSTOMER_HOOK_MODULES: tuple[str, ...] = (
     "patron.notify.service",
     "patron.loyalty.service",
     "patron.segments.service",
+    "patron.predictions.service",
 )
 
 

@@ -28,6 +28,13 @@ def _as_of(text: str | None) -> datetime | None:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
+def _check_out(out: Path) -> None:
+    """Refuse an output path that cannot be a file before any work is done."""
+    blocked = next((p for p in out.parents if p.exists() and not p.is_dir()), None)
+    if blocked is not None:
+        raise Invalid(f"Cannot write {out}: {blocked} is a file.", field="out")
+
+
 def _open_events(use_events: bool):
     """A read-only connection to the event store, or None when there is none (or it is not wanted)."""
     if not use_events:
@@ -40,7 +47,7 @@ def _open_events(use_events: bool):
         return None
     try:
         return duckdb.connect(path, read_only=True)
-    except duckdb.IOException:
+    except (duckdb.IOException, duckdb.ConnectionException):
         raise Conflict(
             "The event store is in use by another process (patron serve or patron ingest); "
             "stop it, or leave device usage out with --no-events."
@@ -76,24 +83,27 @@ def features(
     from patron.features import service as features_service
 
     moment = _as_of(as_of)
-    store = _open_events(events)
-    with (
-        closing(store) if store is not None else nullcontext(),
-        cli_session(label="cli:analytics features") as session,
-    ):
+    _check_out(out)
+    with cli_session(label="cli:analytics features") as session:
         organisation = accounts_service.get_organisation_by_slug_or_raise(session, slug=org)
         session.info["actor"] = Actor(org_id=organisation.id, label="cli:analytics features")
+        store = _open_events(events)
         console.print(
             f"building features of {organisation.slug} as of {(moment or datetime.now(UTC)):%Y-%m-%d %H:%M} UTC"
+            + (
+                ""
+                if store is not None
+                else " (no device usage: " + ("no event store)" if events else "--no-events)")
+            ),
+            soft_wrap=True,
         )
-        frame = features_service.build_feature_table(
-            session,
-            org_id=organisation.id,
-            as_of=moment,
-            events_store=store,
-            progress=lambda message: console.print(f"  {message}", soft_wrap=True),
-        )
-    if store is None and events:
-        console.print("  no event store: device usage features are 0")
+        with closing(store) if store is not None else nullcontext():
+            frame = features_service.build_feature_table(
+                session,
+                org_id=organisation.id,
+                as_of=moment,
+                events_store=store,
+                progress=lambda message: console.print(f"  {message}", soft_wrap=True),
+            )
     features_service.write_feature_table(frame, out)
     console.print(f"wrote {out} ({len(frame):,} customers, {frame.shape[1] - 1} features)", soft_wrap=True)

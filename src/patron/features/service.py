@@ -14,6 +14,7 @@ ORM object per row. Every query filters on ``org_id``; erased and merged custome
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -254,14 +255,15 @@ def feature_table_path(settings: Settings, org_id: int) -> Path:
 
 def write_feature_table(frame: pd.DataFrame, path: Path) -> Path:
     """Write the feature table to Parquet atomically (a temporary file renamed into place)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), partial)
+        os.replace(partial, path)
     except OSError as exc:
-        partial.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            partial.unlink(missing_ok=True)
         raise Invalid(f"Cannot write {path}: {exc.strerror or exc}.", field="out") from None
-    os.replace(partial, path)
     return path
 
 

@@ -24,6 +24,7 @@ JOBS: tuple[tuple[str, str], ...] = (
     ("survey-waves", "patron.surveys.service:open_due_waves"),
     ("segment-refresh", "patron.segments.service:refresh_due_segments"),
     ("segment-ml-nightly", "patron.segments.ml:run_nightly_segmentations"),
+    ("nightly-predictions", "patron.predictions.service:run_due_predictions"),
 )
 
 

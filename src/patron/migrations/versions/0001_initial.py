@@ -2,7 +2,7 @@
 
 Revision ID: 0001_initial
 Revises:
-Create Date: 2026-11-23 18:31:22.172135
+Create Date: 2026-11-23 19:02:40.478755
 """
 
 from alembic import op
@@ -118,6 +118,27 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("pipelines", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_pipelines_org_id"), ["org_id"], unique=False)
+
+    op.create_table(
+        "prediction_runs",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("as_of", patron.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("started_at", patron.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("finished_at", patron.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("customers", sa.Integer(), nullable=False),
+        sa.Column("summary", sa.JSON(), nullable=False),
+        sa.Column("trigger", sa.String(length=20), nullable=False),
+        sa.Column("org_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["org_id"],
+            ["organisations.id"],
+            name=op.f("fk_prediction_runs_org_id_organisations"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_prediction_runs")),
+    )
+    with op.batch_alter_table("prediction_runs", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_prediction_runs_org_id"), ["org_id"], unique=False)
 
     op.create_table(
         "product_categories",
@@ -560,6 +581,39 @@ def upgrade() -> None:
             "ix_consent_records_customer_channel", ["customer_id", "channel", "recorded_at"], unique=False
         )
         batch_op.create_index(batch_op.f("ix_consent_records_org_id"), ["org_id"], unique=False)
+
+    op.create_table(
+        "customer_predictions",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("customer_id", sa.Integer(), nullable=False),
+        sa.Column("clv", sa.Float(), nullable=True),
+        sa.Column("p_alive", sa.Float(), nullable=True),
+        sa.Column("expected_purchases", sa.Float(), nullable=True),
+        sa.Column("churn_risk", sa.Float(), nullable=True),
+        sa.Column("churn_drivers", sa.JSON(), nullable=False),
+        sa.Column("recommended_products", sa.JSON(), nullable=False),
+        sa.Column("sentiment", sa.Float(), nullable=True),
+        sa.Column("sentiment_trend", sa.String(length=10), nullable=True),
+        sa.Column("sentiment_history", sa.JSON(), nullable=False),
+        sa.Column("computed_at", patron.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("org_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["customer_id"],
+            ["customers.id"],
+            name=op.f("fk_customer_predictions_customer_id_customers"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["org_id"],
+            ["organisations.id"],
+            name=op.f("fk_customer_predictions_org_id_organisations"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_customer_predictions")),
+        sa.UniqueConstraint("org_id", "customer_id", name="uq_customer_predictions_org_customer"),
+    )
+    with op.batch_alter_table("customer_predictions", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_customer_predictions_org_id"), ["org_id"], unique=False)
 
     op.create_table(
         "customer_signals",
@@ -1867,6 +1921,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_customer_signals_org_id"))
 
     op.drop_table("customer_signals")
+    with op.batch_alter_table("customer_predictions", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_customer_predictions_org_id"))
+
+    op.drop_table("customer_predictions")
     with op.batch_alter_table("consent_records", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_consent_records_org_id"))
         batch_op.drop_index("ix_consent_records_customer_channel")
@@ -1936,6 +1994,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_product_categories_org_id"))
 
     op.drop_table("product_categories")
+    with op.batch_alter_table("prediction_runs", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_prediction_runs_org_id"))
+
+    op.drop_table("prediction_runs")
     with op.batch_alter_table("pipelines", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_pipelines_org_id"))
 
