@@ -60,6 +60,39 @@ def test_each_condition_kind_picks_the_planted_customers(client, tenant, people)
         assert created(post(client, tenant, f"{SEGMENTS}/count", body))["count"] == len(expected), definition
 
 
+def test_prediction_conditions(client, db, tenant, people):
+    from patron.core.db import session_scope
+    from patron.predictions.models import CustomerPrediction
+
+    with session_scope(db) as session:  # derived rows, written in bulk by a predictions run
+        session.add_all([
+            CustomerPrediction(org_id=tenant.org_id, customer_id=people.ana, clv=512.0, p_alive=0.31, churn_risk=0.82,
+                               sentiment_trend="falling"),
+            CustomerPrediction(org_id=tenant.org_id, customer_id=people.ben, clv=48.5, p_alive=0.97, churn_risk=0.12,
+                               sentiment_trend="rising"),
+        ])  # fmt: skip
+    for definition, expected in (
+        (cond("prediction.churn_risk", "gte", 0.5), ("ana",)),
+        (cond("prediction.clv", "lt", 100), ("ben",)),
+        (cond("prediction.churn_risk", "not_set"), ("cleo",)),
+        (cond("prediction.sentiment_trend", "eq", "falling"), ("ana",)),
+        (cond("prediction.sentiment_trend", "ne", "falling"), ("ben", "cleo")),
+    ):
+        preview = created(post(client, tenant, f"{SEGMENTS}/preview", {"definition": wrap(definition)}))
+        assert sorted(m["customer_id"] for m in preview["members"]) == people.ids(*expected), definition
+    bad = post(
+        client, tenant, f"{SEGMENTS}/count", {"definition": wrap(cond("prediction.lifetime", "gt", 1))}
+    )
+    assert bad.status_code == 422 and bad.json()["field"] == "definition.all[0].field"
+    trend = post(
+        client,
+        tenant,
+        f"{SEGMENTS}/count",
+        {"definition": wrap(cond("prediction.sentiment_trend", "eq", "up"))},
+    )
+    assert trend.status_code == 422 and trend.json()["field"] == "definition.all[0].value"
+
+
 def test_owner_condition(client, tenant, people):
     body = {"definition": {"all": [cond("owner_id", "eq", tenant.user_id)]}}
     assert created(post(client, tenant, f"{SEGMENTS}/preview", body))["members"] == [

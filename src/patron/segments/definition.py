@@ -22,13 +22,16 @@ field                                 operators                        value
                                                                        the customer was last seen
 ``feature.<name>``                    eq ne lt lte gt gte              number (feature table)
                                       is_set not_set
-``prediction.<name>``                 same as features                 number (latest predictions)
+``prediction.<name>``                 eq ne lt lte gt gte is_set ...   the latest predictions: clv,
+                                                                       p_alive, expected_purchases,
+                                                                       churn_risk, sentiment (numbers),
+                                                                       sentiment_trend (a choice)
 ====================================  ===============================  ========================
 
 :func:`parse_definition` checks a definition and returns a tree of :class:`Condition` and
 :class:`Group`; every error is an :class:`~patron.core.errors.Invalid` naming the path at fault,
-e.g. ``definition.all[1].field``. Conditions on profile fields, consents and devices are compiled to
-SQL; those on features and predictions are evaluated on a DataFrame (see :mod:`.evaluate`).
+e.g. ``definition.all[1].field``. Conditions on profile fields, consents, devices and predictions are
+compiled to SQL; those on features are evaluated on a DataFrame (see :mod:`.evaluate`).
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ from typing import Any
 from patron.core.errors import Invalid
 from patron.customers.models import CONSENT_CHANNELS, EDUCATION_LEVELS, GENDERS, INCOME_BANDS
 from patron.devices.models import DEVICE_TYPES
+from patron.predictions.models import SENTIMENT_TRENDS
 
 MAX_DEPTH = 3
 MAX_CONDITIONS = 50
@@ -69,6 +73,15 @@ PROFILE_FIELDS: dict[str, tuple[str, tuple[str, ...] | None]] = {
     "tags": ("tag", None),
     "owner_id": ("owner", None),
 }
+#: the latest predictions of each customer (the ``customer_predictions`` row), compiled to SQL like the profile
+PREDICTION_FIELDS: dict[str, tuple[str, tuple[str, ...] | None]] = {
+    "clv": ("number", None),
+    "p_alive": ("number", None),
+    "expected_purchases": ("number", None),
+    "churn_risk": ("number", None),
+    "sentiment": ("number", None),
+    "sentiment_trend": ("choice", SENTIMENT_TRENDS),
+}
 OPS_BY_TYPE: dict[str, tuple[str, ...]] = {
     "choice": CHOICE_OPS,
     "text": CHOICE_OPS,
@@ -82,7 +95,6 @@ OPS_BY_TYPE: dict[str, tuple[str, ...]] = {
     "boolean": ("eq", "ne", "is_set", "not_set"),
     "attr_date": ("eq", "ne", "lt", "lte", "gt", "gte", "is_set", "not_set"),
 }
-FRAME_PREFIXES = ("feature.", "prediction.")
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,59}$")
 #: value type of a custom attribute of each declared type
 ATTRIBUTE_VALUE_TYPES = {"string": "text", "number": "number", "integer": "number", "boolean": "boolean",
@@ -91,8 +103,8 @@ ATTRIBUTE_VALUE_TYPES = {"string": "text", "number": "number", "integer": "numbe
 
 @dataclass(frozen=True)
 class Condition:
-    """One checked condition. ``source`` is ``sql`` (profile, consent, device) or ``frame`` (features,
-    predictions); ``type`` is the value type that decides how it is compiled."""
+    """One checked condition. ``source`` is ``sql`` (profile, consent, device, predictions) or ``frame``
+    (features); ``type`` is the value type that decides how it is compiled."""
 
     field: str
     op: str
@@ -135,10 +147,15 @@ def _field_type(field: Any, path: str, attribute_types: dict[str, str]) -> tuple
         return "last_seen", "sql", None
     if prefix == "attribute" and name in attribute_types:
         return ATTRIBUTE_VALUE_TYPES[attribute_types[name]], "sql", None
-    if prefix in ("feature", "prediction") and NAME_RE.match(name):
+    if prefix == "prediction" and name in PREDICTION_FIELDS:
+        kind, choices = PREDICTION_FIELDS[name]
+        return kind, "sql", choices
+    if prefix == "feature" and NAME_RE.match(name):
         return "number", "frame", None
     if prefix == "attribute":
         raise _fail(path, f"there is no custom attribute '{name[:60]}'.")
+    if prefix == "prediction":
+        raise _fail(path, f"there is no prediction '{name[:60]}'; use one of {', '.join(PREDICTION_FIELDS)}.")
     raise _fail(path, f"unknown field '{str(field)[:80]}'; see the segment field list.")
 
 
@@ -255,7 +272,7 @@ def parse_definition(data: Any, *, attribute_types: dict[str, str], path: str = 
 
 def field_catalogue(attribute_types: dict[str, str], frame_columns: dict[str, list[str]]) -> list[dict]:
     """Every field a definition can use now, with its operators (for the builder page and the API):
-    ``frame_columns`` maps ``feature``/``prediction`` to the columns available."""
+    ``frame_columns`` maps ``feature`` to the columns available."""
     fields = [{"field": name, "type": kind, "ops": list(OPS_BY_TYPE[kind]), "choices": list(choices or ())}
               for name, (kind, choices) in PROFILE_FIELDS.items()]  # fmt: skip
     fields += [{"field": f"attribute.{key}", "type": ATTRIBUTE_VALUE_TYPES[kind],
@@ -268,6 +285,8 @@ def field_catalogue(attribute_types: dict[str, str], frame_columns: dict[str, li
     fields.append(
         {"field": "device.last_seen_days", "type": "last_seen", "ops": list(LAST_SEEN_OPS), "choices": []}
     )
+    fields += [{"field": f"prediction.{name}", "type": kind, "ops": list(OPS_BY_TYPE[kind]),
+                "choices": list(choices or ())} for name, (kind, choices) in PREDICTION_FIELDS.items()]  # fmt: skip
     for prefix, columns in frame_columns.items():
         fields += [{"field": f"{prefix}.{c}", "type": "number", "ops": list(NUMBER_OPS), "choices": []}
                    for c in columns]  # fmt: skip

@@ -1,13 +1,13 @@
 """Evaluating a parsed definition: SQL where the data is in the database, pandas where it is a table.
 
-Conditions on profile fields, tags, custom attributes, consents and devices become one SQL ``WHERE``
-over the organisation's active customers (neither erased nor merged away). Conditions on features or
-predictions are evaluated on their DataFrame (one row per ``customer_id``). A group whose conditions
+Conditions on profile fields, tags, custom attributes, consents, devices and predictions become one SQL
+``WHERE`` over the organisation's active customers (neither erased nor merged away). Conditions on features
+are evaluated on the feature table (a DataFrame, one row per ``customer_id``). A group whose conditions
 are all SQL is one query; a group that mixes the two evaluates each SQL part as one query, each table
 part in pandas, and combines the customer-id sets (intersection for ``all``, union for ``any``).
 
-This module reads the customer, consent and device tables directly (read-only): a segment count must
-be one query over all of them, which no per-customer service function can give.
+This module reads the customer, consent, device and prediction tables directly (read-only): a segment count
+must be one query over all of them, which no per-customer service function can give.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from patron.core.db import utcnow
 from patron.core.errors import Invalid
 from patron.customers.models import ConsentRecord, Customer, CustomerTag
 from patron.devices.models import Device
+from patron.predictions.models import CustomerPrediction
 from patron.segments.definition import Condition, Group
 
 #: ``prefix -> loader()`` giving a DataFrame indexed by customer id (or None when there is none yet)
@@ -125,8 +126,21 @@ def _device(condition: Condition, org_id: int, now: datetime):
     return flipped[op]
 
 
+def _prediction(condition: Condition, org_id: int):
+    column = getattr(CustomerPrediction, condition.field.partition(".")[2])
+    latest = (
+        select(column)
+        .where(CustomerPrediction.customer_id == Customer.id, CustomerPrediction.org_id == org_id)
+        .correlate(Customer)
+        .scalar_subquery()
+    )
+    return _compare(latest, condition.op, condition.value)
+
+
 def sql_condition(condition: Condition, *, org_id: int, now: datetime):
     prefix = condition.field.partition(".")[0]
+    if prefix == "prediction":
+        return _prediction(condition, org_id)
     if prefix == "attribute":
         return _attribute(condition)
     if prefix == "consent":
@@ -152,7 +166,7 @@ def _frame_mask(condition: Condition, frame: pd.DataFrame) -> pd.Series:
 
 
 class Evaluator:
-    """Evaluates definitions of one organisation; tables (features, predictions) load once, when first
+    """Evaluates definitions of one organisation; the feature table loads once, when first
     needed."""
 
     def __init__(self, session: Session, *, org_id: int, loaders: dict[str, FrameLoader],

@@ -9,7 +9,7 @@ Seams for other capabilities:
 * :func:`current_segments` ``(session, *, org_id, customer_ids) -> dict[int, list[(id, name)]]`` - the
   segments each customer is in now, for many customers in one query: the rules engine's
   ``customer.segments contains <id or name>`` condition looks up a whole batch of events at once with it.
-* :func:`frame_loaders` - where feature (and prediction) conditions get their tables.
+* :func:`frame_loaders` - where feature conditions get their table.
 
 Membership history: a refresh closes the rows of customers who left (``left_at``) and opens new rows
 for those who joined, so re-joining gives a second row; each refresh also writes a size snapshot.
@@ -87,7 +87,7 @@ def attribute_types(session: Session, *, org_id: int) -> dict[str, str]:
     return {d.key: d.type for d in list_attribute_definitions(session, org_id=org_id)}
 
 
-# --- tables for feature and prediction conditions ------------------------------------------------------
+# --- the table of feature conditions ------------------------------------------------------------------
 
 
 def feature_table(session: Session, *, org_id: int, settings: Settings) -> pd.DataFrame | None:
@@ -104,7 +104,7 @@ def feature_table(session: Session, *, org_id: int, settings: Settings) -> pd.Da
 
 
 def frame_loaders(session: Session, *, org_id: int, settings: Settings) -> dict[str, FrameLoader]:
-    """``prefix -> loader`` of the tables that ``feature.*`` (and ``prediction.*``) conditions read."""
+    """``prefix -> loader`` of the tables that ``feature.*`` conditions read."""
 
     def features() -> pd.DataFrame | None:
         table = feature_table(session, org_id=org_id, settings=settings)
