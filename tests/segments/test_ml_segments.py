@@ -63,7 +63,7 @@ def members_of(client, tenant, segment_id) -> list[int]:
     return [m["customer_id"] for m in response.json()["items"]]
 
 
-def test_an_ml_run_recovers_the_planted_groups(client, tenant, planted):
+def test_an_ml_run_recovers_the_planted_groups(client, tenant, other_tenant, make_tenant, planted):
     run = created(post(client, tenant, f"{SEGMENTS}/ml-runs", {"k_min": 2, "k_max": 6}))
     assert run["k"] == 3 and run["criterion"] == "silhouette" and run["n_customers"] == 3 * PER_GROUP
     scores = {s["k"]: s["silhouette"] for s in run["scores"]}
@@ -84,6 +84,10 @@ def test_an_ml_run_recovers_the_planted_groups(client, tenant, planted):
     assert loyal["archetype"] == "communication" and loyal["playbook"]
     assert loyal["z"]["recency_days"] < 0 < loyal["z"]["frequency"]
     assert client.get(f"{SEGMENTS}/ml-runs/{run['id']}", headers=tenant.headers).json()["k"] == 3
+    assert client.get(f"{SEGMENTS}/ml-runs/{run['id']}", headers=other_tenant.headers).status_code == 404
+    viewer = make_tenant("Acme", role="viewer")
+    assert client.get(f"{SEGMENTS}/ml-runs/{run['id']}", headers=viewer.headers).status_code == 200
+    assert post(client, viewer, f"{SEGMENTS}/ml-runs", {}).status_code == 403
 
     # a second run retires the first run's segments: their memberships close, their history stays
     second = created(post(client, tenant, f"{SEGMENTS}/ml-runs", {"k_min": 2, "k_max": 4}))

@@ -8,6 +8,7 @@ import io
 
 from sqlalchemy import func, select
 
+from patron.core.audit import AuditEntry
 from patron.segments.models import Segment, SegmentMembership
 from tests.segments.conftest import SEGMENTS, created, post
 
@@ -111,7 +112,7 @@ def set_tags(client, tenant, customer_id, tags):
     assert response.status_code == 200, response.text
 
 
-def test_refresh_keeps_a_history_of_leaving_and_joining_again(client, tenant, people):
+def test_refresh_keeps_a_history_of_leaving_and_joining_again(client, db, tenant, people):
     segment = created(
         post(client, tenant, SEGMENTS, {"name": "VIPs", "definition": wrap(cond("tags", "contains", "vip"))})
     )
@@ -135,6 +136,9 @@ def test_refresh_keeps_a_history_of_leaving_and_joining_again(client, tenant, pe
     assert exported.status_code == 200 and exported.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(exported.text)))
     assert [(int(r["customer_id"]), r["name"]) for r in rows] == [(people.ana, "Ana"), (people.cleo, "Cleo")]
+    with db() as session:
+        logged = session.scalars(select(AuditEntry).where(AuditEntry.entity == "segment_members")).all()
+    assert [(e.action, e.entity_id, e.after["size"]) for e in logged] == [("export", str(segment["id"]), 2)]
 
 
 def test_changing_the_definition_applies_it_and_renaming_checks_the_name(client, tenant, people):

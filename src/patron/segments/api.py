@@ -172,9 +172,10 @@ def _csv_cell(value: object) -> str:
 def export_members(
     segment_id: int, request: Request, principal: Allowed("segments.read"), session: SessionDep
 ):
-    """customer_id, name, joined_at of every current member, in customer id order."""
+    """customer_id, name, joined_at of every current member, in customer id order. Recorded in the audit log."""
     principal.require("customers.export")
     segment = segments_service.get_segment_or_raise(session, org_id=principal.org_id, segment_id=segment_id)
+    segments_service.do_record_member_export(session, segment=segment)
     factory, segment_id, org_id = request.app.state.sessionmaker, segment.id, principal.org_id
 
     def stream() -> Iterator[str]:

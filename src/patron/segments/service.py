@@ -334,6 +334,12 @@ def iter_member_rows(session: Session, *, segment: Segment, batch_size: int = 10
         last = ids[-1]
 
 
+def do_record_member_export(session: Session, *, segment: Segment) -> None:
+    """An export of the member list leaves the system with personal data: audited like a customer export."""
+    audit.record(session, action="export", entity="segment_members", entity_id=segment.id, org_id=segment.org_id,
+                 after={"format": "csv", "size": segment.size})  # fmt: skip
+
+
 def list_history(
     session: Session, *, segment: Segment, customer_id: int | None = None, limit: int = 50, offset: int = 0
 ) -> tuple[list[SegmentMembership], int]:
