@@ -57,6 +57,20 @@ def test_the_builder_works_without_javascript(browser, people):  # noqa: F811
     assert refreshed.status_code == 303
 
 
+def test_a_segment_with_nested_groups_is_not_opened_in_the_builder(browser, client, tenant, people):  # noqa: F811
+    nested = {
+        "any": [
+            {"field": "city", "op": "is_set"},
+            {"all": [{"field": "tags", "op": "contains", "value": "vip"}]},
+        ]
+    }
+    segment = created(post(client, tenant, SEGMENTS, {"name": "Nested", "definition": nested}))
+    for response in (browser.get(f"/segments/{segment['id']}/edit", follow_redirects=False),
+                     browser.post(f"/segments/{segment['id']}/edit", rows(("city", "is_set", ""), action="save", name="Flat"))):  # fmt: skip
+        assert response.status_code == 303 and response.headers["location"] == f"/segments/{segment['id']}"
+    assert client.get(f"{SEGMENTS}/{segment['id']}", headers=tenant.headers).json()["definition"] == nested
+
+
 def test_the_live_count_answers_json_and_names_the_row(browser, people):  # noqa: F811
     good = browser.post("/segments/count", rows(("income_band", "in", "high, middle")))
     assert good.status_code == 200 and good.json()["count"] == 2

@@ -28,7 +28,7 @@ router = APIRouter()
 
 PAGE = 50
 MAX_ROWS = 20
-PATH_RE_PREFIX = "definition."
+DEFINITION_PATH = "definition."
 
 
 # --- small charts (inline SVG, drawn here) -----------------------------------------------------------
@@ -61,8 +61,14 @@ def z_bars(z: dict[str, float], *, limit: float = 3.0) -> list[dict[str, Any]]:
 # --- the builder's rows <-> a definition -------------------------------------------------------------
 
 
+def is_flat(definition: dict) -> bool:
+    """Whether the builder can show a definition: one group of plain conditions (no nested groups)."""
+    items = next(iter(definition.values()), []) if len(definition) == 1 else [None]
+    return all(isinstance(item, dict) and "field" in item for item in items)
+
+
 def _rows_of(definition: dict) -> tuple[str, list[dict[str, str]]]:
-    """The builder's mode and rows of a stored flat definition (nested groups are shown as JSON)."""
+    """The builder's mode and rows of a flat stored definition (see :func:`is_flat`)."""
     mode = "any" if "any" in definition else "all"
     rows = []
     for item in definition.get(mode, []):
@@ -133,7 +139,7 @@ def _row_error(exc: PatronError, mode: str, rows: list[dict[str, str]]) -> tuple
     """The row a definition error is about (by its path, e.g. ``definition.all[1].value``), and the message."""
     path = exc.field or ""
     detail = exc.detail.split(": ", 1)[1] if ": " in exc.detail and path else exc.detail
-    prefix = f"{PATH_RE_PREFIX}{mode}["
+    prefix = f"{DEFINITION_PATH}{mode}["
     if path.startswith(prefix):
         index = int(path[len(prefix) :].split("]", 1)[0])
         filled = [i for i, row in enumerate(rows) if row["field"]]
@@ -226,8 +232,7 @@ def _builder_post(request: Request, session, viewer, settings, form: FormInput, 
                     flash=f"Segment '{saved.name}' saved: {saved.size} members.",
                 )
             builder.errors.update(form.errors)
-        status = 422
-        return render(request, "segments/builder.html", builder.context(), status_code=status)
+        return render(request, "segments/builder.html", builder.context(), status_code=422)
     if any(row["field"] for row in builder.rows):
         builder.evaluate()
     return render(request, "segments/builder.html", builder.context())
@@ -327,10 +332,22 @@ def segment_page(
     })  # fmt: skip
 
 
+def _not_editable(request: Request, segment) -> Response:
+    reason = (
+        "an ML segment's members come from its run"
+        if segment.kind != "rule"
+        else ("its conditions have nested groups, which the builder cannot show; change it through the API")
+    )
+    return redirect(request, f"/segments/{segment.id}", flash=f"This segment cannot be edited here: {reason}.",
+                    kind="error")  # fmt: skip
+
+
 @router.get("/segments/{segment_id}/edit")
 def segment_edit(request: Request, segment_id: int, viewer: Permitted("segments.write"), session: SessionDep,
                  settings: SettingsDep) -> Response:  # fmt: skip
     segment = segments_service.get_segment_or_raise(session, org_id=viewer.org_id, segment_id=segment_id)
+    if segment.kind != "rule" or not is_flat(segment.definition):
+        return _not_editable(request, segment)
     builder = Builder(session, viewer, settings, segment=segment)
     builder.evaluate()
     return render(request, "segments/builder.html", builder.context())
@@ -340,6 +357,8 @@ def segment_edit(request: Request, segment_id: int, viewer: Permitted("segments.
 def segment_edit_post(request: Request, segment_id: int, viewer: Permitted("segments.write"), form: CsrfForm,
                       session: SessionDep, settings: SettingsDep) -> Response:  # fmt: skip
     segment = segments_service.get_segment_or_raise(session, org_id=viewer.org_id, segment_id=segment_id)
+    if segment.kind != "rule" or not is_flat(segment.definition):
+        return _not_editable(request, segment)
     return _builder_post(request, session, viewer, settings, form, segment=segment)
 
 
