@@ -19,6 +19,8 @@ def test_the_live_count_follows_the_conditions(live_app, page):  # noqa: F811
     expect(count).to_have_text("—")
 
     page.fill("#f-field-0", "created_at")
+    # only the operators a date takes are offered
+    expect(page.locator("#f-op-0 option:not([disabled])")).to_have_count(4)
     page.select_option("#f-op-0", "within_days")
     page.fill("#f-value-0", "1")
     expect(count).to_have_text("3")  # the three customers seeded a moment ago

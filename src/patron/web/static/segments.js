@@ -66,6 +66,26 @@
     timer = window.setTimeout(count, 250);
   }
 
+  /* Offer only the operators the typed field takes (the server checks them anyway). */
+  var catalogue = {};
+  var data = document.getElementById("segment-field-ops");
+  if (data) {
+    JSON.parse(data.textContent).forEach(function (f) { catalogue[f.field] = f.ops; });
+  }
+  function fitOperators(row) {
+    var field = row.querySelector("input[name=field]");
+    var select = row.querySelector("select[name=op]");
+    var ops = catalogue[field.value.trim()];
+    Array.prototype.forEach.call(select.options, function (option) {
+      option.disabled = !!ops && ops.indexOf(option.value) < 0;
+    });
+    if (ops && ops.indexOf(select.value) < 0) { select.value = ops[0]; }
+  }
+  form.querySelectorAll("[data-row]").forEach(fitOperators);
+  form.addEventListener("input", function (event) {
+    if (event.target.matches("input[name=field]")) { fitOperators(event.target.closest("[data-row]")); }
+  });
+
   form.addEventListener("input", later);
   form.addEventListener("change", later);
 })();
