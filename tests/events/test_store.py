@@ -96,3 +96,31 @@ def test_the_duplicate_index_is_exact_behind_its_filter_as_it_grows():
     assert found[:5000].all()
     assert not found[5000:].any()  # filter false positives are settled by the sorted runs
     assert 0 < index._maybe(fresh).mean() < 0.05  # the filter lets through only a few new keys
+
+
+def test_the_store_knows_which_customers_have_events_so_timeline_reads_skip_the_others(tmp_path):
+    from patron.events import queries
+
+    path = str(tmp_path / "events.duckdb")
+    store = EventStore(path)
+    store.append(_batch(["a", "b"], org_id=1, customer_id=7))
+    store.append(_batch(["c"], org_id=1, customer_id=None))  # about a device only
+    store.append(_batch(["d"], org_id=2, customer_id=8))
+
+    def has(org_id, customer_id):
+        return store.may_have_customer_events(org_id=org_id, customer_id=customer_id)
+
+    assert has(1, 7) and has(2, 8)
+    assert not has(1, 8) and not has(2, 7) and not has(1, 9)  # the same id in another organisation is not mixed up
+    assert queries.timeline_events(store, org_id=1, customer_id=8, before=None, limit=10) == []
+    assert len(queries.timeline_events(store, org_id=1, customer_id=7, before=None, limit=10)) == 2
+
+    assert store.reassign_customer(org_id=1, from_customer_id=7, to_customer_id=9) == 2  # a merge moves them
+    assert has(1, 9)
+    assert len(queries.timeline_events(store, org_id=1, customer_id=9, before=None, limit=10)) == 2
+    store.close()
+
+    store = EventStore(path)  # learnt again from the stored rows when the store opens
+    assert has(1, 9) and has(2, 8)
+    assert not has(1, 7)
+    store.close()

@@ -24,6 +24,7 @@ import duckdb
 import numpy as np
 import orjson
 import pyarrow as pa
+import pyarrow.compute as pc
 
 SCHEMA = (
     """CREATE TABLE IF NOT EXISTS events (
@@ -383,6 +384,11 @@ class EventStore:
         self._next_dead = int(self._conn.execute("SELECT coalesce(max(id), 0) + 1 FROM dead_letters").fetchone()[0])
         hashes = self._conn.execute("SELECT hash(org_id, id) AS h FROM events").fetchnumpy()["h"]
         self._index = KeyIndex(np.asarray(hashes, dtype=np.uint64))
+        subjects = self._conn.execute(
+            "SELECT DISTINCT (org_id::UBIGINT << 32) | customer_id::UBIGINT AS k FROM events "
+            "WHERE customer_id IS NOT NULL"
+        ).fetchnumpy()["k"]
+        self._customers = KeyIndex(np.asarray(subjects, dtype=np.uint64))
         self._closed = False
 
     # --- lifecycle ------------------------------------------------------------------------------
@@ -437,7 +443,31 @@ class EventStore:
                 conn.unregister("incoming_events")
             self._next_seq += kept
             self._index.add(hashes[keep])
+            self._note_customers(table)
         return Appended(batch, keep, seq_start)
+
+    @staticmethod
+    def _customer_keys(org_ids: np.ndarray, customer_ids: np.ndarray) -> np.ndarray:
+        return (org_ids.astype(np.uint64) << np.uint64(32)) | customer_ids.astype(np.uint64)
+
+    def _note_customers(self, table: pa.Table) -> None:
+        """Remember which customers the stored rows belong to (under the write lock)."""
+        customers = table.column("customer_id")
+        if customers.null_count == len(customers):
+            return
+        valid = pc.is_valid(customers)
+        keys = np.unique(
+            self._customer_keys(
+                table.column("org_id").filter(valid).to_numpy(), customers.filter(valid).to_numpy()
+            )
+        )
+        self._customers.add(keys[~self._customers.contains(keys)])
+
+    def may_have_customer_events(self, *, org_id: int, customer_id: int) -> bool:
+        """False when the store has certainly never held an event of the customer: a read of their events
+        can then skip the query. True may be stale after a deletion (the query then finds nothing)."""
+        key = self._customer_keys(np.array([org_id]), np.array([customer_id]))
+        return bool(self._customers.contains(key)[0])
 
     def _new_rows(self, batch: EventBatch) -> tuple[np.ndarray, np.ndarray]:
         """Which rows of the batch (registered as ``incoming_events``) are not stored yet (first
@@ -561,6 +591,8 @@ class EventStore:
                 "UPDATE events SET customer_id = ? WHERE org_id = ? AND customer_id = ?",
                 [to_customer_id, org_id, from_customer_id],
             )
+            if count:
+                self._customers.add(self._customer_keys(np.array([org_id]), np.array([to_customer_id])))
         return int(count)
 
     # --- reading --------------------------------------------------------------------------------

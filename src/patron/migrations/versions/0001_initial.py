@@ -2,7 +2,7 @@
 
 Revision ID: 0001_initial
 Revises:
-Create Date: 2026-11-23 19:02:40.478755
+Create Date: 2026-11-23 19:31:44.860335
 """
 
 from alembic import op
@@ -49,9 +49,6 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_attribute_definitions")),
         sa.UniqueConstraint("org_id", "key", name="uq_attribute_definitions_org_key"),
     )
-    with op.batch_alter_table("attribute_definitions", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_attribute_definitions_org_id"), ["org_id"], unique=False)
-
     op.create_table(
         "audit_log",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -97,9 +94,6 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_notify_channel_policies")),
         sa.UniqueConstraint("org_id", "channel", name="uq_notify_channel_policies_org_channel"),
     )
-    with op.batch_alter_table("notify_channel_policies", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_notify_channel_policies_org_id"), ["org_id"], unique=False)
-
     op.create_table(
         "pipelines",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -163,7 +157,6 @@ def upgrade() -> None:
         sa.UniqueConstraint("org_id", "name", name="uq_product_categories_org_name"),
     )
     with op.batch_alter_table("product_categories", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_product_categories_org_id"), ["org_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_product_categories_parent_id"), ["parent_id"], unique=False)
 
     op.create_table(
@@ -188,9 +181,6 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_sla_policies")),
         sa.UniqueConstraint("org_id", "priority", name="uq_sla_policies_org_priority"),
     )
-    with op.batch_alter_table("sla_policies", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_sla_policies_org_id"), ["org_id"], unique=False)
-
     op.create_table(
         "users",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -309,7 +299,6 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("customers", schema=None) as batch_op:
         batch_op.create_index("ix_customers_org_email", ["org_id", "email"], unique=False)
-        batch_op.create_index(batch_op.f("ix_customers_org_id"), ["org_id"], unique=False)
         batch_op.create_index(
             "ix_customers_org_last_first", ["org_id", "last_name", "first_name"], unique=False
         )
@@ -395,9 +384,6 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_notify_suppressions")),
         sa.UniqueConstraint("org_id", "kind", "value", name="uq_notify_suppressions_org_kind_value"),
     )
-    with op.batch_alter_table("notify_suppressions", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_notify_suppressions_org_id"), ["org_id"], unique=False)
-
     op.create_table(
         "pipeline_stages",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -457,7 +443,6 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("products", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_products_category_id"), ["category_id"], unique=False)
-        batch_op.create_index(batch_op.f("ix_products_org_id"), ["org_id"], unique=False)
 
     op.create_table(
         "rules",
@@ -481,9 +466,6 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_rules")),
         sa.UniqueConstraint("org_id", "name", name="uq_rules_org_name"),
     )
-    with op.batch_alter_table("rules", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_rules_org_id"), ["org_id"], unique=False)
-
     op.create_table(
         "segment_runs",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -612,9 +594,6 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_customer_predictions")),
         sa.UniqueConstraint("org_id", "customer_id", name="uq_customer_predictions_org_customer"),
     )
-    with op.batch_alter_table("customer_predictions", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_customer_predictions_org_id"), ["org_id"], unique=False)
-
     op.create_table(
         "customer_signals",
         sa.Column("customer_id", sa.Integer(), nullable=False),
@@ -667,7 +646,6 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("customer_id", "tag", name=op.f("pk_customer_tags")),
     )
     with op.batch_alter_table("customer_tags", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_customer_tags_org_id"), ["org_id"], unique=False)
         batch_op.create_index("ix_customer_tags_org_tag", ["org_id", "tag"], unique=False)
 
     op.create_table(
@@ -709,7 +687,6 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("devices", schema=None) as batch_op:
         batch_op.create_index("ix_devices_org_customer", ["org_id", "customer_id"], unique=False)
-        batch_op.create_index(batch_op.f("ix_devices_org_id"), ["org_id"], unique=False)
 
     op.create_table(
         "identities",
@@ -736,7 +713,6 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("identities", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_identities_customer_id"), ["customer_id"], unique=False)
-        batch_op.create_index(batch_op.f("ix_identities_org_id"), ["org_id"], unique=False)
 
     op.create_table(
         "interactions",
@@ -773,7 +749,6 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("interactions", schema=None) as batch_op:
         batch_op.create_index("ix_interactions_customer_time", ["customer_id", "occurred_at"], unique=False)
-        batch_op.create_index(batch_op.f("ix_interactions_org_id"), ["org_id"], unique=False)
         batch_op.create_index(
             "ix_interactions_org_user_time", ["org_id", "user_id", "occurred_at"], unique=False
         )
@@ -835,9 +810,6 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_loyalty_points_balances")),
         sa.UniqueConstraint("org_id", "customer_id", name="uq_loyalty_points_balances_org_customer"),
     )
-    with op.batch_alter_table("loyalty_points_balances", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_loyalty_points_balances_org_id"), ["org_id"], unique=False)
-
     op.create_table(
         "loyalty_points_entries",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -878,7 +850,6 @@ def upgrade() -> None:
         batch_op.create_index(
             "ix_loyalty_points_entries_org_customer", ["org_id", "customer_id", "id"], unique=False
         )
-        batch_op.create_index(batch_op.f("ix_loyalty_points_entries_org_id"), ["org_id"], unique=False)
 
     op.create_table(
         "notify_customer_links",
@@ -963,7 +934,6 @@ def upgrade() -> None:
     with op.batch_alter_table("notify_messages", schema=None) as batch_op:
         batch_op.create_index("ix_notify_messages_org_campaign", ["org_id", "campaign_id"], unique=False)
         batch_op.create_index("ix_notify_messages_org_customer", ["org_id", "customer_id"], unique=False)
-        batch_op.create_index(batch_op.f("ix_notify_messages_org_id"), ["org_id"], unique=False)
         batch_op.create_index("ix_notify_messages_status_due", ["status", "next_attempt_at"], unique=False)
 
     op.create_table(
@@ -996,7 +966,6 @@ def upgrade() -> None:
         batch_op.create_index(
             batch_op.f("ix_notify_push_subscriptions_customer_id"), ["customer_id"], unique=False
         )
-        batch_op.create_index(batch_op.f("ix_notify_push_subscriptions_org_id"), ["org_id"], unique=False)
 
     op.create_table(
         "orders",
@@ -1031,7 +1000,6 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("orders", schema=None) as batch_op:
         batch_op.create_index("ix_orders_customer_time", ["customer_id", "ordered_at"], unique=False)
-        batch_op.create_index(batch_op.f("ix_orders_org_id"), ["org_id"], unique=False)
         batch_op.create_index("ix_orders_org_time", ["org_id", "ordered_at"], unique=False)
 
     op.create_table(
@@ -1117,9 +1085,6 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_segments")),
         sa.UniqueConstraint("org_id", "name", name="uq_segments_org_name"),
     )
-    with op.batch_alter_table("segments", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_segments_org_id"), ["org_id"], unique=False)
-
     op.create_table(
         "survey_waves",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -1196,7 +1161,6 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("tickets", schema=None) as batch_op:
         batch_op.create_index("ix_tickets_customer", ["customer_id"], unique=False)
-        batch_op.create_index(batch_op.f("ix_tickets_org_id"), ["org_id"], unique=False)
         batch_op.create_index(
             "ix_tickets_org_status_priority", ["org_id", "status", "priority"], unique=False
         )
@@ -1283,7 +1247,6 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("deals", schema=None) as batch_op:
         batch_op.create_index("ix_deals_customer", ["customer_id"], unique=False)
-        batch_op.create_index(batch_op.f("ix_deals_org_id"), ["org_id"], unique=False)
         batch_op.create_index("ix_deals_org_stage", ["org_id", "stage_id"], unique=False)
 
     op.create_table(
@@ -1459,7 +1422,6 @@ def upgrade() -> None:
         batch_op.create_index(
             "ix_segment_memberships_customer", ["org_id", "customer_id", "left_at"], unique=False
         )
-        batch_op.create_index(batch_op.f("ix_segment_memberships_org_id"), ["org_id"], unique=False)
         batch_op.create_index(
             "ix_segment_memberships_segment_open", ["segment_id", "left_at", "customer_id"], unique=False
         )
@@ -1703,7 +1665,6 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("tasks", schema=None) as batch_op:
         batch_op.create_index("ix_tasks_org_assignee_due", ["org_id", "assignee_id", "due_at"], unique=False)
-        batch_op.create_index(batch_op.f("ix_tasks_org_id"), ["org_id"], unique=False)
 
     op.create_table(
         "triggers",
@@ -1746,7 +1707,6 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("triggers", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_triggers_customer_id"), ["customer_id"], unique=False)
-        batch_op.create_index(batch_op.f("ix_triggers_org_id"), ["org_id"], unique=False)
         batch_op.create_index(
             "ix_triggers_org_name_consumed", ["org_id", "name", "consumed_at"], unique=False
         )
@@ -1758,12 +1718,10 @@ def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
     with op.batch_alter_table("triggers", schema=None) as batch_op:
         batch_op.drop_index("ix_triggers_org_name_consumed")
-        batch_op.drop_index(batch_op.f("ix_triggers_org_id"))
         batch_op.drop_index(batch_op.f("ix_triggers_customer_id"))
 
     op.drop_table("triggers")
     with op.batch_alter_table("tasks", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_tasks_org_id"))
         batch_op.drop_index("ix_tasks_org_assignee_due")
 
     op.drop_table("tasks")
@@ -1798,7 +1756,6 @@ def downgrade() -> None:
     op.drop_table("segment_size_snapshots")
     with op.batch_alter_table("segment_memberships", schema=None) as batch_op:
         batch_op.drop_index("ix_segment_memberships_segment_open")
-        batch_op.drop_index(batch_op.f("ix_segment_memberships_org_id"))
         batch_op.drop_index("ix_segment_memberships_customer")
 
     op.drop_table("segment_memberships")
@@ -1827,7 +1784,6 @@ def downgrade() -> None:
     op.drop_table("device_bindings")
     with op.batch_alter_table("deals", schema=None) as batch_op:
         batch_op.drop_index("ix_deals_org_stage")
-        batch_op.drop_index(batch_op.f("ix_deals_org_id"))
         batch_op.drop_index("ix_deals_customer")
 
     op.drop_table("deals")
@@ -1838,7 +1794,6 @@ def downgrade() -> None:
     op.drop_table("timeline_entries")
     with op.batch_alter_table("tickets", schema=None) as batch_op:
         batch_op.drop_index("ix_tickets_org_status_priority")
-        batch_op.drop_index(batch_op.f("ix_tickets_org_id"))
         batch_op.drop_index("ix_tickets_customer")
 
     op.drop_table("tickets")
@@ -1847,9 +1802,6 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_survey_waves_org_id"))
 
     op.drop_table("survey_waves")
-    with op.batch_alter_table("segments", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_segments_org_id"))
-
     op.drop_table("segments")
     with op.batch_alter_table("rule_states", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_rule_states_org_id"))
@@ -1862,18 +1814,15 @@ def downgrade() -> None:
     op.drop_table("places")
     with op.batch_alter_table("orders", schema=None) as batch_op:
         batch_op.drop_index("ix_orders_org_time")
-        batch_op.drop_index(batch_op.f("ix_orders_org_id"))
         batch_op.drop_index("ix_orders_customer_time")
 
     op.drop_table("orders")
     with op.batch_alter_table("notify_push_subscriptions", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_notify_push_subscriptions_org_id"))
         batch_op.drop_index(batch_op.f("ix_notify_push_subscriptions_customer_id"))
 
     op.drop_table("notify_push_subscriptions")
     with op.batch_alter_table("notify_messages", schema=None) as batch_op:
         batch_op.drop_index("ix_notify_messages_status_due")
-        batch_op.drop_index(batch_op.f("ix_notify_messages_org_id"))
         batch_op.drop_index("ix_notify_messages_org_customer")
         batch_op.drop_index("ix_notify_messages_org_campaign")
 
@@ -1884,13 +1833,9 @@ def downgrade() -> None:
 
     op.drop_table("notify_customer_links")
     with op.batch_alter_table("loyalty_points_entries", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_loyalty_points_entries_org_id"))
         batch_op.drop_index("ix_loyalty_points_entries_org_customer")
 
     op.drop_table("loyalty_points_entries")
-    with op.batch_alter_table("loyalty_points_balances", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_loyalty_points_balances_org_id"))
-
     op.drop_table("loyalty_points_balances")
     with op.batch_alter_table("leads", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_leads_org_id"))
@@ -1898,32 +1843,25 @@ def downgrade() -> None:
     op.drop_table("leads")
     with op.batch_alter_table("interactions", schema=None) as batch_op:
         batch_op.drop_index("ix_interactions_org_user_time")
-        batch_op.drop_index(batch_op.f("ix_interactions_org_id"))
         batch_op.drop_index("ix_interactions_customer_time")
 
     op.drop_table("interactions")
     with op.batch_alter_table("identities", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_identities_org_id"))
         batch_op.drop_index(batch_op.f("ix_identities_customer_id"))
 
     op.drop_table("identities")
     with op.batch_alter_table("devices", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_devices_org_id"))
         batch_op.drop_index("ix_devices_org_customer")
 
     op.drop_table("devices")
     with op.batch_alter_table("customer_tags", schema=None) as batch_op:
         batch_op.drop_index("ix_customer_tags_org_tag")
-        batch_op.drop_index(batch_op.f("ix_customer_tags_org_id"))
 
     op.drop_table("customer_tags")
     with op.batch_alter_table("customer_signals", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_customer_signals_org_id"))
 
     op.drop_table("customer_signals")
-    with op.batch_alter_table("customer_predictions", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_customer_predictions_org_id"))
-
     op.drop_table("customer_predictions")
     with op.batch_alter_table("consent_records", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_consent_records_org_id"))
@@ -1938,12 +1876,8 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_segment_runs_org_id"))
 
     op.drop_table("segment_runs")
-    with op.batch_alter_table("rules", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_rules_org_id"))
-
     op.drop_table("rules")
     with op.batch_alter_table("products", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_products_org_id"))
         batch_op.drop_index(batch_op.f("ix_products_category_id"))
 
     op.drop_table("products")
@@ -1952,9 +1886,6 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_pipeline_stages_org_id"))
 
     op.drop_table("pipeline_stages")
-    with op.batch_alter_table("notify_suppressions", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_notify_suppressions_org_id"))
-
     op.drop_table("notify_suppressions")
     with op.batch_alter_table("notifications", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_notifications_user_id"))
@@ -1968,7 +1899,6 @@ def downgrade() -> None:
     with op.batch_alter_table("customers", schema=None) as batch_op:
         batch_op.drop_index("ix_customers_org_phone")
         batch_op.drop_index("ix_customers_org_last_first")
-        batch_op.drop_index(batch_op.f("ix_customers_org_id"))
         batch_op.drop_index("ix_customers_org_email")
 
     op.drop_table("customers")
@@ -1985,13 +1915,9 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_users_org_id"))
 
     op.drop_table("users")
-    with op.batch_alter_table("sla_policies", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_sla_policies_org_id"))
-
     op.drop_table("sla_policies")
     with op.batch_alter_table("product_categories", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_product_categories_parent_id"))
-        batch_op.drop_index(batch_op.f("ix_product_categories_org_id"))
 
     op.drop_table("product_categories")
     with op.batch_alter_table("prediction_runs", schema=None) as batch_op:
@@ -2002,18 +1928,12 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_pipelines_org_id"))
 
     op.drop_table("pipelines")
-    with op.batch_alter_table("notify_channel_policies", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_notify_channel_policies_org_id"))
-
     op.drop_table("notify_channel_policies")
     with op.batch_alter_table("audit_log", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_audit_log_org_id"))
         batch_op.drop_index(batch_op.f("ix_audit_log_at"))
 
     op.drop_table("audit_log")
-    with op.batch_alter_table("attribute_definitions", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_attribute_definitions_org_id"))
-
     op.drop_table("attribute_definitions")
     op.drop_table("organisations")
     # ### end Alembic commands ###
