@@ -11,8 +11,10 @@ from patron.interactions import models as interactions_models  # noqa: F401
 from patron.loyalty import models as loyalty_models  # noqa: F401
 from patron.notify import models as notify_models  # noqa: F401
 from patron.orders import models as orders_models  # noqa: F401
+from patron.predictions import models as predictions_models  # noqa: F401
 from patron.rules import models as rules_models  # noqa: F401
 from patron.sales import models as sales_models  # noqa: F401
+from patron.segments import models as segments_models  # noqa: F401
 from patron.surveys import models as surveys_models  # noqa: F401
 from patron.tickets import models as tickets_models  # noqa: F401
 

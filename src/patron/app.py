@@ -35,8 +35,10 @@ ROUTERS = (
     "patron.rules.api",
     "patron.notify.api",
     "patron.loyalty.api",
+    "patron.segments.api",
     "patron.surveys.api",
     "patron.contests.api",
+    "patron.predictions.api",
     "patron.web.pages",
 )
 

@@ -36,6 +36,8 @@ CUSTOMER_HOOK_MODULES: tuple[str, ...] = (
     "patron.loyalty.service",
     "patron.contests.service",
     "patron.features.privacy",
+    "patron.segments.service",
+    "patron.predictions.service",
 )
 
 

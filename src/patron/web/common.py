@@ -493,6 +493,7 @@ NAVIGATION = (
     NavItem("Surveys", "/surveys", "star", ("surveys.read",)),
     NavItem("Loyalty", "/loyalty", "tag", ("loyalty.read",)),
     NavItem("Contests", "/contests", "tag", ("contests.read",), ("/games",)),
+    NavItem("Segments", "/segments", "users", ("segments.read",)),
     NavItem("Activity", "/activity", "chart", ("activity.read",)),
     NavItem("Admin", "/admin", "shield", ("users.manage", "api_keys.manage", "audit.read")),
 )

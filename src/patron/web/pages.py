@@ -18,6 +18,7 @@ from patron.web import (
     loyalty_pages,
     order_pages,
     sales_pages,
+    segment_pages,
     survey_pages,
     ticket_pages,
 )
@@ -36,5 +37,6 @@ for module in (auth_pages, dashboard_pages, customer_pages, ticket_pages, sales_
                survey_pages,
                loyalty_pages,
                contest_pages,
+               survey_pages, segment_pages,
                admin_pages):
     router.include_router(module.router)
