@@ -333,8 +333,9 @@ def run_predictions(
     organisation's rows with them. Returns the run, whose ``summary`` holds each model's hold-out metrics
     (or why it was skipped)."""
     as_of = _check_run(as_of, horizon_days)
-    run = PredictionRun(org_id=org_id, as_of=as_of, started_at=utcnow(), trigger=trigger)
-    session.add(run)
+    # reads first, writes last: on SQLite the first write takes the database's write lock, which must not
+    # be held while the models fit
+    started_at = utcnow()
     cut = pd.Timestamp(as_of).tz_convert("UTC").tz_localize(None)
     orders = pd.DataFrame(orders_service.purchase_history(session, org_id=org_id, until=as_of),
                           columns=["customer_id", "ordered_at", "total"])  # fmt: skip
@@ -367,6 +368,8 @@ def run_predictions(
     else:
         summary["recommendations"] = {"skipped": "no order lines with catalogue products up to as_of"}
 
+    run = PredictionRun(org_id=org_id, as_of=as_of, started_at=started_at, trigger=trigger)
+    session.add(run)
     session.execute(delete(CustomerPrediction).where(CustomerPrediction.org_id == org_id))
     computed_at = utcnow()
     records = [
