@@ -26,7 +26,7 @@ def count(db, model) -> int:
         return session.scalar(select(func.count()).select_from(model))
 
 
-def test_a_run_recovers_the_planted_structure(client, tenant, shop):
+def test_a_run_recovers_the_planted_structure(client, tenant, shop, db):
     response = run(client, tenant)
     assert response.status_code == 200, response.text
     body = response.json()
@@ -67,6 +67,14 @@ def test_a_run_recovers_the_planted_structure(client, tenant, shop):
             hits += first["product_id"] in own - shop.bought[customer_id]
             tried += 1
     assert tried >= 20 and hits / tried > 0.8, (hits, tried)
+    # the seam campaign templates use: the same products, by name, best first
+    customer_id = shop.customers[0]
+    named = [p["name"] for p in predictions(client, tenant, customer_id).json()["recommended_products"]]
+    with db() as session:
+        seam = predictions_service.recommended_products(session, org_id=tenant.org_id, customer_id=customer_id)
+        assert predictions_service.recommended_products(session, org_id=tenant.org_id + 1000,
+                                                        customer_id=customer_id) == []  # fmt: skip
+    assert seam == named and len(seam) == 10
 
 
 def test_sentiment_trends_follow_the_texts(client, tenant, shop):

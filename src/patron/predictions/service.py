@@ -154,6 +154,15 @@ def recommended_with_names(session: Session, *, org_id: int, prediction: Custome
     ]
 
 
+def recommended_products(session: Session, *, org_id: int, customer_id: int) -> list[str]:
+    """Names of the products recommended to the customer by the latest run, best first; empty when the
+    customer has no prediction yet (the seam campaign templates use for ``recommended_products``)."""
+    prediction = get_prediction(session, org_id=org_id, customer_id=customer_id)
+    if prediction is None:
+        return []
+    return [item["name"] for item in recommended_with_names(session, org_id=org_id, prediction=prediction)]
+
+
 # --- the run ----------------------------------------------------------------------------------------------
 
 

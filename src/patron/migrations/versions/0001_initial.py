@@ -2,7 +2,7 @@
 
 Revision ID: 0001_initial
 Revises:
-Create Date: 2026-11-23 19:45:42.545931
+Create Date: 2026-11-23 19:54:21.569892
 """
 
 from alembic import op
