@@ -239,5 +239,15 @@ def main() -> None:
         bench_churn(int(20_000 * scale))
 
 
+#: the sections bench/analytics.py runs after its feature pipeline, sized by its ``--scale``
+SECTIONS = [
+    ("clv", lambda args: bench_clv([int(100_000 * args.scale), int(1_000_000 * args.scale)])),
+    ("clustering", lambda args: bench_clustering(int(1_000_000 * args.scale), 20)),
+    ("mcdm", lambda args: bench_mcdm(10_000, 10)),
+    ("recommendations", lambda args: bench_recommendations(int(1_000_000 * args.scale), 5_000, 20)),
+    ("churn", lambda args: bench_churn(int(20_000 * args.scale))),
+]
+
+
 if __name__ == "__main__":
     main()
