@@ -35,6 +35,7 @@ ROUTERS = (
     "patron.rules.api",
     "patron.notify.api",
     "patron.loyalty.api",
+    "patron.campaigns.api",
     "patron.surveys.api",
     "patron.web.pages",
 )

@@ -34,6 +34,7 @@ CUSTOMER_HOOK_MODULES: tuple[str, ...] = (
     "patron.surveys.service",
     "patron.notify.service",
     "patron.loyalty.service",
+    "patron.campaigns.privacy",
 )
 
 

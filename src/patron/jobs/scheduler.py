@@ -22,6 +22,7 @@ JOBS: tuple[tuple[str, str], ...] = (
     ("sla-breaches", "patron.tickets.service:detect_sla_breaches"),
     ("task-reminders", "patron.sales.service:send_due_reminders"),
     ("survey-waves", "patron.surveys.service:open_due_waves"),
+    ("campaigns", "patron.campaigns.sending:run_due_campaigns"),
 )
 
 

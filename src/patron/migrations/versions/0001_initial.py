@@ -2,7 +2,7 @@
 
 Revision ID: 0001_initial
 Revises:
-Create Date: 2026-11-23 17:06:11.072803
+Create Date: 2026-11-23 18:32:55.645342
 """
 
 from alembic import op
@@ -246,6 +246,51 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_api_keys_org_id"), ["org_id"], unique=False)
 
     op.create_table(
+        "campaigns",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("name", sa.String(length=120), nullable=False),
+        sa.Column("description", sa.Text(), nullable=False),
+        sa.Column("kind", sa.String(length=10), nullable=False),
+        sa.Column("status", sa.String(length=10), nullable=False),
+        sa.Column("channels", sa.JSON(), nullable=False),
+        sa.Column("audience", sa.JSON(), nullable=False),
+        sa.Column("timezone", sa.String(length=64), nullable=False),
+        sa.Column("send_at", patron.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("recurrence", sa.JSON(), nullable=True),
+        sa.Column("trigger", sa.JSON(), nullable=True),
+        sa.Column("conversion", sa.JSON(), nullable=False),
+        sa.Column("budget", sa.Numeric(precision=14, scale=4), nullable=True),
+        sa.Column("costs", sa.JSON(), nullable=False),
+        sa.Column("spent", sa.Numeric(precision=14, scale=4), nullable=False),
+        sa.Column("holdout_percent", sa.Integer(), nullable=False),
+        sa.Column("next_run_at", patron.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("last_run_at", patron.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("launched_at", patron.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("stop_reason", sa.String(length=60), nullable=True),
+        sa.Column("created_by_id", sa.Integer(), nullable=True),
+        sa.Column("created_at", patron.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", patron.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("org_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["created_by_id"],
+            ["users.id"],
+            name=op.f("fk_campaigns_created_by_id_users"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["org_id"],
+            ["organisations.id"],
+            name=op.f("fk_campaigns_org_id_organisations"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_campaigns")),
+        sa.UniqueConstraint("org_id", "name", name="uq_campaigns_org_name"),
+    )
+    with op.batch_alter_table("campaigns", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_campaigns_org_id"), ["org_id"], unique=False)
+        batch_op.create_index("ix_campaigns_status_next_run", ["status", "next_run_at"], unique=False)
+
+    op.create_table(
         "customers",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("first_name", sa.String(length=100), nullable=False),
@@ -487,6 +532,35 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("surveys", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_surveys_org_id"), ["org_id"], unique=False)
+
+    op.create_table(
+        "campaign_variants",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("campaign_id", sa.Integer(), nullable=False),
+        sa.Column("name", sa.String(length=40), nullable=False),
+        sa.Column("weight", sa.Integer(), nullable=False),
+        sa.Column("subject", sa.String(length=200), nullable=False),
+        sa.Column("body", sa.Text(), nullable=False),
+        sa.Column("position", sa.Integer(), nullable=False),
+        sa.Column("org_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["campaign_id"],
+            ["campaigns.id"],
+            name=op.f("fk_campaign_variants_campaign_id_campaigns"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["org_id"],
+            ["organisations.id"],
+            name=op.f("fk_campaign_variants_org_id_organisations"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_campaign_variants")),
+        sa.UniqueConstraint("campaign_id", "name", name="uq_campaign_variants_campaign_name"),
+    )
+    with op.batch_alter_table("campaign_variants", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_campaign_variants_campaign_id"), ["campaign_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_campaign_variants_org_id"), ["org_id"], unique=False)
 
     op.create_table(
         "consent_records",
@@ -1116,6 +1190,62 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_timeline_entries_org_id"), ["org_id"], unique=False)
 
     op.create_table(
+        "campaign_recipients",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("campaign_id", sa.Integer(), nullable=False),
+        sa.Column("customer_id", sa.Integer(), nullable=False),
+        sa.Column("occurrence", sa.String(length=40), nullable=False),
+        sa.Column("variant_id", sa.Integer(), nullable=True),
+        sa.Column("holdout", sa.Boolean(), nullable=False),
+        sa.Column("channel", sa.String(length=10), nullable=True),
+        sa.Column("message_id", sa.Integer(), nullable=True),
+        sa.Column("skipped", sa.String(length=20), nullable=True),
+        sa.Column("cost", sa.Numeric(precision=14, scale=4), nullable=False),
+        sa.Column("assigned_at", patron.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("org_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["campaign_id"],
+            ["campaigns.id"],
+            name=op.f("fk_campaign_recipients_campaign_id_campaigns"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["customer_id"],
+            ["customers.id"],
+            name=op.f("fk_campaign_recipients_customer_id_customers"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["message_id"],
+            ["notify_messages.id"],
+            name=op.f("fk_campaign_recipients_message_id_notify_messages"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["org_id"],
+            ["organisations.id"],
+            name=op.f("fk_campaign_recipients_org_id_organisations"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["variant_id"],
+            ["campaign_variants.id"],
+            name=op.f("fk_campaign_recipients_variant_id_campaign_variants"),
+            ondelete="SET NULL",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_campaign_recipients")),
+        sa.UniqueConstraint(
+            "campaign_id", "customer_id", "occurrence", name="uq_campaign_recipients_occurrence"
+        ),
+    )
+    with op.batch_alter_table("campaign_recipients", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_campaign_recipients_campaign_customer", ["campaign_id", "customer_id"], unique=False
+        )
+        batch_op.create_index(batch_op.f("ix_campaign_recipients_customer_id"), ["customer_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_campaign_recipients_org_id"), ["org_id"], unique=False)
+
+    op.create_table(
         "deals",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("title", sa.String(length=200), nullable=False),
@@ -1433,6 +1563,59 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_ticket_events_ticket_id"), ["ticket_id"], unique=False)
 
     op.create_table(
+        "campaign_conversions",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("campaign_id", sa.Integer(), nullable=False),
+        sa.Column("recipient_id", sa.Integer(), nullable=False),
+        sa.Column("customer_id", sa.Integer(), nullable=False),
+        sa.Column("variant_id", sa.Integer(), nullable=True),
+        sa.Column("holdout", sa.Boolean(), nullable=False),
+        sa.Column("kind", sa.String(length=10), nullable=False),
+        sa.Column("source_id", sa.String(length=60), nullable=False),
+        sa.Column("value", sa.Numeric(precision=14, scale=4), nullable=False),
+        sa.Column("converted_at", patron.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("message_id", sa.Integer(), nullable=True),
+        sa.Column("org_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["campaign_id"],
+            ["campaigns.id"],
+            name=op.f("fk_campaign_conversions_campaign_id_campaigns"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["customer_id"],
+            ["customers.id"],
+            name=op.f("fk_campaign_conversions_customer_id_customers"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["org_id"],
+            ["organisations.id"],
+            name=op.f("fk_campaign_conversions_org_id_organisations"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["recipient_id"],
+            ["campaign_recipients.id"],
+            name=op.f("fk_campaign_conversions_recipient_id_campaign_recipients"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_campaign_conversions")),
+        sa.UniqueConstraint("campaign_id", "kind", "source_id", name="uq_campaign_conversions_source"),
+    )
+    with op.batch_alter_table("campaign_conversions", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_campaign_conversions_campaign_customer", ["campaign_id", "customer_id"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_campaign_conversions_customer_id"), ["customer_id"], unique=False
+        )
+        batch_op.create_index(batch_op.f("ix_campaign_conversions_org_id"), ["org_id"], unique=False)
+        batch_op.create_index(
+            batch_op.f("ix_campaign_conversions_recipient_id"), ["recipient_id"], unique=False
+        )
+
+    op.create_table(
         "survey_responses",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("survey_id", sa.Integer(), nullable=False),
@@ -1588,6 +1771,13 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_survey_responses_customer_id"))
 
     op.drop_table("survey_responses")
+    with op.batch_alter_table("campaign_conversions", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_campaign_conversions_recipient_id"))
+        batch_op.drop_index(batch_op.f("ix_campaign_conversions_org_id"))
+        batch_op.drop_index(batch_op.f("ix_campaign_conversions_customer_id"))
+        batch_op.drop_index("ix_campaign_conversions_campaign_customer")
+
+    op.drop_table("campaign_conversions")
     with op.batch_alter_table("ticket_events", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_ticket_events_ticket_id"))
         batch_op.drop_index(batch_op.f("ix_ticket_events_org_id"))
@@ -1634,6 +1824,12 @@ def downgrade() -> None:
         batch_op.drop_index("ix_deals_customer")
 
     op.drop_table("deals")
+    with op.batch_alter_table("campaign_recipients", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_campaign_recipients_org_id"))
+        batch_op.drop_index(batch_op.f("ix_campaign_recipients_customer_id"))
+        batch_op.drop_index("ix_campaign_recipients_campaign_customer")
+
+    op.drop_table("campaign_recipients")
     with op.batch_alter_table("timeline_entries", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_timeline_entries_org_id"))
         batch_op.drop_index("ix_timeline_customer_time")
@@ -1725,6 +1921,11 @@ def downgrade() -> None:
         batch_op.drop_index("ix_consent_records_customer_channel")
 
     op.drop_table("consent_records")
+    with op.batch_alter_table("campaign_variants", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_campaign_variants_org_id"))
+        batch_op.drop_index(batch_op.f("ix_campaign_variants_campaign_id"))
+
+    op.drop_table("campaign_variants")
     with op.batch_alter_table("surveys", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_surveys_org_id"))
 
@@ -1763,6 +1964,11 @@ def downgrade() -> None:
         batch_op.drop_index("ix_customers_org_email")
 
     op.drop_table("customers")
+    with op.batch_alter_table("campaigns", schema=None) as batch_op:
+        batch_op.drop_index("ix_campaigns_status_next_run")
+        batch_op.drop_index(batch_op.f("ix_campaigns_org_id"))
+
+    op.drop_table("campaigns")
     with op.batch_alter_table("api_keys", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_api_keys_org_id"))
 
