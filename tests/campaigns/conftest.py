@@ -9,6 +9,7 @@ import pytest
 
 from tests.notify.conftest import grant, make_customer, smtp_server  # noqa: F401 - fixtures re-used
 from tests.rules.conftest import engine, make_rule, new_device, send, triggers  # noqa: F401 - fixtures re-used
+from tests.web.conftest import browser  # noqa: F401 - fixture re-used
 
 CAMPAIGNS = "/api/v1/campaigns"
 

@@ -491,6 +491,7 @@ NAVIGATION = (
     NavItem("Devices", "/devices", "device", ("devices.read",)),
     NavItem("Rules", "/rules", "alert", ("rules.read",)),
     NavItem("Surveys", "/surveys", "star", ("surveys.read",)),
+    NavItem("Campaigns", "/campaigns", "mail", ("campaigns.read",)),
     NavItem("Activity", "/activity", "chart", ("activity.read",)),
     NavItem("Admin", "/admin", "shield", ("users.manage", "api_keys.manage", "audit.read")),
 )
