@@ -28,7 +28,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from patron.campaigns import audience as audience_module
@@ -39,7 +39,7 @@ from patron.campaigns.service import list_variants
 from patron.core import audit
 from patron.core.db import utcnow
 from patron.core.errors import Conflict
-from patron.notify import service as notify_service
+from patron.notify import bulk as notify_bulk
 from patron.rules import service as rules_service
 from patron.rules import trigger_reads
 
@@ -108,12 +108,15 @@ def run_occurrence(
     costs = {ch: Decimal(str(amount)) for ch, amount in (campaign.costs or {}).items()}
     spent = Decimal(campaign.spent or 0)
     for customers in audience_module.customers_by_id(session, org_id=campaign.org_id, customer_ids=todo):
+        recipients: list[dict[str, Any]] = []
+        outgoing: list[notify_bulk.Outgoing] = []
         for customer in customers:
             variant = assign(campaign.id, customer.id, campaign.holdout_percent, variants)
-            recipient = CampaignRecipient(org_id=campaign.org_id, campaign_id=campaign.id, customer_id=customer.id,
-                                          occurrence=occurrence, variant_id=variant.id if variant else None,
-                                          holdout=variant is None, assigned_at=now, cost=Decimal("0"))  # fmt: skip
-            session.add(recipient)
+            recipient = {"org_id": campaign.org_id, "campaign_id": campaign.id, "customer_id": customer.id,
+                         "occurrence": occurrence, "variant_id": variant.id if variant else None,
+                         "holdout": variant is None, "assigned_at": now, "cost": Decimal("0"), "channel": None,
+                         "message_id": None, "skipped": None}  # fmt: skip
+            recipients.append(recipient)
             outcome.assigned += 1
             if variant is None:
                 outcome.held_out += 1
@@ -121,12 +124,12 @@ def run_occurrence(
             channel = channels.get(customer.id)
             cost = costs.get(channel or "", Decimal("0"))
             if channel is None:
-                recipient.skipped = "no_consent"
+                recipient["skipped"] = "no_consent"
             elif outcome.budget_stop or (campaign.budget is not None and spent + cost > campaign.budget):
-                recipient.skipped = "budget"
+                recipient["skipped"] = "budget"
                 outcome.budget_stop = True
-            if recipient.skipped:
-                outcome.skip(recipient.skipped)
+            if recipient["skipped"]:
+                outcome.skip(recipient["skipped"])
                 continue
             i = position[variant.id]
             context = personalise.build_context(session, org_id=campaign.org_id, customer=customer,
@@ -137,18 +140,23 @@ def run_occurrence(
                 body = templates.render(variant.body, context, field=f"variants[{i}].body")
             except Exception:
                 log.info("campaign %s: template failed for customer %s", campaign.id, customer.id)
-                recipient.skipped = "template"
+                recipient["skipped"] = "template"
                 outcome.skip("template")
                 continue
-            message = notify_service.enqueue(
-                session, org_id=campaign.org_id, customer_id=customer.id, channel=channel, subject=subject,
-                body=body, campaign_id=campaign.id, purpose="marketing",
-                idempotency_key=f"campaign:{campaign.id}:{occurrence}:{customer.id}",
-            )  # fmt: skip
-            recipient.channel, recipient.message_id, recipient.cost = channel, message.id, cost
+            key = f"campaign:{campaign.id}:{occurrence}:{customer.id}"
+            outgoing.append(notify_bulk.Outgoing(customer_id=customer.id, channel=channel, subject=subject, body=body,
+                                                 idempotency_key=key))  # fmt: skip
+            recipient.update(channel=channel, cost=cost, message_id=key)
             spent += cost
             outcome.queued += 1
-        session.flush()
+        ids = notify_bulk.enqueue_many(
+            session, org_id=campaign.org_id, messages=outgoing, campaign_id=campaign.id
+        )
+        for recipient in recipients:
+            if recipient["message_id"] is not None:
+                recipient["message_id"] = ids[recipient["message_id"]]
+        if recipients:
+            session.execute(insert(CampaignRecipient), recipients)
     campaign.spent = spent
     campaign.last_run_at = now
     if outcome.budget_stop:
