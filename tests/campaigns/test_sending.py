@@ -18,7 +18,7 @@ from patron.notify.delivery import run_due
 from patron.notify.models import Message
 from patron.rules.models import Trigger
 
-from .conftest import CAMPAIGNS, grant, launch
+from .conftest import CAMPAIGNS, campaign_body, grant, launch
 
 SHOP = {"lat": 52.52000, "lon": 13.40500}
 FAR = {"lat": 52.53000, "lon": 13.42000}  # about 1.4 km away
@@ -220,3 +220,45 @@ def test_a_scheduled_one_off_waits_for_its_time(client, db, tenant, make_custome
     assert len(_rows(db, Message)) == 1
     assert client.get(f"{CAMPAIGNS}/{campaign['id']}", headers=tenant.headers).json()["status"] == "done"
     assert send_at.tzinfo is UTC or send_at.utcoffset() == timedelta(0)
+
+
+def test_no_purchase_for_60_days_is_evaluated_daily_once_per_lapse(
+    client, db, tenant, make_customer, make_campaign
+):
+    product = client.post("/api/v1/products", headers=tenant.headers,
+                          json={"sku": "PASS", "name": "Ride pass", "price": "5.00"}).json()  # fmt: skip
+    now = utcnow()
+
+    def order(customer_id: int, days_ago: float, status: str = "paid") -> None:
+        body = {"customer_id": customer_id, "channel": "app", "status": status,
+                "ordered_at": (now - timedelta(days=days_ago)).isoformat(),
+                "lines": [{"product_id": product["id"], "quantity": 1}]}  # fmt: skip
+        assert client.post("/api/v1/orders", json=body, headers=tenant.headers).status_code == 201
+
+    lapsed = make_customer(tenant, consents=("in_app",), first_name="Lapsed")
+    recent = make_customer(tenant, consents=("in_app",), first_name="Recent")
+    make_customer(tenant, consents=("in_app",), first_name="Never")  # never ordered: not lapsed
+    silent = make_customer(tenant, first_name="Silent")  # lapsed, but no consent
+    order(lapsed, 200)
+    order(lapsed, 70)
+    order(lapsed, 5, status="cancelled")  # does not count as a purchase
+    order(recent, 90)
+    order(recent, 10)
+    order(silent, 61)
+    campaign = make_campaign(tenant, kind="triggered", channels=["in_app"],
+                             trigger={"name": "no_purchase", "conditions": {"days": "60"}, "cooldown_hours": 24},
+                             variants=[{"name": "A", "subject": "We miss you", "body": "{{ first_name }}, come back!"}])  # fmt: skip
+    launch(client, tenant, campaign["id"])
+
+    assert _job(db, now=now) == 1
+    (message,) = _rows(db, Message)
+    assert message.customer_id == lapsed and message.body == "Lapsed, come back!"
+    skipped = {r.customer_id: r.skipped for r in _rows(db, CampaignRecipient)}
+    assert skipped == {lapsed: None, silent: "no_consent"}
+    assert _job(db, now=now + timedelta(hours=2)) == 0  # evaluated once a day
+    _job(db, now=now + timedelta(days=2))  # the same lapse: nothing more
+    assert len(_rows(db, Message)) == 1
+
+    body = campaign_body(kind="triggered", trigger={"name": "no_purchase", "conditions": {"days": "soon"}})
+    bad = client.post(CAMPAIGNS, json=body, headers=tenant.headers)
+    assert (bad.status_code, bad.json()["field"]) == (422, "trigger.conditions.days")

@@ -40,6 +40,7 @@ from patron.core import audit
 from patron.core.db import utcnow
 from patron.core.errors import Conflict
 from patron.notify import bulk as notify_bulk
+from patron.orders import insights as order_insights
 from patron.rules import service as rules_service
 from patron.rules import trigger_reads
 
@@ -265,6 +266,38 @@ def process_triggers(session: Session, *, org_id: int, campaigns: list[Campaign]
     return consumed
 
 
+# --- built-in triggers: no purchase for N days ------------------------------------------------------
+
+#: a triggered campaign on this name is evaluated by the campaign job itself, once a day: customers whose
+#: latest order is at least ``conditions.days`` (default 60) days old get the offer once per lapse
+NO_PURCHASE = "no_purchase"
+NO_PURCHASE_EVERY = timedelta(days=1)
+
+
+def process_no_purchase(session: Session, *, campaign: Campaign, now: datetime) -> int:
+    """Send a ``no_purchase`` campaign to the customers of its audience who lapsed since their last order
+    (occurrence ``no_purchase:<date of that order>``, so one lapse sends once); how many were taken in."""
+    days = int((campaign.trigger.get("conditions") or {}).get("days", 60))
+    lapsed = order_insights.lapsed_customers(
+        session, org_id=campaign.org_id, before=now - timedelta(days=days)
+    )
+    members = set(audience_module.audience_ids(session, org_id=campaign.org_id, audience=campaign.audience))
+    by_occurrence: dict[str, list[int]] = {}
+    for customer_id, last_order_at in lapsed.items():
+        if customer_id in members and not _cooling_down(session, campaign, customer_id, now):
+            by_occurrence.setdefault(f"no_purchase:{last_order_at.date().isoformat()}", []).append(
+                customer_id
+            )
+    taken = 0
+    for occurrence, customer_ids in sorted(by_occurrence.items()):
+        taken += run_occurrence(session, campaign=campaign, occurrence=occurrence, customer_ids=sorted(customer_ids),
+                                now=now).assigned  # fmt: skip
+        if campaign.status != "running":
+            break
+    campaign.last_run_at = now
+    return taken
+
+
 # --- the periodic job --------------------------------------------------------------------------------
 
 
@@ -295,6 +328,11 @@ def run_due_campaigns(session: Session, *, now: datetime | None = None) -> int:
                                                             Campaign.kind == "triggered")))  # fmt: skip
     by_org: dict[int, list[Campaign]] = {}
     for campaign in triggered:
+        if campaign.trigger["name"] == NO_PURCHASE:
+            if campaign.last_run_at is None or campaign.last_run_at <= now - NO_PURCHASE_EVERY:
+                process_no_purchase(session, campaign=campaign, now=now)
+                acted += 1
+            continue
         by_org.setdefault(campaign.org_id, []).append(campaign)
     for org_id, campaigns in by_org.items():
         acted += process_triggers(session, org_id=org_id, campaigns=campaigns, now=now)

@@ -127,6 +127,10 @@ def _trigger(value: Any) -> dict:
     cooldown = value.get("cooldown_hours", 24)
     if isinstance(cooldown, bool) or not isinstance(cooldown, int) or not 0 <= cooldown <= MAX_COOLDOWN_HOURS:
         raise Invalid(f"trigger.cooldown_hours is 0-{MAX_COOLDOWN_HOURS}.", field="trigger.cooldown_hours")
+    if value["name"].strip() == "no_purchase":
+        days = str(conditions.get("days", 60))
+        if not days.isdigit() or not 1 <= int(days) <= 3650:
+            raise Invalid("conditions.days of a no_purchase campaign is 1-3650.", field="trigger.conditions.days")
     return {"name": value["name"].strip()[:120], "conditions": {str(k): str(v) for k, v in conditions.items()},
             "cooldown_hours": cooldown}  # fmt: skip
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from sqlalchemy import func, select
@@ -87,3 +87,21 @@ def best_sellers(
         )
         query = query.where(Product.id.not_in(bought))
     return list(session.scalars(query))
+
+
+def lapsed_customers(session: Session, *, org_id: int, before: datetime) -> dict[int, datetime]:
+    """Customers whose latest spending order was placed before ``before``: ``{customer_id: its time}``
+    (customers who never ordered are not in it)."""
+    last = func.max(Order.ordered_at)
+    rows = session.execute(
+        select(Order.customer_id, last)
+        .where(Order.org_id == org_id, Order.status.in_(SPENDING_STATUSES))
+        .group_by(Order.customer_id)
+        .having(last < before)
+    )
+    found: dict[int, datetime] = {}
+    for customer_id, moment in rows:
+        if isinstance(moment, str):  # SQLite hands an aggregate's datetime back as text
+            moment = datetime.fromisoformat(moment)
+        found[int(customer_id)] = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return found
