@@ -301,6 +301,34 @@ def process_no_purchase(session: Session, *, campaign: Campaign, now: datetime) 
 # --- the periodic job --------------------------------------------------------------------------------
 
 
+def _run_due(session: Session, campaign: Campaign, now: datetime) -> bool:
+    """Send a scheduled one-off, or a recurring campaign's due occurrence."""
+    if campaign.kind == "one_off":
+        campaign.status, campaign.next_run_at = "running", None
+        _run_audience(session, campaign, "once", now)
+        if campaign.status == "running":
+            campaign.status = "done"
+    else:
+        tz = zone_or_raise(campaign.timezone)
+        _run_audience(session, campaign, occurrence_key(campaign.next_run_at, tz), now)
+        if campaign.status == "running":
+            campaign.next_run_at = next_occurrence(campaign.recurrence, tz, now)
+    return True
+
+
+def _guarded(session: Session, campaign: Campaign, work) -> int:
+    """Run one campaign's work in a savepoint: a campaign that fails is logged and left as it was (to be
+    tried again next time) without holding back the others. 1 if it ran."""
+    try:
+        with session.begin_nested():
+            work()
+        return 1
+    except Exception:
+        log.exception("campaign %s failed", campaign.id)
+        session.refresh(campaign)
+        return 0
+
+
 def run_due_campaigns(session: Session, *, now: datetime | None = None) -> int:
     """Send what is due: scheduled one-offs whose time has come, recurring campaigns' occurrences, and
     triggered offers for pending triggers; then bring attribution up to date. Returns how many
@@ -313,25 +341,15 @@ def run_due_campaigns(session: Session, *, now: datetime | None = None) -> int:
         Campaign.status.in_(("scheduled", "running")), Campaign.next_run_at.is_not(None),
         Campaign.next_run_at <= now).order_by(Campaign.next_run_at, Campaign.id)))  # fmt: skip
     for campaign in due:
-        if campaign.kind == "one_off":
-            campaign.status, campaign.next_run_at = "running", None
-            _run_audience(session, campaign, "once", now)
-            if campaign.status == "running":
-                campaign.status = "done"
-        else:
-            tz = zone_or_raise(campaign.timezone)
-            _run_audience(session, campaign, occurrence_key(campaign.next_run_at, tz), now)
-            if campaign.status == "running":
-                campaign.next_run_at = next_occurrence(campaign.recurrence, tz, now)
-        acted += 1
+        acted += _guarded(session, campaign, lambda c=campaign: _run_due(session, c, now))
     triggered = list(session.scalars(select(Campaign).where(Campaign.status == "running",
                                                             Campaign.kind == "triggered")))  # fmt: skip
     by_org: dict[int, list[Campaign]] = {}
     for campaign in triggered:
         if campaign.trigger["name"] == NO_PURCHASE:
             if campaign.last_run_at is None or campaign.last_run_at <= now - NO_PURCHASE_EVERY:
-                process_no_purchase(session, campaign=campaign, now=now)
-                acted += 1
+                acted += _guarded(session, campaign, lambda c=campaign: process_no_purchase(session, campaign=c,
+                                                                                            now=now) >= 0)  # fmt: skip
             continue
         by_org.setdefault(campaign.org_id, []).append(campaign)
     for org_id, campaigns in by_org.items():

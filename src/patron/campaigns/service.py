@@ -130,7 +130,9 @@ def _trigger(value: Any) -> dict:
     if value["name"].strip() == "no_purchase":
         days = str(conditions.get("days", 60))
         if not days.isdigit() or not 1 <= int(days) <= 3650:
-            raise Invalid("conditions.days of a no_purchase campaign is 1-3650.", field="trigger.conditions.days")
+            raise Invalid(
+                "conditions.days of a no_purchase campaign is 1-3650.", field="trigger.conditions.days"
+            )
     return {"name": value["name"].strip()[:120], "conditions": {str(k): str(v) for k, v in conditions.items()},
             "cooldown_hours": cooldown}  # fmt: skip
 
@@ -184,7 +186,7 @@ def _variants(value: Any, channels: list[str]) -> list[dict]:
 def _check(session: Session, *, org_id: int, values: dict[str, Any]) -> dict[str, Any]:
     """The campaign's fields, checked and normalised together (kind decides what else is needed)."""
     clean = dict(values)
-    kind = _choice(values.get("kind", "one_off"), KINDS, "kind")
+    kind = clean["kind"] = _choice(values.get("kind") or "one_off", KINDS, "kind")
     name = str(values.get("name") or "").strip()
     if not name or len(name) > 120:
         raise Invalid("name is 1-120 characters.", field="name")
