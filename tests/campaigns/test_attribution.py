@@ -15,6 +15,7 @@ from patron.core.audit import Actor
 from patron.core.db import session_scope, utcnow
 from patron.customers.models import ConsentRecord, Customer
 from patron.notify.delivery import run_due
+from patron.rules.models import Trigger
 
 from .conftest import launch, results
 
@@ -144,3 +145,23 @@ def test_funnel_and_the_journey_on_the_timeline(client, db, tenant, make_campaig
     timeline = client.get(f"/api/v1/customers/{reader}/timeline", headers=tenant.headers).json()
     kinds = [item["kind"] for item in timeline["items"] if item["kind"].startswith("campaign.")]
     assert kinds == ["campaign.converted", "campaign.opened", "campaign.sent"]
+
+
+def test_visits_recorded_by_a_trigger_count_as_conversions(client, db, tenant, make_campaign):
+    ids = _customers(db, tenant.org_id, 5)
+    campaign = make_campaign(tenant, channels=["in_app"], conversion={"kind": "visit", "name": "shop_visit",
+                                                                      "window_hours": 24})  # fmt: skip
+    launch(client, tenant, campaign["id"])
+    now = utcnow()
+    with session_scope(db) as session:
+        session.add_all([
+            Trigger(org_id=tenant.org_id, name="shop_visit", customer_id=ids[0], created_at=now, data={}),
+            Trigger(org_id=tenant.org_id, name="shop_visit", customer_id=ids[0], created_at=now, data={}),
+            Trigger(org_id=tenant.org_id, name="shop_visit", customer_id=ids[1], created_at=now, data={}),
+            # not visits of this campaign: another trigger, one before the send
+            Trigger(org_id=tenant.org_id, name="app_opened", customer_id=ids[2], created_at=now, data={}),
+            Trigger(org_id=tenant.org_id, name="shop_visit", customer_id=ids[3], created_at=now - timedelta(hours=2),
+                    data={}),
+        ])  # fmt: skip
+    found = results(client, tenant, campaign["id"])["A"]
+    assert (found["assigned"], found["converted"], found["conversions"]) == (5, 2, 3)
