@@ -188,14 +188,18 @@ def campaign_calendar(
 def campaign_detail(request: Request, campaign_id: int, viewer: Permitted("campaigns.read"),
                     session: SessionDep) -> Response:  # fmt: skip
     campaign = campaigns_service.get_campaign_or_raise(session, org_id=viewer.org_id, campaign_id=campaign_id)
-    count = audience_module.count(session, org_id=viewer.org_id, audience=campaign.audience,
-                                  channels=list(campaign.channels))  # fmt: skip
     preview_error = None
+    try:
+        count = audience_module.count(session, org_id=viewer.org_id, audience=campaign.audience,
+                                      channels=list(campaign.channels))  # fmt: skip
+    except PatronError as exc:  # a segment that is gone, or segments not installed
+        count = audience_module.AudienceCount(total=0, reachable=0, by_channel={})
+        preview_error = f"{exc.field}: {exc.detail}"
     try:
         previews = sending.preview(session, campaign=campaign, size=3,
                                    trigger_data={"shop": "Shop Mitte"} if campaign.kind == "triggered" else None)  # fmt: skip
     except PatronError as exc:
-        previews, preview_error = [], f"{exc.field}: {exc.detail}"
+        previews, preview_error = [], preview_error or f"{exc.field}: {exc.detail}"
     return render(request, "campaigns/detail.html", {
         "campaign": campaign, "variants": campaigns_service.list_variants(session, campaign=campaign),
         "count": count, "previews": previews, "preview_error": preview_error, "tones": STATUS_TONES,
