@@ -385,8 +385,8 @@ def preview(session: Session, *, campaign: Campaign, size: int = 5,
                                                     channels=list(campaign.channels))  # fmt: skip
     shown = []
     for customer in customers:
-        variant = assign(campaign.id, customer.id, campaign.holdout_percent, variants) or variants[0]
-        held = assign(campaign.id, customer.id, campaign.holdout_percent, variants) is None
+        assigned = assign(campaign.id, customer.id, campaign.holdout_percent, variants)
+        held, variant = assigned is None, assigned or variants[0]
         i = position[variant.id]
         context = personalise.build_context(session, org_id=campaign.org_id, customer=customer,
                                             campaign_name=campaign.name, needed=needed, trigger_data=trigger_data)  # fmt: skip
