@@ -2,6 +2,7 @@
 
 from patron.accounts import models as accounts_models  # noqa: F401
 from patron.contests import models as contests_models  # noqa: F401
+from patron.campaigns import models as campaigns_models  # noqa: F401
 from patron.core import audit  # noqa: F401
 from patron.core.db import Base
 from patron.customers import models as customers_models  # noqa: F401

@@ -36,6 +36,7 @@ ROUTERS = (
     "patron.notify.api",
     "patron.loyalty.api",
     "patron.segments.api",
+    "patron.campaigns.api",
     "patron.surveys.api",
     "patron.contests.api",
     "patron.predictions.api",

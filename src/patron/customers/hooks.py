@@ -38,6 +38,7 @@ CUSTOMER_HOOK_MODULES: tuple[str, ...] = (
     "patron.features.privacy",
     "patron.segments.service",
     "patron.predictions.service",
+    "patron.campaigns.privacy",
 )
 
 

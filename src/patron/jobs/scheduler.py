@@ -29,6 +29,7 @@ JOBS: tuple[tuple[str, str], ...] = (
     ("segment-refresh", "patron.segments.service:refresh_due_segments"),
     ("segment-ml-nightly", "patron.segments.ml:run_nightly_segmentations"),
     ("nightly-predictions", "patron.predictions.service:run_due_predictions"),
+    ("campaigns", "patron.campaigns.sending:run_due_campaigns"),
 )
 
 

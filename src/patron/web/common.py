@@ -494,6 +494,7 @@ NAVIGATION = (
     NavItem("Loyalty", "/loyalty", "tag", ("loyalty.read",)),
     NavItem("Contests", "/contests", "tag", ("contests.read",), ("/games",)),
     NavItem("Segments", "/segments", "users", ("segments.read",)),
+    NavItem("Campaigns", "/campaigns", "mail", ("campaigns.read",)),
     NavItem("Activity", "/activity", "chart", ("activity.read",)),
     NavItem("Admin", "/admin", "shield", ("users.manage", "api_keys.manage", "audit.read")),
 )

@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
 
+from patron.campaigns import pages as campaign_pages
 from patron.core.api import HTML_ERROR_RENDERER
 from patron.web import (
     admin_pages,
@@ -40,3 +41,4 @@ for module in (auth_pages, dashboard_pages, customer_pages, ticket_pages, sales_
                survey_pages, segment_pages,
                admin_pages):
     router.include_router(module.router)
+router.include_router(campaign_pages.router)
