@@ -2,7 +2,7 @@
 
 Revision ID: 0001_initial
 Revises:
-Create Date: 2026-11-23 18:32:55.645342
+Create Date: 2026-11-23 19:55:29.973824
 """
 
 from alembic import op
@@ -49,9 +49,6 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_attribute_definitions")),
         sa.UniqueConstraint("org_id", "key", name="uq_attribute_definitions_org_key"),
     )
-    with op.batch_alter_table("attribute_definitions", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_attribute_definitions_org_id"), ["org_id"], unique=False)
-
     op.create_table(
         "audit_log",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -78,6 +75,169 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_audit_log_org_id"), ["org_id"], unique=False)
 
     op.create_table(
+        "contests",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("name", sa.String(length=120), nullable=False),
+        sa.Column("description", sa.String(length=2000), nullable=False),
+        sa.Column("status", sa.String(length=10), nullable=False),
+        sa.Column("entry_rule", sa.String(length=12), nullable=False),
+        sa.Column("points_per_entry", sa.Integer(), nullable=True),
+        sa.Column("max_entries_per_customer", sa.Integer(), nullable=True),
+        sa.Column("opens_at", patron.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("closes_at", patron.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("consent_channel", sa.String(length=20), nullable=True),
+        sa.Column("min_age", sa.Integer(), nullable=True),
+        sa.Column("secret_seed", sa.String(length=64), nullable=True),
+        sa.Column("seed_hash", sa.String(length=64), nullable=True),
+        sa.Column("entries_hash", sa.String(length=64), nullable=True),
+        sa.Column("drawn_entries", sa.JSON(), nullable=True),
+        sa.Column("opened_at", patron.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("drawn_at", patron.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", patron.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", patron.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("org_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["org_id"],
+            ["organisations.id"],
+            name=op.f("fk_contests_org_id_organisations"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_contests")),
+    )
+    with op.batch_alter_table("contests", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_contests_org_id"), ["org_id"], unique=False)
+
+    op.create_table(
+        "games",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("name", sa.String(length=120), nullable=False),
+        sa.Column("description", sa.String(length=2000), nullable=False),
+        sa.Column("source", sa.String(length=10), nullable=False),
+        sa.Column("event_type", sa.String(length=100), nullable=True),
+        sa.Column("event_prop", sa.String(length=100), nullable=True),
+        sa.Column("period", sa.String(length=8), nullable=False),
+        sa.Column("rank_method", sa.String(length=12), nullable=False),
+        sa.Column("starts_at", patron.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("ends_at", patron.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("max_group_size", sa.Integer(), nullable=False),
+        sa.Column("active", sa.Boolean(), nullable=False),
+        sa.Column("created_at", patron.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", patron.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("org_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["org_id"], ["organisations.id"], name=op.f("fk_games_org_id_organisations"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_games")),
+    )
+    with op.batch_alter_table("games", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_games_org_id"), ["org_id"], unique=False)
+
+    op.create_table(
+        "loyalty_coupon_campaigns",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("name", sa.String(length=120), nullable=False),
+        sa.Column("kind", sa.String(length=8), nullable=False),
+        sa.Column("value", sa.Numeric(precision=14, scale=2), nullable=False),
+        sa.Column("currency", sa.String(length=3), nullable=False),
+        sa.Column("min_order_value", sa.Numeric(precision=14, scale=2), nullable=False),
+        sa.Column("starts_at", patron.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("expires_at", patron.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("per_customer_limit", sa.Integer(), nullable=False),
+        sa.Column("active", sa.Boolean(), nullable=False),
+        sa.Column("created_at", patron.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("org_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["org_id"],
+            ["organisations.id"],
+            name=op.f("fk_loyalty_coupon_campaigns_org_id_organisations"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_loyalty_coupon_campaigns")),
+    )
+    with op.batch_alter_table("loyalty_coupon_campaigns", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_loyalty_coupon_campaigns_org_id"), ["org_id"], unique=False)
+
+    op.create_table(
+        "loyalty_earn_rules",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("name", sa.String(length=120), nullable=False),
+        sa.Column("kind", sa.String(length=20), nullable=False),
+        sa.Column("points", sa.Integer(), nullable=False),
+        sa.Column("streak_days", sa.Integer(), nullable=True),
+        sa.Column("min_amount", sa.Numeric(precision=14, scale=2), nullable=True),
+        sa.Column("active", sa.Boolean(), nullable=False),
+        sa.Column("created_at", patron.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("org_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["org_id"],
+            ["organisations.id"],
+            name=op.f("fk_loyalty_earn_rules_org_id_organisations"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_loyalty_earn_rules")),
+    )
+    with op.batch_alter_table("loyalty_earn_rules", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_loyalty_earn_rules_org_id"), ["org_id"], unique=False)
+
+    op.create_table(
+        "loyalty_programmes",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("enabled", sa.Boolean(), nullable=False),
+        sa.Column("points_per_unit", sa.Numeric(precision=10, scale=2), nullable=False),
+        sa.Column("expiry_months", sa.Integer(), nullable=True),
+        sa.Column("tier_basis", sa.String(length=12), nullable=False),
+        sa.Column("updated_at", patron.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("org_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["org_id"],
+            ["organisations.id"],
+            name=op.f("fk_loyalty_programmes_org_id_organisations"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_loyalty_programmes")),
+        sa.UniqueConstraint("org_id", name="uq_loyalty_programmes_org"),
+    )
+    op.create_table(
+        "loyalty_rewards",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("name", sa.String(length=120), nullable=False),
+        sa.Column("description", sa.Text(), nullable=False),
+        sa.Column("cost_points", sa.Integer(), nullable=False),
+        sa.Column("stock", sa.Integer(), nullable=True),
+        sa.Column("active", sa.Boolean(), nullable=False),
+        sa.Column("created_at", patron.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("org_id", sa.Integer(), nullable=False),
+        sa.CheckConstraint("stock >= 0", name=op.f("ck_loyalty_rewards_stock_not_negative")),
+        sa.ForeignKeyConstraint(
+            ["org_id"],
+            ["organisations.id"],
+            name=op.f("fk_loyalty_rewards_org_id_organisations"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_loyalty_rewards")),
+    )
+    with op.batch_alter_table("loyalty_rewards", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_loyalty_rewards_org_id"), ["org_id"], unique=False)
+
+    op.create_table(
+        "loyalty_tiers",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("name", sa.String(length=60), nullable=False),
+        sa.Column("threshold", sa.Integer(), nullable=False),
+        sa.Column("multiplier", sa.Numeric(precision=4, scale=2), nullable=False),
+        sa.Column("benefits", sa.Text(), nullable=False),
+        sa.Column("org_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["org_id"],
+            ["organisations.id"],
+            name=op.f("fk_loyalty_tiers_org_id_organisations"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_loyalty_tiers")),
+        sa.UniqueConstraint("org_id", "name", name="uq_loyalty_tiers_org_name"),
+        sa.UniqueConstraint("org_id", "threshold", name="uq_loyalty_tiers_org_threshold"),
+    )
+    op.create_table(
         "notify_channel_policies",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("channel", sa.String(length=10), nullable=False),
@@ -97,9 +257,6 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_notify_channel_policies")),
         sa.UniqueConstraint("org_id", "channel", name="uq_notify_channel_policies_org_channel"),
     )
-    with op.batch_alter_table("notify_channel_policies", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_notify_channel_policies_org_id"), ["org_id"], unique=False)
-
     op.create_table(
         "pipelines",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -118,6 +275,27 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("pipelines", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_pipelines_org_id"), ["org_id"], unique=False)
+
+    op.create_table(
+        "prediction_runs",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("as_of", patron.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("started_at", patron.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("finished_at", patron.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("customers", sa.Integer(), nullable=False),
+        sa.Column("summary", sa.JSON(), nullable=False),
+        sa.Column("trigger", sa.String(length=20), nullable=False),
+        sa.Column("org_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["org_id"],
+            ["organisations.id"],
+            name=op.f("fk_prediction_runs_org_id_organisations"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_prediction_runs")),
+    )
+    with op.batch_alter_table("prediction_runs", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_prediction_runs_org_id"), ["org_id"], unique=False)
 
     op.create_table(
         "product_categories",
@@ -142,9 +320,25 @@ def upgrade() -> None:
         sa.UniqueConstraint("org_id", "name", name="uq_product_categories_org_name"),
     )
     with op.batch_alter_table("product_categories", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_product_categories_org_id"), ["org_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_product_categories_parent_id"), ["parent_id"], unique=False)
 
+    op.create_table(
+        "referral_programs",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("referrer_points", sa.Integer(), nullable=False),
+        sa.Column("referred_points", sa.Integer(), nullable=False),
+        sa.Column("max_referrals", sa.Integer(), nullable=False),
+        sa.Column("updated_at", patron.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("org_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["org_id"],
+            ["organisations.id"],
+            name=op.f("fk_referral_programs_org_id_organisations"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_referral_programs")),
+        sa.UniqueConstraint("org_id", name="uq_referral_programs_org"),
+    )
     op.create_table(
         "sla_policies",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -167,9 +361,6 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_sla_policies")),
         sa.UniqueConstraint("org_id", "priority", name="uq_sla_policies_org_priority"),
     )
-    with op.batch_alter_table("sla_policies", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_sla_policies_org_id"), ["org_id"], unique=False)
-
     op.create_table(
         "users",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -287,8 +478,35 @@ def upgrade() -> None:
         sa.UniqueConstraint("org_id", "name", name="uq_campaigns_org_name"),
     )
     with op.batch_alter_table("campaigns", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_campaigns_org_id"), ["org_id"], unique=False)
         batch_op.create_index("ix_campaigns_status_next_run", ["status", "next_run_at"], unique=False)
+
+    op.create_table(
+        "contest_prizes",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("contest_id", sa.Integer(), nullable=False),
+        sa.Column("position", sa.Integer(), nullable=False),
+        sa.Column("name", sa.String(length=200), nullable=False),
+        sa.Column("points", sa.Integer(), nullable=False),
+        sa.Column("quantity", sa.Integer(), nullable=False),
+        sa.Column("org_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["contest_id"],
+            ["contests.id"],
+            name=op.f("fk_contest_prizes_contest_id_contests"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["org_id"],
+            ["organisations.id"],
+            name=op.f("fk_contest_prizes_org_id_organisations"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_contest_prizes")),
+        sa.UniqueConstraint("contest_id", "position", name="uq_contest_prizes_contest_position"),
+    )
+    with op.batch_alter_table("contest_prizes", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_contest_prizes_contest_id"), ["contest_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_contest_prizes_org_id"), ["org_id"], unique=False)
 
     op.create_table(
         "customers",
@@ -333,11 +551,56 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("customers", schema=None) as batch_op:
         batch_op.create_index("ix_customers_org_email", ["org_id", "email"], unique=False)
-        batch_op.create_index(batch_op.f("ix_customers_org_id"), ["org_id"], unique=False)
         batch_op.create_index(
             "ix_customers_org_last_first", ["org_id", "last_name", "first_name"], unique=False
         )
         batch_op.create_index("ix_customers_org_phone", ["org_id", "phone"], unique=False)
+
+    op.create_table(
+        "game_groups",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("game_id", sa.Integer(), nullable=False),
+        sa.Column("name", sa.String(length=80), nullable=False),
+        sa.Column("created_at", patron.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("org_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["game_id"], ["games.id"], name=op.f("fk_game_groups_game_id_games"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["org_id"],
+            ["organisations.id"],
+            name=op.f("fk_game_groups_org_id_organisations"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_game_groups")),
+        sa.UniqueConstraint("game_id", "name", name="uq_game_groups_game_name"),
+    )
+    with op.batch_alter_table("game_groups", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_game_groups_game_id"), ["game_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_game_groups_org_id"), ["org_id"], unique=False)
+
+    op.create_table(
+        "game_prizes",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("game_id", sa.Integer(), nullable=False),
+        sa.Column("rank", sa.Integer(), nullable=False),
+        sa.Column("points", sa.Integer(), nullable=False),
+        sa.Column("org_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["game_id"], ["games.id"], name=op.f("fk_game_prizes_game_id_games"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["org_id"],
+            ["organisations.id"],
+            name=op.f("fk_game_prizes_org_id_organisations"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_game_prizes")),
+        sa.UniqueConstraint("game_id", "rank", name="uq_game_prizes_game_rank"),
+    )
+    with op.batch_alter_table("game_prizes", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_game_prizes_game_id"), ["game_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_game_prizes_org_id"), ["org_id"], unique=False)
 
     op.create_table(
         "ingest_keys",
@@ -419,9 +682,6 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_notify_suppressions")),
         sa.UniqueConstraint("org_id", "kind", "value", name="uq_notify_suppressions_org_kind_value"),
     )
-    with op.batch_alter_table("notify_suppressions", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_notify_suppressions_org_id"), ["org_id"], unique=False)
-
     op.create_table(
         "pipeline_stages",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -481,7 +741,6 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("products", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_products_category_id"), ["category_id"], unique=False)
-        batch_op.create_index(batch_op.f("ix_products_org_id"), ["org_id"], unique=False)
 
     op.create_table(
         "rules",
@@ -505,8 +764,40 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_rules")),
         sa.UniqueConstraint("org_id", "name", name="uq_rules_org_name"),
     )
-    with op.batch_alter_table("rules", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_rules_org_id"), ["org_id"], unique=False)
+    op.create_table(
+        "segment_runs",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("method", sa.String(length=20), nullable=False),
+        sa.Column("criterion", sa.String(length=20), nullable=False),
+        sa.Column("k_min", sa.Integer(), nullable=False),
+        sa.Column("k_max", sa.Integer(), nullable=False),
+        sa.Column("k", sa.Integer(), nullable=False),
+        sa.Column("scores", sa.JSON(), nullable=False),
+        sa.Column("stability_ari", sa.Float(), nullable=True),
+        sa.Column("stability_min_ari", sa.Float(), nullable=True),
+        sa.Column("n_customers", sa.Integer(), nullable=False),
+        sa.Column("features", sa.JSON(), nullable=False),
+        sa.Column("clusters", sa.JSON(), nullable=False),
+        sa.Column("started_at", patron.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("finished_at", patron.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_by_id", sa.Integer(), nullable=True),
+        sa.Column("org_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["created_by_id"],
+            ["users.id"],
+            name=op.f("fk_segment_runs_created_by_id_users"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["org_id"],
+            ["organisations.id"],
+            name=op.f("fk_segment_runs_org_id_organisations"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_segment_runs")),
+    )
+    with op.batch_alter_table("segment_runs", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_segment_runs_org_id"), ["org_id"], unique=False)
 
     op.create_table(
         "surveys",
@@ -601,6 +892,112 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_consent_records_org_id"), ["org_id"], unique=False)
 
     op.create_table(
+        "contest_entries",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("contest_id", sa.Integer(), nullable=False),
+        sa.Column("customer_id", sa.Integer(), nullable=False),
+        sa.Column("count", sa.Integer(), nullable=False),
+        sa.Column("source", sa.String(length=12), nullable=False),
+        sa.Column("created_at", patron.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", patron.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("org_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["contest_id"],
+            ["contests.id"],
+            name=op.f("fk_contest_entries_contest_id_contests"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["customer_id"],
+            ["customers.id"],
+            name=op.f("fk_contest_entries_customer_id_customers"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["org_id"],
+            ["organisations.id"],
+            name=op.f("fk_contest_entries_org_id_organisations"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_contest_entries")),
+        sa.UniqueConstraint("contest_id", "customer_id", name="uq_contest_entries_contest_customer"),
+    )
+    with op.batch_alter_table("contest_entries", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_contest_entries_contest_id"), ["contest_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_contest_entries_customer_id"), ["customer_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_contest_entries_org_id"), ["org_id"], unique=False)
+
+    op.create_table(
+        "contest_winners",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("contest_id", sa.Integer(), nullable=False),
+        sa.Column("position", sa.Integer(), nullable=False),
+        sa.Column("customer_id", sa.Integer(), nullable=True),
+        sa.Column("prize_id", sa.Integer(), nullable=True),
+        sa.Column("points", sa.Integer(), nullable=False),
+        sa.Column("org_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["contest_id"],
+            ["contests.id"],
+            name=op.f("fk_contest_winners_contest_id_contests"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["customer_id"],
+            ["customers.id"],
+            name=op.f("fk_contest_winners_customer_id_customers"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["org_id"],
+            ["organisations.id"],
+            name=op.f("fk_contest_winners_org_id_organisations"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["prize_id"],
+            ["contest_prizes.id"],
+            name=op.f("fk_contest_winners_prize_id_contest_prizes"),
+            ondelete="SET NULL",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_contest_winners")),
+        sa.UniqueConstraint("contest_id", "position", name="uq_contest_winners_contest_position"),
+    )
+    with op.batch_alter_table("contest_winners", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_contest_winners_contest_id"), ["contest_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_contest_winners_org_id"), ["org_id"], unique=False)
+
+    op.create_table(
+        "customer_predictions",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("customer_id", sa.Integer(), nullable=False),
+        sa.Column("clv", sa.Float(), nullable=True),
+        sa.Column("p_alive", sa.Float(), nullable=True),
+        sa.Column("expected_purchases", sa.Float(), nullable=True),
+        sa.Column("churn_risk", sa.Float(), nullable=True),
+        sa.Column("churn_drivers", sa.JSON(), nullable=False),
+        sa.Column("recommended_products", sa.JSON(), nullable=False),
+        sa.Column("sentiment", sa.Float(), nullable=True),
+        sa.Column("sentiment_trend", sa.String(length=10), nullable=True),
+        sa.Column("sentiment_history", sa.JSON(), nullable=False),
+        sa.Column("computed_at", patron.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("org_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["customer_id"],
+            ["customers.id"],
+            name=op.f("fk_customer_predictions_customer_id_customers"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["org_id"],
+            ["organisations.id"],
+            name=op.f("fk_customer_predictions_org_id_organisations"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_customer_predictions")),
+        sa.UniqueConstraint("org_id", "customer_id", name="uq_customer_predictions_org_customer"),
+    )
+    op.create_table(
         "customer_signals",
         sa.Column("customer_id", sa.Integer(), nullable=False),
         sa.Column("last_seen_at", patron.core.db.UTCDateTime(timezone=True), nullable=True),
@@ -652,7 +1049,6 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("customer_id", "tag", name=op.f("pk_customer_tags")),
     )
     with op.batch_alter_table("customer_tags", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_customer_tags_org_id"), ["org_id"], unique=False)
         batch_op.create_index("ix_customer_tags_org_tag", ["org_id", "tag"], unique=False)
 
     op.create_table(
@@ -694,7 +1090,111 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("devices", schema=None) as batch_op:
         batch_op.create_index("ix_devices_org_customer", ["org_id", "customer_id"], unique=False)
-        batch_op.create_index(batch_op.f("ix_devices_org_id"), ["org_id"], unique=False)
+
+    op.create_table(
+        "game_awards",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("game_id", sa.Integer(), nullable=False),
+        sa.Column("period_key", sa.String(length=12), nullable=False),
+        sa.Column("customer_id", sa.Integer(), nullable=False),
+        sa.Column("rank", sa.Integer(), nullable=False),
+        sa.Column("score", sa.Double(), nullable=False),
+        sa.Column("points", sa.Integer(), nullable=False),
+        sa.Column("awarded_at", patron.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("org_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["customer_id"],
+            ["customers.id"],
+            name=op.f("fk_game_awards_customer_id_customers"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["game_id"], ["games.id"], name=op.f("fk_game_awards_game_id_games"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["org_id"],
+            ["organisations.id"],
+            name=op.f("fk_game_awards_org_id_organisations"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_game_awards")),
+        sa.UniqueConstraint(
+            "game_id", "period_key", "customer_id", name="uq_game_awards_game_period_customer"
+        ),
+    )
+    with op.batch_alter_table("game_awards", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_game_awards_game_id"), ["game_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_game_awards_org_id"), ["org_id"], unique=False)
+
+    op.create_table(
+        "game_memberships",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("game_id", sa.Integer(), nullable=False),
+        sa.Column("group_id", sa.Integer(), nullable=False),
+        sa.Column("customer_id", sa.Integer(), nullable=False),
+        sa.Column("joined_at", patron.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("org_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["customer_id"],
+            ["customers.id"],
+            name=op.f("fk_game_memberships_customer_id_customers"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["game_id"], ["games.id"], name=op.f("fk_game_memberships_game_id_games"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["group_id"],
+            ["game_groups.id"],
+            name=op.f("fk_game_memberships_group_id_game_groups"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["org_id"],
+            ["organisations.id"],
+            name=op.f("fk_game_memberships_org_id_organisations"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_game_memberships")),
+        sa.UniqueConstraint("game_id", "customer_id", name="uq_game_memberships_game_customer"),
+    )
+    with op.batch_alter_table("game_memberships", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_game_memberships_customer_id"), ["customer_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_game_memberships_game_id"), ["game_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_game_memberships_group_id"), ["group_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_game_memberships_org_id"), ["org_id"], unique=False)
+
+    op.create_table(
+        "game_scores",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("game_id", sa.Integer(), nullable=False),
+        sa.Column("customer_id", sa.Integer(), nullable=False),
+        sa.Column("points", sa.Integer(), nullable=False),
+        sa.Column("note", sa.String(length=200), nullable=False),
+        sa.Column("scored_at", patron.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("idempotency_key", sa.String(length=200), nullable=True),
+        sa.Column("org_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["customer_id"],
+            ["customers.id"],
+            name=op.f("fk_game_scores_customer_id_customers"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["game_id"], ["games.id"], name=op.f("fk_game_scores_game_id_games"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["org_id"],
+            ["organisations.id"],
+            name=op.f("fk_game_scores_org_id_organisations"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_game_scores")),
+        sa.UniqueConstraint("org_id", "idempotency_key", name="uq_game_scores_org_idempotency_key"),
+    )
+    with op.batch_alter_table("game_scores", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_game_scores_customer_id"), ["customer_id"], unique=False)
+        batch_op.create_index("ix_game_scores_game_at", ["game_id", "scored_at"], unique=False)
 
     op.create_table(
         "identities",
@@ -721,7 +1221,6 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("identities", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_identities_customer_id"), ["customer_id"], unique=False)
-        batch_op.create_index(batch_op.f("ix_identities_org_id"), ["org_id"], unique=False)
 
     op.create_table(
         "interactions",
@@ -758,7 +1257,6 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("interactions", schema=None) as batch_op:
         batch_op.create_index("ix_interactions_customer_time", ["customer_id", "occurred_at"], unique=False)
-        batch_op.create_index(batch_op.f("ix_interactions_org_id"), ["org_id"], unique=False)
         batch_op.create_index(
             "ix_interactions_org_user_time", ["org_id", "user_id", "occurred_at"], unique=False
         )
@@ -797,6 +1295,125 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_leads_org_id"), ["org_id"], unique=False)
 
     op.create_table(
+        "loyalty_app_streaks",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("customer_id", sa.Integer(), nullable=False),
+        sa.Column("days", sa.Integer(), nullable=False),
+        sa.Column("last_day", sa.Date(), nullable=False),
+        sa.Column("org_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["customer_id"],
+            ["customers.id"],
+            name=op.f("fk_loyalty_app_streaks_customer_id_customers"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["org_id"],
+            ["organisations.id"],
+            name=op.f("fk_loyalty_app_streaks_org_id_organisations"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_loyalty_app_streaks")),
+        sa.UniqueConstraint("org_id", "customer_id", name="uq_loyalty_app_streaks_org_customer"),
+    )
+    op.create_table(
+        "loyalty_coupons",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("campaign_id", sa.Integer(), nullable=False),
+        sa.Column("code", sa.String(length=20), nullable=False),
+        sa.Column("customer_id", sa.Integer(), nullable=True),
+        sa.Column("redeemed_at", patron.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", patron.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("org_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["campaign_id"],
+            ["loyalty_coupon_campaigns.id"],
+            name=op.f("fk_loyalty_coupons_campaign_id_loyalty_coupon_campaigns"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["customer_id"],
+            ["customers.id"],
+            name=op.f("fk_loyalty_coupons_customer_id_customers"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["org_id"],
+            ["organisations.id"],
+            name=op.f("fk_loyalty_coupons_org_id_organisations"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_loyalty_coupons")),
+        sa.UniqueConstraint("org_id", "code", name="uq_loyalty_coupons_org_code"),
+    )
+    with op.batch_alter_table("loyalty_coupons", schema=None) as batch_op:
+        batch_op.create_index("ix_loyalty_coupons_campaign", ["campaign_id", "id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_loyalty_coupons_customer_id"), ["customer_id"], unique=False)
+
+    op.create_table(
+        "loyalty_customer_tiers",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("customer_id", sa.Integer(), nullable=False),
+        sa.Column("tier_id", sa.Integer(), nullable=True),
+        sa.Column("qualifying_points", sa.Integer(), nullable=False),
+        sa.Column("evaluated_at", patron.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("org_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["customer_id"],
+            ["customers.id"],
+            name=op.f("fk_loyalty_customer_tiers_customer_id_customers"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["org_id"],
+            ["organisations.id"],
+            name=op.f("fk_loyalty_customer_tiers_org_id_organisations"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["tier_id"],
+            ["loyalty_tiers.id"],
+            name=op.f("fk_loyalty_customer_tiers_tier_id_loyalty_tiers"),
+            ondelete="SET NULL",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_loyalty_customer_tiers")),
+        sa.UniqueConstraint("org_id", "customer_id", name="uq_loyalty_customer_tiers_org_customer"),
+    )
+    op.create_table(
+        "loyalty_gift_certificates",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("code", sa.String(length=20), nullable=False),
+        sa.Column("currency", sa.String(length=3), nullable=False),
+        sa.Column("initial_cents", sa.Integer(), nullable=False),
+        sa.Column("balance_cents", sa.Integer(), nullable=False),
+        sa.Column("customer_id", sa.Integer(), nullable=True),
+        sa.Column("expires_at", patron.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("issued_at", patron.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("org_id", sa.Integer(), nullable=False),
+        sa.CheckConstraint(
+            "balance_cents >= 0", name=op.f("ck_loyalty_gift_certificates_balance_not_negative")
+        ),
+        sa.ForeignKeyConstraint(
+            ["customer_id"],
+            ["customers.id"],
+            name=op.f("fk_loyalty_gift_certificates_customer_id_customers"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["org_id"],
+            ["organisations.id"],
+            name=op.f("fk_loyalty_gift_certificates_org_id_organisations"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_loyalty_gift_certificates")),
+        sa.UniqueConstraint("org_id", "code", name="uq_loyalty_gift_certificates_org_code"),
+    )
+    with op.batch_alter_table("loyalty_gift_certificates", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_loyalty_gift_certificates_customer_id"), ["customer_id"], unique=False
+        )
+
+    op.create_table(
         "loyalty_points_balances",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("customer_id", sa.Integer(), nullable=False),
@@ -820,9 +1437,6 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_loyalty_points_balances")),
         sa.UniqueConstraint("org_id", "customer_id", name="uq_loyalty_points_balances_org_customer"),
     )
-    with op.batch_alter_table("loyalty_points_balances", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_loyalty_points_balances_org_id"), ["org_id"], unique=False)
-
     op.create_table(
         "loyalty_points_entries",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -835,6 +1449,7 @@ def upgrade() -> None:
         sa.Column("idempotency_key", sa.String(length=200), nullable=True),
         sa.Column("created_at", patron.core.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("created_by_id", sa.Integer(), nullable=True),
+        sa.Column("expires_at", patron.core.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("org_id", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(
             ["created_by_id"],
@@ -863,7 +1478,97 @@ def upgrade() -> None:
         batch_op.create_index(
             "ix_loyalty_points_entries_org_customer", ["org_id", "customer_id", "id"], unique=False
         )
-        batch_op.create_index(batch_op.f("ix_loyalty_points_entries_org_id"), ["org_id"], unique=False)
+
+    op.create_table(
+        "loyalty_portal_links",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("customer_id", sa.Integer(), nullable=False),
+        sa.Column("token_hash", sa.String(length=64), nullable=False),
+        sa.Column("created_at", patron.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", patron.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("org_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["customer_id"],
+            ["customers.id"],
+            name=op.f("fk_loyalty_portal_links_customer_id_customers"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["org_id"],
+            ["organisations.id"],
+            name=op.f("fk_loyalty_portal_links_org_id_organisations"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_loyalty_portal_links")),
+        sa.UniqueConstraint("token_hash", name=op.f("uq_loyalty_portal_links_token_hash")),
+    )
+    with op.batch_alter_table("loyalty_portal_links", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_loyalty_portal_links_customer_id"), ["customer_id"], unique=False
+        )
+        batch_op.create_index(batch_op.f("ix_loyalty_portal_links_org_id"), ["org_id"], unique=False)
+
+    op.create_table(
+        "loyalty_promotions",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("name", sa.String(length=120), nullable=False),
+        sa.Column("kind", sa.String(length=16), nullable=False),
+        sa.Column("value", sa.Numeric(precision=14, scale=2), nullable=False),
+        sa.Column("product_ids", sa.JSON(), nullable=False),
+        sa.Column("category_ids", sa.JSON(), nullable=False),
+        sa.Column("gift_product_id", sa.Integer(), nullable=True),
+        sa.Column("min_order_value", sa.Numeric(precision=14, scale=2), nullable=False),
+        sa.Column("starts_at", patron.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("ends_at", patron.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("stackable", sa.Boolean(), nullable=False),
+        sa.Column("active", sa.Boolean(), nullable=False),
+        sa.Column("created_at", patron.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("org_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["gift_product_id"],
+            ["products.id"],
+            name=op.f("fk_loyalty_promotions_gift_product_id_products"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["org_id"],
+            ["organisations.id"],
+            name=op.f("fk_loyalty_promotions_org_id_organisations"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_loyalty_promotions")),
+    )
+    with op.batch_alter_table("loyalty_promotions", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_loyalty_promotions_org_id"), ["org_id"], unique=False)
+
+    op.create_table(
+        "loyalty_tier_changes",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("customer_id", sa.Integer(), nullable=False),
+        sa.Column("from_tier", sa.String(length=60), nullable=True),
+        sa.Column("to_tier", sa.String(length=60), nullable=True),
+        sa.Column("direction", sa.String(length=4), nullable=False),
+        sa.Column("qualifying_points", sa.Integer(), nullable=False),
+        sa.Column("changed_at", patron.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("org_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["customer_id"],
+            ["customers.id"],
+            name=op.f("fk_loyalty_tier_changes_customer_id_customers"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["org_id"],
+            ["organisations.id"],
+            name=op.f("fk_loyalty_tier_changes_org_id_organisations"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_loyalty_tier_changes")),
+    )
+    with op.batch_alter_table("loyalty_tier_changes", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_loyalty_tier_changes_org_customer", ["org_id", "customer_id", "id"], unique=False
+        )
 
     op.create_table(
         "notify_customer_links",
@@ -948,7 +1653,6 @@ def upgrade() -> None:
     with op.batch_alter_table("notify_messages", schema=None) as batch_op:
         batch_op.create_index("ix_notify_messages_org_campaign", ["org_id", "campaign_id"], unique=False)
         batch_op.create_index("ix_notify_messages_org_customer", ["org_id", "customer_id"], unique=False)
-        batch_op.create_index(batch_op.f("ix_notify_messages_org_id"), ["org_id"], unique=False)
         batch_op.create_index("ix_notify_messages_status_due", ["status", "next_attempt_at"], unique=False)
 
     op.create_table(
@@ -981,7 +1685,6 @@ def upgrade() -> None:
         batch_op.create_index(
             batch_op.f("ix_notify_push_subscriptions_customer_id"), ["customer_id"], unique=False
         )
-        batch_op.create_index(batch_op.f("ix_notify_push_subscriptions_org_id"), ["org_id"], unique=False)
 
     op.create_table(
         "orders",
@@ -1016,7 +1719,6 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("orders", schema=None) as batch_op:
         batch_op.create_index("ix_orders_customer_time", ["customer_id", "ordered_at"], unique=False)
-        batch_op.create_index(batch_op.f("ix_orders_org_id"), ["org_id"], unique=False)
         batch_op.create_index("ix_orders_org_time", ["org_id", "ordered_at"], unique=False)
 
     op.create_table(
@@ -1050,6 +1752,29 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_places_org_id"), ["org_id"], unique=False)
 
     op.create_table(
+        "referral_codes",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("customer_id", sa.Integer(), nullable=False),
+        sa.Column("code", sa.String(length=16), nullable=False),
+        sa.Column("created_at", patron.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("org_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["customer_id"],
+            ["customers.id"],
+            name=op.f("fk_referral_codes_customer_id_customers"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["org_id"],
+            ["organisations.id"],
+            name=op.f("fk_referral_codes_org_id_organisations"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_referral_codes")),
+        sa.UniqueConstraint("org_id", "code", name="uq_referral_codes_org_code"),
+        sa.UniqueConstraint("org_id", "customer_id", name="uq_referral_codes_org_customer"),
+    )
+    op.create_table(
         "rule_states",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("rule_id", sa.Integer(), nullable=False),
@@ -1072,6 +1797,36 @@ def upgrade() -> None:
     with op.batch_alter_table("rule_states", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_rule_states_org_id"), ["org_id"], unique=False)
 
+    op.create_table(
+        "segments",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("name", sa.String(length=120), nullable=False),
+        sa.Column("kind", sa.String(length=10), nullable=False),
+        sa.Column("description", sa.Text(), nullable=False),
+        sa.Column("definition", sa.JSON(), nullable=False),
+        sa.Column("status", sa.String(length=10), nullable=False),
+        sa.Column("run_id", sa.Integer(), nullable=True),
+        sa.Column("size", sa.Integer(), nullable=False),
+        sa.Column("refreshed_at", patron.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_by_id", sa.Integer(), nullable=True),
+        sa.Column("created_at", patron.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", patron.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("org_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["created_by_id"], ["users.id"], name=op.f("fk_segments_created_by_id_users"), ondelete="SET NULL"
+        ),
+        sa.ForeignKeyConstraint(
+            ["org_id"],
+            ["organisations.id"],
+            name=op.f("fk_segments_org_id_organisations"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["run_id"], ["segment_runs.id"], name=op.f("fk_segments_run_id_segment_runs"), ondelete="SET NULL"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_segments")),
+        sa.UniqueConstraint("org_id", "name", name="uq_segments_org_name"),
+    )
     op.create_table(
         "survey_waves",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -1148,7 +1903,6 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("tickets", schema=None) as batch_op:
         batch_op.create_index("ix_tickets_customer", ["customer_id"], unique=False)
-        batch_op.create_index(batch_op.f("ix_tickets_org_id"), ["org_id"], unique=False)
         batch_op.create_index(
             "ix_tickets_org_status_priority", ["org_id", "status", "priority"], unique=False
         )
@@ -1291,7 +2045,6 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("deals", schema=None) as batch_op:
         batch_op.create_index("ix_deals_customer", ["customer_id"], unique=False)
-        batch_op.create_index(batch_op.f("ix_deals_org_id"), ["org_id"], unique=False)
         batch_op.create_index("ix_deals_org_stage", ["org_id", "stage_id"], unique=False)
 
     op.create_table(
@@ -1333,6 +2086,130 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_device_bindings_customer_id"), ["customer_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_device_bindings_device_id"), ["device_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_device_bindings_org_id"), ["org_id"], unique=False)
+
+    op.create_table(
+        "loyalty_coupon_uses",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("campaign_id", sa.Integer(), nullable=False),
+        sa.Column("coupon_id", sa.Integer(), nullable=False),
+        sa.Column("customer_id", sa.Integer(), nullable=False),
+        sa.Column("sequence", sa.Integer(), nullable=False),
+        sa.Column("order_id", sa.Integer(), nullable=True),
+        sa.Column("discount", sa.Numeric(precision=14, scale=2), nullable=False),
+        sa.Column("used_at", patron.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("org_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["campaign_id"],
+            ["loyalty_coupon_campaigns.id"],
+            name=op.f("fk_loyalty_coupon_uses_campaign_id_loyalty_coupon_campaigns"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["coupon_id"],
+            ["loyalty_coupons.id"],
+            name=op.f("fk_loyalty_coupon_uses_coupon_id_loyalty_coupons"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["customer_id"],
+            ["customers.id"],
+            name=op.f("fk_loyalty_coupon_uses_customer_id_customers"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["order_id"],
+            ["orders.id"],
+            name=op.f("fk_loyalty_coupon_uses_order_id_orders"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["org_id"],
+            ["organisations.id"],
+            name=op.f("fk_loyalty_coupon_uses_org_id_organisations"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_loyalty_coupon_uses")),
+        sa.UniqueConstraint("campaign_id", "customer_id", "sequence", name="uq_loyalty_coupon_uses_sequence"),
+    )
+    with op.batch_alter_table("loyalty_coupon_uses", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_loyalty_coupon_uses_customer_id"), ["customer_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_loyalty_coupon_uses_org_id"), ["org_id"], unique=False)
+
+    op.create_table(
+        "loyalty_gift_certificate_entries",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("certificate_id", sa.Integer(), nullable=False),
+        sa.Column("kind", sa.String(length=8), nullable=False),
+        sa.Column("amount_cents", sa.Integer(), nullable=False),
+        sa.Column("balance_after_cents", sa.Integer(), nullable=False),
+        sa.Column("reference", sa.String(length=60), nullable=True),
+        sa.Column("created_at", patron.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("org_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["certificate_id"],
+            ["loyalty_gift_certificates.id"],
+            name=op.f("fk_loyalty_gift_certificate_entries_certificate_id_loyalty_gift_certificates"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["org_id"],
+            ["organisations.id"],
+            name=op.f("fk_loyalty_gift_certificate_entries_org_id_organisations"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_loyalty_gift_certificate_entries")),
+    )
+    with op.batch_alter_table("loyalty_gift_certificate_entries", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_loyalty_gift_certificate_entries_cert", ["certificate_id", "id"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_loyalty_gift_certificate_entries_org_id"), ["org_id"], unique=False
+        )
+
+    op.create_table(
+        "loyalty_reward_redemptions",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("reward_id", sa.Integer(), nullable=False),
+        sa.Column("customer_id", sa.Integer(), nullable=False),
+        sa.Column("points", sa.Integer(), nullable=False),
+        sa.Column("points_entry_id", sa.Integer(), nullable=False),
+        sa.Column("created_at", patron.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("org_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["customer_id"],
+            ["customers.id"],
+            name=op.f("fk_loyalty_reward_redemptions_customer_id_customers"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["org_id"],
+            ["organisations.id"],
+            name=op.f("fk_loyalty_reward_redemptions_org_id_organisations"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["points_entry_id"],
+            ["loyalty_points_entries.id"],
+            name=op.f("fk_loyalty_reward_redemptions_points_entry_id_loyalty_points_entries"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["reward_id"],
+            ["loyalty_rewards.id"],
+            name=op.f("fk_loyalty_reward_redemptions_reward_id_loyalty_rewards"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_loyalty_reward_redemptions")),
+    )
+    with op.batch_alter_table("loyalty_reward_redemptions", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_loyalty_reward_redemptions_customer_id"), ["customer_id"], unique=False
+        )
+        batch_op.create_index(batch_op.f("ix_loyalty_reward_redemptions_org_id"), ["org_id"], unique=False)
+        batch_op.create_index(
+            batch_op.f("ix_loyalty_reward_redemptions_reward_id"), ["reward_id"], unique=False
+        )
 
     op.create_table(
         "notify_message_events",
@@ -1396,6 +2273,48 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_order_lines_product_id"), ["product_id"], unique=False)
 
     op.create_table(
+        "referrals",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("referrer_id", sa.Integer(), nullable=False),
+        sa.Column("referred_id", sa.Integer(), nullable=False),
+        sa.Column("code", sa.String(length=16), nullable=False),
+        sa.Column("status", sa.String(length=10), nullable=False),
+        sa.Column("order_id", sa.Integer(), nullable=True),
+        sa.Column("referrer_points", sa.Integer(), nullable=False),
+        sa.Column("referred_points", sa.Integer(), nullable=False),
+        sa.Column("created_at", patron.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("qualified_at", patron.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("rewarded_at", patron.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("org_id", sa.Integer(), nullable=False),
+        sa.CheckConstraint("referrer_id <> referred_id", name=op.f("ck_referrals_not_self")),
+        sa.ForeignKeyConstraint(
+            ["order_id"], ["orders.id"], name=op.f("fk_referrals_order_id_orders"), ondelete="SET NULL"
+        ),
+        sa.ForeignKeyConstraint(
+            ["org_id"],
+            ["organisations.id"],
+            name=op.f("fk_referrals_org_id_organisations"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["referred_id"],
+            ["customers.id"],
+            name=op.f("fk_referrals_referred_id_customers"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["referrer_id"],
+            ["customers.id"],
+            name=op.f("fk_referrals_referrer_id_customers"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_referrals")),
+        sa.UniqueConstraint("org_id", "referred_id", name="uq_referrals_org_referred"),
+    )
+    with op.batch_alter_table("referrals", schema=None) as batch_op:
+        batch_op.create_index("ix_referrals_org_referrer", ["org_id", "referrer_id"], unique=False)
+
+    op.create_table(
         "rule_firings",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("rule_id", sa.Integer(), nullable=False),
@@ -1434,6 +2353,69 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_rule_firings_customer_id"), ["customer_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_rule_firings_org_id"), ["org_id"], unique=False)
         batch_op.create_index("ix_rule_firings_rule_fired", ["rule_id", "fired_at"], unique=False)
+
+    op.create_table(
+        "segment_memberships",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("segment_id", sa.Integer(), nullable=False),
+        sa.Column("customer_id", sa.Integer(), nullable=False),
+        sa.Column("joined_at", patron.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("left_at", patron.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("org_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["customer_id"],
+            ["customers.id"],
+            name=op.f("fk_segment_memberships_customer_id_customers"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["org_id"],
+            ["organisations.id"],
+            name=op.f("fk_segment_memberships_org_id_organisations"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["segment_id"],
+            ["segments.id"],
+            name=op.f("fk_segment_memberships_segment_id_segments"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_segment_memberships")),
+    )
+    with op.batch_alter_table("segment_memberships", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_segment_memberships_customer", ["org_id", "customer_id", "left_at"], unique=False
+        )
+        batch_op.create_index(
+            "ix_segment_memberships_segment_open", ["segment_id", "left_at", "customer_id"], unique=False
+        )
+
+    op.create_table(
+        "segment_size_snapshots",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("segment_id", sa.Integer(), nullable=False),
+        sa.Column("at", patron.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("size", sa.Integer(), nullable=False),
+        sa.Column("joined", sa.Integer(), nullable=False),
+        sa.Column("left", sa.Integer(), nullable=False),
+        sa.Column("org_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["org_id"],
+            ["organisations.id"],
+            name=op.f("fk_segment_size_snapshots_org_id_organisations"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["segment_id"],
+            ["segments.id"],
+            name=op.f("fk_segment_size_snapshots_segment_id_segments"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_segment_size_snapshots")),
+    )
+    with op.batch_alter_table("segment_size_snapshots", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_segment_size_snapshots_org_id"), ["org_id"], unique=False)
+        batch_op.create_index("ix_segment_size_snapshots_segment_at", ["segment_id", "at"], unique=False)
 
     op.create_table(
         "survey_analyses",
@@ -1700,7 +2682,6 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("tasks", schema=None) as batch_op:
         batch_op.create_index("ix_tasks_org_assignee_due", ["org_id", "assignee_id", "due_at"], unique=False)
-        batch_op.create_index(batch_op.f("ix_tasks_org_id"), ["org_id"], unique=False)
 
     op.create_table(
         "triggers",
@@ -1743,7 +2724,6 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("triggers", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_triggers_customer_id"), ["customer_id"], unique=False)
-        batch_op.create_index(batch_op.f("ix_triggers_org_id"), ["org_id"], unique=False)
         batch_op.create_index(
             "ix_triggers_org_name_consumed", ["org_id", "name", "consumed_at"], unique=False
         )
@@ -1755,12 +2735,10 @@ def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
     with op.batch_alter_table("triggers", schema=None) as batch_op:
         batch_op.drop_index("ix_triggers_org_name_consumed")
-        batch_op.drop_index(batch_op.f("ix_triggers_org_id"))
         batch_op.drop_index(batch_op.f("ix_triggers_customer_id"))
 
     op.drop_table("triggers")
     with op.batch_alter_table("tasks", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_tasks_org_id"))
         batch_op.drop_index("ix_tasks_org_assignee_due")
 
     op.drop_table("tasks")
@@ -1795,12 +2773,26 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_survey_analyses_org_id"))
 
     op.drop_table("survey_analyses")
+    with op.batch_alter_table("segment_size_snapshots", schema=None) as batch_op:
+        batch_op.drop_index("ix_segment_size_snapshots_segment_at")
+        batch_op.drop_index(batch_op.f("ix_segment_size_snapshots_org_id"))
+
+    op.drop_table("segment_size_snapshots")
+    with op.batch_alter_table("segment_memberships", schema=None) as batch_op:
+        batch_op.drop_index("ix_segment_memberships_segment_open")
+        batch_op.drop_index("ix_segment_memberships_customer")
+
+    op.drop_table("segment_memberships")
     with op.batch_alter_table("rule_firings", schema=None) as batch_op:
         batch_op.drop_index("ix_rule_firings_rule_fired")
         batch_op.drop_index(batch_op.f("ix_rule_firings_org_id"))
         batch_op.drop_index(batch_op.f("ix_rule_firings_customer_id"))
 
     op.drop_table("rule_firings")
+    with op.batch_alter_table("referrals", schema=None) as batch_op:
+        batch_op.drop_index("ix_referrals_org_referrer")
+
+    op.drop_table("referrals")
     with op.batch_alter_table("order_lines", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_order_lines_product_id"))
         batch_op.drop_index(batch_op.f("ix_order_lines_org_id"))
@@ -1812,6 +2804,22 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_notify_message_events_message_id"))
 
     op.drop_table("notify_message_events")
+    with op.batch_alter_table("loyalty_reward_redemptions", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_loyalty_reward_redemptions_reward_id"))
+        batch_op.drop_index(batch_op.f("ix_loyalty_reward_redemptions_org_id"))
+        batch_op.drop_index(batch_op.f("ix_loyalty_reward_redemptions_customer_id"))
+
+    op.drop_table("loyalty_reward_redemptions")
+    with op.batch_alter_table("loyalty_gift_certificate_entries", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_loyalty_gift_certificate_entries_org_id"))
+        batch_op.drop_index("ix_loyalty_gift_certificate_entries_cert")
+
+    op.drop_table("loyalty_gift_certificate_entries")
+    with op.batch_alter_table("loyalty_coupon_uses", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_loyalty_coupon_uses_org_id"))
+        batch_op.drop_index(batch_op.f("ix_loyalty_coupon_uses_customer_id"))
+
+    op.drop_table("loyalty_coupon_uses")
     with op.batch_alter_table("device_bindings", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_device_bindings_org_id"))
         batch_op.drop_index(batch_op.f("ix_device_bindings_device_id"))
@@ -1820,7 +2828,6 @@ def downgrade() -> None:
     op.drop_table("device_bindings")
     with op.batch_alter_table("deals", schema=None) as batch_op:
         batch_op.drop_index("ix_deals_org_stage")
-        batch_op.drop_index(batch_op.f("ix_deals_org_id"))
         batch_op.drop_index("ix_deals_customer")
 
     op.drop_table("deals")
@@ -1837,7 +2844,6 @@ def downgrade() -> None:
     op.drop_table("timeline_entries")
     with op.batch_alter_table("tickets", schema=None) as batch_op:
         batch_op.drop_index("ix_tickets_org_status_priority")
-        batch_op.drop_index(batch_op.f("ix_tickets_org_id"))
         batch_op.drop_index("ix_tickets_customer")
 
     op.drop_table("tickets")
@@ -1846,10 +2852,12 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_survey_waves_org_id"))
 
     op.drop_table("survey_waves")
+    op.drop_table("segments")
     with op.batch_alter_table("rule_states", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_rule_states_org_id"))
 
     op.drop_table("rule_states")
+    op.drop_table("referral_codes")
     with op.batch_alter_table("places", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_places_org_id"))
         batch_op.drop_index(batch_op.f("ix_places_customer_id"))
@@ -1857,18 +2865,15 @@ def downgrade() -> None:
     op.drop_table("places")
     with op.batch_alter_table("orders", schema=None) as batch_op:
         batch_op.drop_index("ix_orders_org_time")
-        batch_op.drop_index(batch_op.f("ix_orders_org_id"))
         batch_op.drop_index("ix_orders_customer_time")
 
     op.drop_table("orders")
     with op.batch_alter_table("notify_push_subscriptions", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_notify_push_subscriptions_org_id"))
         batch_op.drop_index(batch_op.f("ix_notify_push_subscriptions_customer_id"))
 
     op.drop_table("notify_push_subscriptions")
     with op.batch_alter_table("notify_messages", schema=None) as batch_op:
         batch_op.drop_index("ix_notify_messages_status_due")
-        batch_op.drop_index(batch_op.f("ix_notify_messages_org_id"))
         batch_op.drop_index("ix_notify_messages_org_customer")
         batch_op.drop_index("ix_notify_messages_org_campaign")
 
@@ -1878,44 +2883,89 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_notify_customer_links_customer_id"))
 
     op.drop_table("notify_customer_links")
+    with op.batch_alter_table("loyalty_tier_changes", schema=None) as batch_op:
+        batch_op.drop_index("ix_loyalty_tier_changes_org_customer")
+
+    op.drop_table("loyalty_tier_changes")
+    with op.batch_alter_table("loyalty_promotions", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_loyalty_promotions_org_id"))
+
+    op.drop_table("loyalty_promotions")
+    with op.batch_alter_table("loyalty_portal_links", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_loyalty_portal_links_org_id"))
+        batch_op.drop_index(batch_op.f("ix_loyalty_portal_links_customer_id"))
+
+    op.drop_table("loyalty_portal_links")
     with op.batch_alter_table("loyalty_points_entries", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_loyalty_points_entries_org_id"))
         batch_op.drop_index("ix_loyalty_points_entries_org_customer")
 
     op.drop_table("loyalty_points_entries")
-    with op.batch_alter_table("loyalty_points_balances", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_loyalty_points_balances_org_id"))
-
     op.drop_table("loyalty_points_balances")
+    with op.batch_alter_table("loyalty_gift_certificates", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_loyalty_gift_certificates_customer_id"))
+
+    op.drop_table("loyalty_gift_certificates")
+    op.drop_table("loyalty_customer_tiers")
+    with op.batch_alter_table("loyalty_coupons", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_loyalty_coupons_customer_id"))
+        batch_op.drop_index("ix_loyalty_coupons_campaign")
+
+    op.drop_table("loyalty_coupons")
+    op.drop_table("loyalty_app_streaks")
     with op.batch_alter_table("leads", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_leads_org_id"))
 
     op.drop_table("leads")
     with op.batch_alter_table("interactions", schema=None) as batch_op:
         batch_op.drop_index("ix_interactions_org_user_time")
-        batch_op.drop_index(batch_op.f("ix_interactions_org_id"))
         batch_op.drop_index("ix_interactions_customer_time")
 
     op.drop_table("interactions")
     with op.batch_alter_table("identities", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_identities_org_id"))
         batch_op.drop_index(batch_op.f("ix_identities_customer_id"))
 
     op.drop_table("identities")
+    with op.batch_alter_table("game_scores", schema=None) as batch_op:
+        batch_op.drop_index("ix_game_scores_game_at")
+        batch_op.drop_index(batch_op.f("ix_game_scores_customer_id"))
+
+    op.drop_table("game_scores")
+    with op.batch_alter_table("game_memberships", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_game_memberships_org_id"))
+        batch_op.drop_index(batch_op.f("ix_game_memberships_group_id"))
+        batch_op.drop_index(batch_op.f("ix_game_memberships_game_id"))
+        batch_op.drop_index(batch_op.f("ix_game_memberships_customer_id"))
+
+    op.drop_table("game_memberships")
+    with op.batch_alter_table("game_awards", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_game_awards_org_id"))
+        batch_op.drop_index(batch_op.f("ix_game_awards_game_id"))
+
+    op.drop_table("game_awards")
     with op.batch_alter_table("devices", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_devices_org_id"))
         batch_op.drop_index("ix_devices_org_customer")
 
     op.drop_table("devices")
     with op.batch_alter_table("customer_tags", schema=None) as batch_op:
         batch_op.drop_index("ix_customer_tags_org_tag")
-        batch_op.drop_index(batch_op.f("ix_customer_tags_org_id"))
 
     op.drop_table("customer_tags")
     with op.batch_alter_table("customer_signals", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_customer_signals_org_id"))
 
     op.drop_table("customer_signals")
+    op.drop_table("customer_predictions")
+    with op.batch_alter_table("contest_winners", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_contest_winners_org_id"))
+        batch_op.drop_index(batch_op.f("ix_contest_winners_contest_id"))
+
+    op.drop_table("contest_winners")
+    with op.batch_alter_table("contest_entries", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_contest_entries_org_id"))
+        batch_op.drop_index(batch_op.f("ix_contest_entries_customer_id"))
+        batch_op.drop_index(batch_op.f("ix_contest_entries_contest_id"))
+
+    op.drop_table("contest_entries")
     with op.batch_alter_table("consent_records", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_consent_records_org_id"))
         batch_op.drop_index("ix_consent_records_customer_channel")
@@ -1930,12 +2980,12 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_surveys_org_id"))
 
     op.drop_table("surveys")
-    with op.batch_alter_table("rules", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_rules_org_id"))
+    with op.batch_alter_table("segment_runs", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_segment_runs_org_id"))
 
+    op.drop_table("segment_runs")
     op.drop_table("rules")
     with op.batch_alter_table("products", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_products_org_id"))
         batch_op.drop_index(batch_op.f("ix_products_category_id"))
 
     op.drop_table("products")
@@ -1944,9 +2994,6 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_pipeline_stages_org_id"))
 
     op.drop_table("pipeline_stages")
-    with op.batch_alter_table("notify_suppressions", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_notify_suppressions_org_id"))
-
     op.drop_table("notify_suppressions")
     with op.batch_alter_table("notifications", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_notifications_user_id"))
@@ -1957,16 +3004,29 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_ingest_keys_org_id"))
 
     op.drop_table("ingest_keys")
+    with op.batch_alter_table("game_prizes", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_game_prizes_org_id"))
+        batch_op.drop_index(batch_op.f("ix_game_prizes_game_id"))
+
+    op.drop_table("game_prizes")
+    with op.batch_alter_table("game_groups", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_game_groups_org_id"))
+        batch_op.drop_index(batch_op.f("ix_game_groups_game_id"))
+
+    op.drop_table("game_groups")
     with op.batch_alter_table("customers", schema=None) as batch_op:
         batch_op.drop_index("ix_customers_org_phone")
         batch_op.drop_index("ix_customers_org_last_first")
-        batch_op.drop_index(batch_op.f("ix_customers_org_id"))
         batch_op.drop_index("ix_customers_org_email")
 
     op.drop_table("customers")
+    with op.batch_alter_table("contest_prizes", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_contest_prizes_org_id"))
+        batch_op.drop_index(batch_op.f("ix_contest_prizes_contest_id"))
+
+    op.drop_table("contest_prizes")
     with op.batch_alter_table("campaigns", schema=None) as batch_op:
         batch_op.drop_index("ix_campaigns_status_next_run")
-        batch_op.drop_index(batch_op.f("ix_campaigns_org_id"))
 
     op.drop_table("campaigns")
     with op.batch_alter_table("api_keys", schema=None) as batch_op:
@@ -1982,31 +3042,48 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_users_org_id"))
 
     op.drop_table("users")
-    with op.batch_alter_table("sla_policies", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_sla_policies_org_id"))
-
     op.drop_table("sla_policies")
+    op.drop_table("referral_programs")
     with op.batch_alter_table("product_categories", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_product_categories_parent_id"))
-        batch_op.drop_index(batch_op.f("ix_product_categories_org_id"))
 
     op.drop_table("product_categories")
+    with op.batch_alter_table("prediction_runs", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_prediction_runs_org_id"))
+
+    op.drop_table("prediction_runs")
     with op.batch_alter_table("pipelines", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_pipelines_org_id"))
 
     op.drop_table("pipelines")
-    with op.batch_alter_table("notify_channel_policies", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_notify_channel_policies_org_id"))
-
     op.drop_table("notify_channel_policies")
+    op.drop_table("loyalty_tiers")
+    with op.batch_alter_table("loyalty_rewards", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_loyalty_rewards_org_id"))
+
+    op.drop_table("loyalty_rewards")
+    op.drop_table("loyalty_programmes")
+    with op.batch_alter_table("loyalty_earn_rules", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_loyalty_earn_rules_org_id"))
+
+    op.drop_table("loyalty_earn_rules")
+    with op.batch_alter_table("loyalty_coupon_campaigns", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_loyalty_coupon_campaigns_org_id"))
+
+    op.drop_table("loyalty_coupon_campaigns")
+    with op.batch_alter_table("games", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_games_org_id"))
+
+    op.drop_table("games")
+    with op.batch_alter_table("contests", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_contests_org_id"))
+
+    op.drop_table("contests")
     with op.batch_alter_table("audit_log", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_audit_log_org_id"))
         batch_op.drop_index(batch_op.f("ix_audit_log_at"))
 
     op.drop_table("audit_log")
-    with op.batch_alter_table("attribute_definitions", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_attribute_definitions_org_id"))
-
     op.drop_table("attribute_definitions")
     op.drop_table("organisations")
     # ### end Alembic commands ###
