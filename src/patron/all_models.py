@@ -1,8 +1,8 @@
 """Import every domain's models so the metadata is complete (migrations, tests)."""
 
 from patron.accounts import models as accounts_models  # noqa: F401
-from patron.contests import models as contests_models  # noqa: F401
 from patron.campaigns import models as campaigns_models  # noqa: F401
+from patron.contests import models as contests_models  # noqa: F401
 from patron.core import audit  # noqa: F401
 from patron.core.db import Base
 from patron.customers import models as customers_models  # noqa: F401
