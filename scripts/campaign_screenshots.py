@@ -155,6 +155,8 @@ def main() -> None:
                 }
                 for name, path in shots.items():
                     page.goto(base + path)
+                    if name == "campaign-builder":  # the live audience count has answered
+                        page.wait_for_selector("[data-testid=audience-live][data-total]")
                     page.screenshot(path=str(args.out / f"{name}.png"), full_page=True)
                     print(f"wrote {args.out / f'{name}.png'}")
                 browser.close()
