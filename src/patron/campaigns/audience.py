@@ -9,7 +9,6 @@ the delivery worker when each message is sent.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from importlib import import_module
 from typing import Any
@@ -115,16 +114,6 @@ def contains(session: Session, *, org_id: int, audience: dict, customer_id: int)
         return customer_id in set(_segment_members(session, org_id=org_id, segment_id=audience["segment_id"]))
     query = _filter_query(session, org_id=org_id, audience=audience).where(Customer.id == customer_id)
     return session.scalar(query.with_only_columns(Customer.id)) is not None
-
-
-def customers_by_id(
-    session: Session, *, org_id: int, customer_ids: Iterable[int]
-) -> Iterator[list[Customer]]:
-    """The live customers among ``customer_ids``, a chunk at a time, in id order."""
-    ids = sorted(set(customer_ids))
-    for start in range(0, len(ids), CHUNK):
-        query = _live(session, org_id=org_id).where(Customer.id.in_(ids[start : start + CHUNK]))
-        yield list(session.scalars(query.order_by(Customer.id)))
 
 
 def names_by_id(session: Session, *, org_id: int, customer_ids: list[int]) -> list[Any]:
