@@ -147,3 +147,27 @@ def test_a_message_that_renders_empty_skips_its_customer_not_the_launch(
     recipients, messages = _state(db, campaign["id"])
     assert messages == []
     assert Counter(r.skipped for r in recipients) == {"template": CONSENTED, "no_consent": UNREACHABLE}
+
+
+def test_the_campaign_page_launches_in_the_background_and_shows_the_progress(
+    browser, db, tenant, audience, make_campaign, monkeypatch
+):
+    campaign = make_campaign(tenant)
+    monkeypatch.setattr(sending, "LAUNCH_CHUNK", 5)
+    real = sending.notify_bulk.enqueue_many
+    calls = []
+
+    def crash_on_the_third_chunk(session, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            raise RuntimeError("the process stopped")
+        return real(session, **kwargs)
+
+    monkeypatch.setattr(sending.notify_bulk, "enqueue_many", crash_on_the_third_chunk)
+    response = browser.post(f"/campaigns/{campaign['id']}/launch", {})
+    assert response.status_code == 303
+    page = browser.get(response.headers["location"])
+    assert "Launching: the messages are being queued in the background." in page.text
+    assert 'data-launch-progress="' in page.text
+    assert "<span data-progress-count>10</span> of 12 customers taken in so far" in page.text
+    assert "/static/campaigns.js" in page.text
