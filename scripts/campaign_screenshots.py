@@ -155,6 +155,9 @@ def main() -> None:
                 }
                 for name, path in shots.items():
                     page.goto(base + path)
+                    if name == "campaign-builder":  # in-app chosen, and the live audience count has answered
+                        page.check("input[name=channels][value=in_app]")
+                        page.wait_for_selector("[data-testid=audience-live]:not([data-reachable='0'])")
                     page.screenshot(path=str(args.out / f"{name}.png"), full_page=True)
                     print(f"wrote {args.out / f'{name}.png'}")
                 browser.close()

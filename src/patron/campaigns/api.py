@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, BackgroundTasks, Query, Request, Response
 
 from patron.accounts.deps import Allowed
 from patron.campaigns import audience as audience_module
@@ -21,6 +21,8 @@ def campaign_out(session, campaign: Campaign) -> dict:
     data = schemas.CampaignOut.model_validate(campaign).model_dump()
     data["variants"] = [schemas.VariantOut.model_validate(v).model_dump()
                         for v in campaigns_service.list_variants(session, campaign=campaign)]  # fmt: skip
+    if campaign.status == "launching":
+        data["launch_progress"] = sending.launched_recipients(session, campaign=campaign)
     return data
 
 
@@ -104,14 +106,30 @@ def preview_campaign(campaign_id: int, body: schemas.PreviewIn, principal: Allow
     return sending.preview(session, campaign=campaign, size=body.size, trigger_data=body.trigger_data)
 
 
-@router.post("/campaigns/{campaign_id}/launch", response_model=schemas.LaunchOut, summary="Launch or resume")
-def launch_campaign(campaign_id: int, principal: Allowed("campaigns.launch"), session: SessionDep) -> dict:
+@router.post("/campaigns/{campaign_id}/launch", response_model=schemas.LaunchOut, summary="Launch or resume",
+             responses={202: {"description": "A one-off to a big audience: sending in the background.",
+                              "model": schemas.LaunchOut}})  # fmt: skip
+def launch_campaign(campaign_id: int, request: Request, response: Response, background: BackgroundTasks,
+                    principal: Allowed("campaigns.launch"), session: SessionDep) -> dict:  # fmt: skip
     """A one-off without a future `send_at` sends now; with one it is scheduled. A recurring campaign runs
-    from its next occurrence; a triggered one acts on triggers from now on."""
+    from its next occurrence; a triggered one acts on triggers emitted from now on.
+
+    A one-off sent now to at least `campaign_background_from` customers (2,000 by default) answers 202 at
+    once with status `launching` and is sent in the background; `launch_progress` on the campaign says how
+    many customers it has taken in, and it is `done` when all are. A launch cut off half-way is finished
+    by the campaign job without sending anything twice."""
     campaign = campaigns_service.get_campaign_or_raise(
         session, org_id=principal.org_id, campaign_id=campaign_id
     )
-    outcome = sending.do_launch_campaign(session, campaign=campaign)
+    in_background = sending.sends_in_background(
+        session, campaign=campaign, threshold=request.app.state.settings.campaign_background_from
+    )
+    outcome = sending.do_launch_campaign(session, campaign=campaign, background=in_background)
+    if campaign.status == "launching":
+        session.commit()  # the background launch must see the campaign launching
+        background.add_task(sending.finish_launch, request.app.state.sessionmaker, org_id=campaign.org_id,
+                            campaign_id=campaign.id)  # fmt: skip
+        response.status_code = 202
     return {"campaign": campaign_out(session, campaign), "assigned": outcome.assigned, "queued": outcome.queued,
             "held_out": outcome.held_out, "skipped": outcome.skipped}  # fmt: skip
 

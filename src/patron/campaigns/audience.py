@@ -9,7 +9,6 @@ the delivery worker when each message is sent.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from importlib import import_module
 from typing import Any
@@ -117,14 +116,16 @@ def contains(session: Session, *, org_id: int, audience: dict, customer_id: int)
     return session.scalar(query.with_only_columns(Customer.id)) is not None
 
 
-def customers_by_id(
-    session: Session, *, org_id: int, customer_ids: Iterable[int]
-) -> Iterator[list[Customer]]:
-    """The live customers among ``customer_ids``, a chunk at a time, in id order."""
+def names_by_id(session: Session, *, org_id: int, customer_ids: list[int]) -> list[Any]:
+    """``(id, first_name, last_name)`` rows of the live customers among ``customer_ids``, in id order (one
+    read per :data:`CHUNK` ids, no ORM objects: a launch reads its whole audience this way)."""
     ids = sorted(set(customer_ids))
+    rows: list[Any] = []
     for start in range(0, len(ids), CHUNK):
         query = _live(session, org_id=org_id).where(Customer.id.in_(ids[start : start + CHUNK]))
-        yield list(session.scalars(query.order_by(Customer.id)))
+        rows.extend(session.execute(query.with_only_columns(Customer.id, Customer.first_name, Customer.last_name)
+                                    .order_by(Customer.id)))  # fmt: skip
+    return rows
 
 
 def channels_by_customer(

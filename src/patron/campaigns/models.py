@@ -14,7 +14,8 @@ from patron.core.db import Base, OrgScoped, TimestampMixin, utcnow
 #: ``one_off`` sends once (now or at ``send_at``); ``recurring`` on a daily/weekly/monthly clock in the
 #: campaign's time zone; ``triggered`` whenever a rule emits its trigger for a customer
 KINDS = ("one_off", "recurring", "triggered")
-STATUSES = ("draft", "scheduled", "running", "paused", "done")
+#: ``launching``: a one-off being sent in the background (see :mod:`patron.campaigns.sending`)
+STATUSES = ("draft", "scheduled", "launching", "running", "paused", "done")
 #: what counts as a conversion: an order, a visit (a rule trigger such as ``entered_shop_S``)
 CONVERSION_KINDS = ("order", "visit")
 RECURRENCES = ("daily", "weekly", "monthly")

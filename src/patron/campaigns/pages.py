@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, BackgroundTasks, Query, Request
 from fastapi.responses import Response
 
 from patron.accounts import service as accounts_service
@@ -25,7 +25,14 @@ from patron.web.common import CsrfForm, FormInput, Pager, Permitted, attempt, re
 
 router = APIRouter()
 PAGE = 50
-STATUS_TONES = {"draft": "neutral", "scheduled": "info", "running": "ok", "paused": "warn", "done": "neutral"}
+STATUS_TONES = {
+    "draft": "neutral",
+    "scheduled": "info",
+    "launching": "info",
+    "running": "ok",
+    "paused": "warn",
+    "done": "neutral",
+}
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 DEFAULTS = {
     "kind": "one_off", "channels": ["email"], "audience.kind": "all", "holdout_percent": "10",
@@ -203,18 +210,27 @@ def campaign_detail(request: Request, campaign_id: int, viewer: Permitted("campa
     return render(request, "campaigns/detail.html", {
         "campaign": campaign, "variants": campaigns_service.list_variants(session, campaign=campaign),
         "count": count, "previews": previews, "preview_error": preview_error, "tones": STATUS_TONES,
-        "weekdays": WEEKDAYS,
+        "weekdays": WEEKDAYS, "launch_progress": sending.launched_recipients(session, campaign=campaign)
+        if campaign.status == "launching" else None,
     })  # fmt: skip
 
 
 @router.post("/campaigns/{campaign_id}/launch")
 def launch(request: Request, campaign_id: int, viewer: Permitted("campaigns.launch"), form: CsrfForm,
-           session: SessionDep) -> Response:  # fmt: skip
+           session: SessionDep, background: BackgroundTasks) -> Response:  # fmt: skip
     campaign = campaigns_service.get_campaign_or_raise(session, org_id=viewer.org_id, campaign_id=campaign_id)
-    outcome = attempt(session, form, lambda: sending.do_launch_campaign(session, campaign=campaign))
+    threshold = request.app.state.settings.campaign_background_from
+    outcome = attempt(session, form, lambda: sending.do_launch_campaign(session, campaign=campaign,
+                      background=sending.sends_in_background(session, campaign=campaign, threshold=threshold)))  # fmt: skip
     if outcome is None:
         return redirect(request, f"/campaigns/{campaign_id}", flash=form.errors.get("form", "Not launched."),
                         kind="error")  # fmt: skip
+    if campaign.status == "launching":
+        session.commit()  # the background launch must see the campaign launching
+        background.add_task(sending.finish_launch, request.app.state.sessionmaker, org_id=campaign.org_id,
+                            campaign_id=campaign.id)  # fmt: skip
+        return redirect(request, f"/campaigns/{campaign_id}",
+                        flash="Launching: the messages are being queued in the background.")  # fmt: skip
     return redirect(request, f"/campaigns/{campaign_id}",
                     flash=f"Launched: {campaign.status}; {outcome.queued} messages queued.")  # fmt: skip
 

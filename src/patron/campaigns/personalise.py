@@ -13,11 +13,13 @@ import math
 from importlib import import_module
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from patron.customers import service as customers_service
+from patron.customers.models import Place
 from patron.customers.places import haversine_m
-from patron.loyalty import service as loyalty_service
+from patron.loyalty.models import PointsBalance
 from patron.orders import insights as order_insights
 
 RECOMMENDATIONS = 3
@@ -57,10 +59,7 @@ def _position(data: dict[str, Any]) -> tuple[float, float] | None:
     return lat, lon
 
 
-def nearest_place(session: Session, *, org_id: int, customer_id: int, data: dict[str, Any]) -> dict | None:
-    """The customer's saved place nearest to the position in the trigger's data (``lat``, ``lon``) with
-    the distance in whole metres; without a position, their most visited place (distance unknown)."""
-    places = customers_service.list_places(session, org_id=org_id, customer_id=customer_id)
+def _nearest(places: list, data: dict[str, Any]) -> dict | None:
     if not places:
         return None
     position = _position(data)
@@ -73,6 +72,68 @@ def nearest_place(session: Session, *, org_id: int, customer_id: int, data: dict
     return {"label": place.label, "distance_m": round(distance)}
 
 
+def nearest_place(session: Session, *, org_id: int, customer_id: int, data: dict[str, Any]) -> dict | None:
+    """The customer's saved place nearest to the position in the trigger's data (``lat``, ``lon``) with
+    the distance in whole metres; without a position, their most visited place (distance unknown)."""
+    return _nearest(customers_service.list_places(session, org_id=org_id, customer_id=customer_id), data)
+
+
+def _places_by_customer(session: Session, *, org_id: int, customer_ids: list[int]) -> dict[int, list[Place]]:
+    """The saved places of many customers by one read, each customer's most visited first."""
+    found: dict[int, list[Place]] = {}
+    rows = session.scalars(select(Place).where(Place.org_id == org_id, Place.customer_id.in_(customer_ids))
+                           .order_by(Place.customer_id, Place.visit_count.desc(),
+                                     Place.last_visited_at.desc().nulls_last(), Place.id))  # fmt: skip
+    for place in rows:
+        found.setdefault(place.customer_id, []).append(place)
+    return found
+
+
+def _points_by_customer(session: Session, *, org_id: int, customer_ids: list[int]) -> dict[int, int]:
+    rows = session.execute(select(PointsBalance.customer_id, PointsBalance.balance).where(
+        PointsBalance.org_id == org_id, PointsBalance.customer_id.in_(customer_ids)))  # fmt: skip
+    return {customer_id: balance for customer_id, balance in rows}
+
+
+def build_contexts(
+    session: Session,
+    *,
+    org_id: int,
+    customers: list,
+    campaign_name: str,
+    needed: set[str],
+    trigger_data: dict[str, Any] | None = None,
+) -> dict[int, dict[str, Any]]:
+    """The template context of each of ``customers`` (rows with ``id``, ``first_name``, ``last_name``) by
+    customer id. The costly fields are looked up only if in ``needed``: points and saved places by one
+    read for all of them; recommended products per customer."""
+    data = {str(k): str(v) for k, v in (trigger_data or {}).items()}
+    ids = [c.id for c in customers]
+    points = (
+        _points_by_customer(session, org_id=org_id, customer_ids=ids) if "points" in needed and ids else {}
+    )
+    places = (
+        _places_by_customer(session, org_id=org_id, customer_ids=ids)
+        if "nearest_place" in needed and ids
+        else {}
+    )
+    contexts: dict[int, dict[str, Any]] = {}
+    for customer in customers:
+        context: dict[str, Any] = {
+            "first_name": customer.first_name or "", "last_name": customer.last_name or "",
+            "campaign": campaign_name, "trigger": data, "shop": data.get("shop") or data.get("geofence"),
+            "points": points.get(customer.id, 0), "recommended_products": [], "nearest_place": None,
+        }  # fmt: skip
+        if "recommended_products" in needed:
+            context["recommended_products"] = recommended_products(
+                session, org_id=org_id, customer_id=customer.id
+            )
+        if "nearest_place" in needed:
+            context["nearest_place"] = _nearest(places.get(customer.id, []), data)
+        contexts[customer.id] = context
+    return contexts
+
+
 def build_context(
     session: Session,
     *,
@@ -82,21 +143,6 @@ def build_context(
     needed: set[str],
     trigger_data: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The template context for ``customer`` (a Customer row), with the costly fields only if in
-    ``needed``."""
-    data = {str(k): str(v) for k, v in (trigger_data or {}).items()}
-    context: dict[str, Any] = {
-        "first_name": customer.first_name or "", "last_name": customer.last_name or "", "campaign": campaign_name,
-        "trigger": data, "shop": data.get("shop") or data.get("geofence"), "points": 0,
-        "recommended_products": [], "nearest_place": None,
-    }  # fmt: skip
-    if "points" in needed:
-        balance = loyalty_service.get_balance(session, org_id=org_id, customer_id=customer.id)
-        context["points"] = balance.balance if balance is not None else 0
-    if "recommended_products" in needed:
-        context["recommended_products"] = recommended_products(
-            session, org_id=org_id, customer_id=customer.id
-        )
-    if "nearest_place" in needed:
-        context["nearest_place"] = nearest_place(session, org_id=org_id, customer_id=customer.id, data=data)
-    return context
+    """The template context for one customer (see :func:`build_contexts`)."""
+    return build_contexts(session, org_id=org_id, customers=[customer], campaign_name=campaign_name,
+                          needed=needed, trigger_data=trigger_data)[customer.id]  # fmt: skip

@@ -129,7 +129,10 @@ class CampaignOut(Schema):
     name: str = Field(description="Its name.")
     description: str = Field(description="What it is for.")
     kind: str = Field(description="one_off, recurring or triggered.")
-    status: str = Field(description="draft, scheduled, running, paused or done.")
+    status: str = Field(
+        description="draft, scheduled, launching (a one-off being sent in the background), running, "
+        "paused or done."
+    )
     channels: list[str] = Field(description="Channels in order of preference.")
     audience: dict = Field(description="The audience definition.")
     timezone: str = Field(description="Time zone of the schedule.")
@@ -148,6 +151,8 @@ class CampaignOut(Schema):
     created_at: datetime = Field(description="When it was created.")
     updated_at: datetime = Field(description="When it last changed.")
     variants: list[VariantOut] = Field(default_factory=list, description="Its A/B variants.")
+    launch_progress: int | None = Field(None, description="While it is launching: how many customers of the "
+                                        "audience it has taken in so far (null otherwise).")  # fmt: skip
 
 
 class AudienceCountIn(Schema):

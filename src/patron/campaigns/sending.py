@@ -8,6 +8,13 @@ recurring campaigns and turns rule triggers into triggered offers.
 * **Idempotence**: a customer is taken into an occurrence once (unique recipient row per campaign,
   customer and occurrence), and the message's idempotency key is ``campaign:<id>:<occurrence>:<customer>``;
   re-running an occurrence or re-reading a trigger sends nothing twice.
+* **Speed**: an occurrence is worked a chunk of customers at a time, set-based: the groups are hashed over
+  the chunk with numpy, names, consents, points and places are read once per chunk, each template is
+  compiled once, and recipients, messages and message history are written by multi-row inserts.
+* **Background launch**: a one-off launched to a big audience (``campaign_background_from``) is left
+  ``launching`` by the request, which answers at once; :func:`finish_launch` sends it in a session of its
+  own, committing chunk by chunk. A launch cut off (the process stopped) is finished by the campaign job
+  once it has written nothing for :data:`LAUNCH_STALE`; the recipients already taken in are skipped.
 * **Consent**: each customer gets the first of the campaign's channels they consented to; one without any
   is recorded (``skipped = no_consent``) and sent nothing. Notify checks the consent again when sending.
 * **Budget**: a message costs its channel's ``costs`` entry. When the next message would take ``spent``
@@ -23,13 +30,16 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import insert, select
-from sqlalchemy.orm import Session
+import numpy as np
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
 
 from patron.campaigns import audience as audience_module
 from patron.campaigns import personalise, templates
@@ -37,6 +47,7 @@ from patron.campaigns.models import Campaign, CampaignRecipient, CampaignVariant
 from patron.campaigns.schedule import next_occurrence, occurrence_key, zone_or_raise
 from patron.campaigns.service import list_variants
 from patron.core import audit
+from patron.core.audit import Actor
 from patron.core.db import utcnow
 from patron.core.errors import Conflict
 from patron.notify import bulk as notify_bulk
@@ -46,6 +57,8 @@ from patron.rules import trigger_reads
 
 log = logging.getLogger("patron.campaigns")
 SCALE = 2**64
+#: customers taken into an occurrence per round of reads and inserts (and per commit of a background launch)
+LAUNCH_CHUNK = 2000
 
 
 def assign(campaign_id: int, customer_id: int, holdout_percent: int,
@@ -86,6 +99,25 @@ def _needed(variants: list[CampaignVariant]) -> set[str]:
     return used
 
 
+def assign_many(campaign_id: int, customer_ids: list[int], holdout_percent: int,
+                variants: list[CampaignVariant]) -> np.ndarray:  # fmt: skip
+    """:func:`assign` for many customers at once: each one's index in ``variants``, -1 for the hold-out.
+    The same arithmetic in the same order, so both give the same groups."""
+    digests = b"".join(hashlib.sha256(f"{campaign_id}:{i}".encode()).digest()[:8] for i in customer_ids)
+    u = np.frombuffer(digests, dtype=">u8").astype(np.float64) / SCALE
+    share = holdout_percent / 100
+    point = (u - share) / (1 - share) * sum(v.weight for v in variants)
+    chosen = np.full(len(customer_ids), len(variants) - 1, dtype=np.int64)
+    open_ = np.ones(len(customer_ids), dtype=bool)
+    for i, variant in enumerate(variants):
+        point = point - variant.weight
+        hit = open_ & (point < 0)
+        chosen[hit] = i
+        open_ &= ~hit
+    chosen[u < share] = -1
+    return chosen
+
+
 def run_occurrence(
     session: Session,
     *,
@@ -94,25 +126,39 @@ def run_occurrence(
     customer_ids: list[int],
     now: datetime,
     trigger_data: dict[str, Any] | None = None,
+    after_chunk: Callable[[Outcome], None] | None = None,
 ) -> Outcome:
     """Take ``customer_ids`` into one occurrence of the campaign and queue their messages (see the
-    module's description). Customers already in the occurrence are left alone."""
+    module's description). Customers already in the occurrence are left alone, so an occurrence cut off
+    half-way is finished by running it again. Works a chunk of :data:`LAUNCH_CHUNK` customers at a time:
+    the groups by hash over the chunk, the customers' names and consents and the costly template fields
+    by one read each, the recipients and messages by multi-row inserts; ``after_chunk`` (a background
+    launch commits there) is called after each chunk is written."""
     outcome = Outcome()
     variants = list_variants(session, campaign=campaign)
-    position = {v.id: i for i, v in enumerate(variants)}
     needed = _needed(variants)
     already = set(session.scalars(select(CampaignRecipient.customer_id).where(
         CampaignRecipient.campaign_id == campaign.id, CampaignRecipient.occurrence == occurrence)))  # fmt: skip
-    todo = [i for i in customer_ids if i not in already]
-    channels = audience_module.channels_by_customer(session, org_id=campaign.org_id, customer_ids=todo,
-                                                    channels=list(campaign.channels))  # fmt: skip
+    todo = sorted({i for i in customer_ids if i not in already})
     costs = {ch: Decimal(str(amount)) for ch, amount in (campaign.costs or {}).items()}
     spent = Decimal(campaign.spent or 0)
-    for customers in audience_module.customers_by_id(session, org_id=campaign.org_id, customer_ids=todo):
+    table = CampaignRecipient.__table__
+    for start in range(0, len(todo), LAUNCH_CHUNK):
+        customers = audience_module.names_by_id(session, org_id=campaign.org_id,
+                                                customer_ids=todo[start : start + LAUNCH_CHUNK])  # fmt: skip
+        ids = [c.id for c in customers]
+        groups = assign_many(campaign.id, ids, campaign.holdout_percent, variants).tolist()
+        sendable = [c for c, g in zip(customers, groups, strict=True) if g >= 0]
+        channels = audience_module.channels_by_customer(session, org_id=campaign.org_id,
+                                                        customer_ids=[c.id for c in sendable],
+                                                        channels=list(campaign.channels))  # fmt: skip
+        contexts = personalise.build_contexts(session, org_id=campaign.org_id, customers=[
+            c for c in sendable if c.id in channels], campaign_name=campaign.name, needed=needed,
+            trigger_data=trigger_data)  # fmt: skip
         recipients: list[dict[str, Any]] = []
         outgoing: list[notify_bulk.Outgoing] = []
-        for customer in customers:
-            variant = assign(campaign.id, customer.id, campaign.holdout_percent, variants)
+        for customer, group in zip(customers, groups, strict=True):
+            variant = variants[group] if group >= 0 else None
             recipient = {"org_id": campaign.org_id, "campaign_id": campaign.id, "customer_id": customer.id,
                          "occurrence": occurrence, "variant_id": variant.id if variant else None,
                          "holdout": variant is None, "assigned_at": now, "cost": Decimal("0"), "channel": None,
@@ -132,32 +178,33 @@ def run_occurrence(
             if recipient["skipped"]:
                 outcome.skip(recipient["skipped"])
                 continue
-            i = position[variant.id]
-            context = personalise.build_context(session, org_id=campaign.org_id, customer=customer,
-                                                campaign_name=campaign.name, needed=needed,
-                                                trigger_data=trigger_data)  # fmt: skip
+            context = contexts[customer.id]
+            key = f"campaign:{campaign.id}:{occurrence}:{customer.id}"
             try:
-                subject = templates.render(variant.subject, context, field=f"variants[{i}].subject")
-                body = templates.render(variant.body, context, field=f"variants[{i}].body")
+                message = notify_bulk.Outgoing(
+                    customer_id=customer.id, channel=channel, idempotency_key=key,
+                    subject=templates.render(variant.subject, context, field=f"variants[{group}].subject"),
+                    body=templates.render(variant.body, context, field=f"variants[{group}].body"))  # fmt: skip
+                notify_bulk.check(message)  # an empty body, say: this customer is skipped, not the chunk
             except Exception:
                 log.info("campaign %s: template failed for customer %s", campaign.id, customer.id)
                 recipient["skipped"] = "template"
                 outcome.skip("template")
                 continue
-            key = f"campaign:{campaign.id}:{occurrence}:{customer.id}"
-            outgoing.append(notify_bulk.Outgoing(customer_id=customer.id, channel=channel, subject=subject, body=body,
-                                                 idempotency_key=key))  # fmt: skip
+            outgoing.append(message)
             recipient.update(channel=channel, cost=cost, message_id=key)
             spent += cost
             outcome.queued += 1
-        ids = notify_bulk.enqueue_many(
+        message_ids = notify_bulk.enqueue_many(
             session, org_id=campaign.org_id, messages=outgoing, campaign_id=campaign.id
         )
         for recipient in recipients:
             if recipient["message_id"] is not None:
-                recipient["message_id"] = ids[recipient["message_id"]]
+                recipient["message_id"] = message_ids[recipient["message_id"]]
         if recipients:
-            session.execute(insert(CampaignRecipient), recipients)
+            session.execute(table.insert(), recipients)
+        if after_chunk is not None:
+            after_chunk(outcome)
     campaign.spent = spent
     campaign.last_run_at = now
     if outcome.budget_stop:
@@ -166,15 +213,19 @@ def run_occurrence(
     return outcome
 
 
-def _run_audience(session: Session, campaign: Campaign, occurrence: str, now: datetime) -> Outcome:
+def _run_audience(session: Session, campaign: Campaign, occurrence: str, now: datetime,
+                  after_chunk: Callable[[Outcome], None] | None = None) -> Outcome:  # fmt: skip
     ids = audience_module.audience_ids(session, org_id=campaign.org_id, audience=campaign.audience)
-    return run_occurrence(session, campaign=campaign, occurrence=occurrence, customer_ids=ids, now=now)
+    return run_occurrence(session, campaign=campaign, occurrence=occurrence, customer_ids=ids, now=now,
+                          after_chunk=after_chunk)  # fmt: skip
 
 
-def do_launch_campaign(session: Session, *, campaign: Campaign, now: datetime | None = None) -> Outcome:
-    """Start (or resume) a campaign. A one-off without ``send_at`` in the future sends now and is done;
-    with one it is ``scheduled``; a recurring one is ``running`` from its next occurrence; a triggered one
-    is ``running`` and acts on triggers emitted from now on."""
+def do_launch_campaign(session: Session, *, campaign: Campaign, now: datetime | None = None,
+                       background: bool = False) -> Outcome:  # fmt: skip
+    """Start (or resume) a campaign. A one-off without ``send_at`` in the future sends now and is done
+    (with ``background``, it is left ``launching`` for :func:`finish_launch`); with one it is
+    ``scheduled``; a recurring one is ``running`` from its next occurrence; a triggered one is ``running``
+    and acts on triggers emitted from now on."""
     now = now or utcnow()
     if campaign.status not in ("draft", "paused", "scheduled"):
         raise Conflict(f"A {campaign.status} campaign cannot be launched.", field="status")
@@ -187,6 +238,8 @@ def do_launch_campaign(session: Session, *, campaign: Campaign, now: datetime | 
     if campaign.kind == "one_off":
         if campaign.send_at is not None and campaign.send_at > now:
             campaign.status, campaign.next_run_at = "scheduled", campaign.send_at
+        elif background:
+            campaign.status, campaign.next_run_at = "launching", None
         else:
             campaign.status, campaign.next_run_at = "running", None
             outcome = _run_audience(session, campaign, "once", now)
@@ -202,6 +255,103 @@ def do_launch_campaign(session: Session, *, campaign: Campaign, now: datetime | 
                                                    "assigned": outcome.assigned})  # fmt: skip
     session.flush()
     return outcome
+
+
+# --- launching in the background ---------------------------------------------------------------------
+
+#: a ``launching`` campaign whose launch has not written anything for this long is taken to be cut off
+#: (the process stopped) and is finished by the campaign job
+LAUNCH_STALE = timedelta(minutes=5)
+_running: set[int] = set()
+_running_lock = threading.Lock()
+
+
+def sends_in_background(
+    session: Session, *, campaign: Campaign, threshold: int, now: datetime | None = None
+) -> bool:
+    """Whether launching the campaign now sends a one-off to at least ``threshold`` customers (and so is
+    better done in the background). Resolving the audience here also reports a bad one (422) at once."""
+    now = now or utcnow()
+    if campaign.kind != "one_off" or campaign.status not in ("draft", "paused", "scheduled"):
+        return False
+    if campaign.send_at is not None and campaign.send_at > now:
+        return False
+    ids = audience_module.audience_ids(session, org_id=campaign.org_id, audience=campaign.audience)
+    return len(ids) >= threshold
+
+
+def launched_recipients(session: Session, *, campaign: Campaign) -> int:
+    """How many customers a launching one-off has taken in so far."""
+    return session.scalar(select(func.count(CampaignRecipient.id)).where(
+        CampaignRecipient.campaign_id == campaign.id, CampaignRecipient.occurrence == "once")) or 0  # fmt: skip
+
+
+def _continue_launch(session: Session, campaign: Campaign, now: datetime, *, commit: bool) -> Outcome:
+    """Send a ``launching`` one-off to the audience members it has not taken in yet, then mark it done.
+    The spend is counted again from the recipients written before, so a resumed launch keeps to the
+    budget; with ``commit`` each chunk is committed as it is written (a heartbeat in ``updated_at``)."""
+    campaign.spent = session.scalar(select(func.coalesce(func.sum(CampaignRecipient.cost), 0)).where(
+        CampaignRecipient.campaign_id == campaign.id)) or Decimal("0")  # fmt: skip
+
+    def after_chunk(_outcome: Outcome) -> None:
+        campaign.updated_at = utcnow()
+        if commit:
+            session.commit()
+
+    outcome = _run_audience(session, campaign, "once", now, after_chunk=after_chunk)
+    if campaign.status == "launching":
+        campaign.status = "done"
+    session.flush()
+    return outcome
+
+
+def finish_launch(factory: sessionmaker[Session], *, org_id: int, campaign_id: int) -> Outcome | None:
+    """Send a campaign left ``launching`` by :func:`do_launch_campaign`, in a session of its own,
+    committing chunk by chunk (run after the launch request has answered). A launch cut off half-way
+    stays ``launching`` and is finished by :func:`run_due_campaigns`; nothing is sent twice (one recipient
+    row per customer, one message per idempotency key). None when the campaign is not launching or is
+    already being sent by this process."""
+    with _running_lock:
+        if campaign_id in _running:
+            return None
+        _running.add(campaign_id)
+    try:
+        with factory() as session:
+            session.info["actor"] = Actor(org_id=org_id, label="campaigns:launch")
+            campaign = session.scalar(
+                select(Campaign).where(Campaign.org_id == org_id, Campaign.id == campaign_id)
+            )
+            if campaign is None or campaign.status != "launching":
+                return None
+            try:
+                outcome = _continue_launch(session, campaign, utcnow(), commit=True)
+                session.commit()
+            except Exception:
+                session.rollback()
+                log.exception("campaign %s: the launch stopped; the campaign job will finish it", campaign_id)
+                return None
+            log.info(
+                "campaign %s launched: %s assigned, %s queued", campaign_id, outcome.assigned, outcome.queued
+            )
+            return outcome
+    finally:
+        with _running_lock:
+            _running.discard(campaign_id)
+
+
+def _resume_stale_launches(session: Session, now: datetime) -> int:
+    stale = list(session.scalars(select(Campaign).where(
+        Campaign.status == "launching", Campaign.updated_at <= now - LAUNCH_STALE).order_by(Campaign.id)))  # fmt: skip
+    acted = 0
+    for campaign in stale:
+        with _running_lock:
+            if campaign.id in _running:
+                continue
+        log.info("campaign %s: finishing a launch that was cut off", campaign.id)
+        acted += _guarded(
+            session, campaign, lambda c=campaign: _continue_launch(session, c, now, commit=False)
+        )
+    return acted
 
 
 def do_pause_campaign(session: Session, *, campaign: Campaign) -> Campaign:
@@ -330,8 +480,8 @@ def _guarded(session: Session, campaign: Campaign, work) -> int:
 
 
 def run_due_campaigns(session: Session, *, now: datetime | None = None) -> int:
-    """Send what is due: scheduled one-offs whose time has come, recurring campaigns' occurrences, and
-    triggered offers for pending triggers; then bring attribution up to date. Returns how many
+    """Send what is due: launches cut off half-way (see :func:`finish_launch`), scheduled one-offs whose
+    time has come, recurring campaigns' occurrences, and triggered offers for pending triggers; then bring attribution up to date. Returns how many
     occurrences and triggers were acted on. Registered with the scheduler (``campaigns``)."""
     from patron.campaigns import results
 
@@ -340,6 +490,7 @@ def run_due_campaigns(session: Session, *, now: datetime | None = None) -> int:
     due = list(session.scalars(select(Campaign).where(
         Campaign.status.in_(("scheduled", "running")), Campaign.next_run_at.is_not(None),
         Campaign.next_run_at <= now).order_by(Campaign.next_run_at, Campaign.id)))  # fmt: skip
+    acted += _resume_stale_launches(session, now)
     for campaign in due:
         acted += _guarded(session, campaign, lambda c=campaign: _run_due(session, c, now))
     triggered = list(session.scalars(select(Campaign).where(Campaign.status == "running",

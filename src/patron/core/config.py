@@ -26,6 +26,10 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(20 * 1024 * 1024, ge=1024, description="Largest request body accepted.")
     scheduler: bool = Field(True, description="Run background jobs (SLA checks, reminders) inside `patron serve`.")
     scheduler_interval_seconds: float = Field(60.0, gt=0)
+    campaign_background_from: int = Field(
+        2000, ge=0, description="A one-off campaign launched to at least this many customers is sent in the "
+        "background: the launch answers 202 at once and the campaign shows `launching` until it is done.",
+    )
     auto_migrate: bool = Field(True, description="Apply database migrations when the app starts.")
     events_url: str | None = Field(
         None,

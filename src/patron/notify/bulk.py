@@ -1,6 +1,6 @@
 """Queueing many messages at once (a campaign's send): the same rows :func:`patron.notify.service.enqueue`
-writes - the message and the first line of its history - written by two multi-row statements per batch
-instead of a round of ORM work per message. Consent, quiet hours and caps are checked when each message
+writes - the message and the first line of its history - written by two multi-row Core statements per
+batch instead of a round of ORM work per message. Consent, quiet hours and caps are checked when each message
 is sent, as for any other."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -17,7 +17,7 @@ from patron.core.errors import Invalid
 from patron.notify.models import PURPOSES, Message, MessageEvent
 from patron.notify.service import _after_commit, _check_content, _links, enqueue_message
 
-CHUNK = 500
+CHUNK = 1000
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,12 @@ class Outgoing:
     body: str
     idempotency_key: str
     data: dict[str, Any] = field(default_factory=dict)
+
+
+def check(message: Outgoing) -> None:
+    """Invalid (naming the field) when the message could not be queued: an empty body, a subject too long."""
+    _check_content(channel=message.channel, subject=message.subject, body=message.body, data=message.data,
+                   idempotency_key=message.idempotency_key)  # fmt: skip
 
 
 def _existing(session: Session, org_id: int, keys: list[str]) -> dict[str, int]:
@@ -49,8 +55,7 @@ def enqueue_many(session: Session, *, org_id: int, messages: list[Outgoing], cam
     if purpose not in PURPOSES:
         raise Invalid(f"Unknown purpose '{purpose}'.", field="purpose")
     for message in messages:
-        _check_content(channel=message.channel, subject=message.subject, body=message.body, data=message.data,
-                       idempotency_key=message.idempotency_key)  # fmt: skip
+        check(message)
     ids = _existing(session, org_id, [m.idempotency_key for m in messages])
     fresh = list({m.idempotency_key: m for m in messages if m.idempotency_key not in ids}.values())
     for start in range(0, len(fresh), CHUNK):
@@ -62,11 +67,12 @@ def enqueue_many(session: Session, *, org_id: int, messages: list[Outgoing], cam
             "status": "queued", "attempts": 0, "next_attempt_at": now, "campaign_id": campaign_id, "purpose": purpose,
             "created_at": now, "updated_at": now,
         } for m in batch]  # fmt: skip
+        messages_table = Message.__table__
         try:
             with session.begin_nested():
                 made = session.execute(
-                    insert(Message).returning(
-                        Message.id, Message.idempotency_key, sort_by_parameter_order=True
+                    messages_table.insert().returning(
+                        messages_table.c.id, messages_table.c.idempotency_key, sort_by_parameter_order=True
                     ),
                     rows,
                 ).all()
@@ -77,7 +83,7 @@ def enqueue_many(session: Session, *, org_id: int, messages: list[Outgoing], cam
                                              idempotency_key=m.idempotency_key, campaign_id=campaign_id)  # fmt: skip
                 ids[m.idempotency_key] = message.id
             continue
-        session.execute(insert(MessageEvent), [
+        session.execute(MessageEvent.__table__.insert(), [
             {"org_id": org_id, "message_id": message_id, "status": "queued", "at": now, "detail": "enqueued"}
             for message_id, _key in made])  # fmt: skip
         for message_id, key in made:
