@@ -217,27 +217,43 @@ def do_redeem_coupon(session: Session, *, org_id: int, code: str, customer_id: i
     coupon = get_coupon_by_code(session, org_id=org_id, code=code)
     campaign, discount = check_usable(session, coupon=coupon, customer_id=customer_id, order_value=order_value,
                                       currency=currency, now=now)  # fmt: skip
-    try:
-        with session.begin_nested():
-            marked = session.execute(
-                update(Coupon).where(Coupon.id == coupon.id, Coupon.redeemed_at.is_(None))
-                .values(redeemed_at=now).execution_options(synchronize_session=False)
-            ).rowcount  # fmt: skip
-            if not marked:
-                raise Conflict("This coupon was already used.", field="coupon_code", code="coupon_used")
-            used = session.scalar(select(func.count(CouponUse.id)).where(
-                CouponUse.campaign_id == campaign.id, CouponUse.customer_id == customer_id)) or 0  # fmt: skip
-            if used >= campaign.per_customer_limit:
-                raise Conflict(f"This customer has used this campaign's coupons {used} time(s), the most allowed.",
-                               field="coupon_code", code="coupon_limit")  # fmt: skip
-            use = CouponUse(org_id=org_id, campaign_id=campaign.id, coupon_id=coupon.id, customer_id=customer_id,
-                            sequence=used + 1, order_id=order_id, discount=discount, used_at=now)  # fmt: skip
-            session.add(use)
-            session.flush()
-    except IntegrityError:  # another redemption took this customer's use number at the same moment
-        raise Conflict("This customer's coupon limit was reached by a simultaneous redemption.",
-                       field="coupon_code", code="coupon_limit") from None  # fmt: skip
+    # The customer's uses are numbered (unique per campaign and customer). Two redemptions at once may both
+    # count n uses and both try number n + 1: the database lets one through and makes the other wait until
+    # it commits, then refuses it. That one counts again (the other's use is now visible) and tries the next
+    # number, so a redemption is refused for the limit only when the limit is really reached.
+    for _attempt in range(campaign.per_customer_limit + 1):
+        try:
+            use = _use_coupon(session, org_id=org_id, coupon=coupon, campaign=campaign, customer_id=customer_id,
+                              discount=discount, order_id=order_id, now=now)  # fmt: skip
+            break
+        except IntegrityError:
+            continue
+    else:
+        raise Conflict("This customer's coupon limit was reached by simultaneous redemptions.",
+                       field="coupon_code", code="coupon_limit")  # fmt: skip
     session.expire(coupon)
+    return use
+
+
+def _use_coupon(session: Session, *, org_id: int, coupon: Coupon, campaign, customer_id: int, discount: Decimal,
+                order_id: int | None, now: datetime) -> CouponUse:  # fmt: skip
+    """Mark the code used and record the customer's next use, in one savepoint (all or nothing)."""
+    with session.begin_nested():
+        marked = session.execute(
+            update(Coupon).where(Coupon.id == coupon.id, Coupon.redeemed_at.is_(None))
+            .values(redeemed_at=now).execution_options(synchronize_session=False)
+        ).rowcount  # fmt: skip
+        if not marked:
+            raise Conflict("This coupon was already used.", field="coupon_code", code="coupon_used")
+        used = session.scalar(select(func.count(CouponUse.id)).where(
+            CouponUse.campaign_id == campaign.id, CouponUse.customer_id == customer_id)) or 0  # fmt: skip
+        if used >= campaign.per_customer_limit:
+            raise Conflict(f"This customer has used this campaign's coupons {used} time(s), the most allowed.",
+                           field="coupon_code", code="coupon_limit")  # fmt: skip
+        use = CouponUse(org_id=org_id, campaign_id=campaign.id, coupon_id=coupon.id, customer_id=customer_id,
+                        sequence=used + 1, order_id=order_id, discount=discount, used_at=now)  # fmt: skip
+        session.add(use)
+        session.flush()
     return use
 
 
