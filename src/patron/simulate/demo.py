@@ -31,7 +31,9 @@ from patron.customers.places import create_place
 from patron.sales import service as sales_service
 from patron.simulate import names
 from patron.simulate.clock import SimulatedClock
+from patron.simulate.contests import seed_demo_contests
 from patron.simulate.history import DemoCustomer, Staff, write_interactions, write_sales
+from patron.simulate.loyalty import seed_demo_loyalty
 from patron.simulate.orders import write_orders
 from patron.simulate.people import CustomerSpec, make_customers
 from patron.simulate.service_desk import write_tickets
@@ -220,6 +222,24 @@ def _seed(
             seed=rng.randrange(1 << 30),
         )
         progress("Surveys", 1, 1)
+        engagement = seed_demo_loyalty(
+            session,
+            org_id=org.id,
+            rng=rng,
+            clock=clock,
+            anchor=anchor,
+            customers=demo_customers,
+            progress=progress,
+        )
+        engagement |= seed_demo_contests(
+            session,
+            org_id=org.id,
+            rng=rng,
+            clock=clock,
+            anchor=anchor,
+            customers=demo_customers,
+            progress=progress,
+        )
         clock.set(anchor)
         sales_service.send_due_reminders(session, now=anchor)
     return {
@@ -233,6 +253,7 @@ def _seed(
         "products": orders["products"],
         "orders": orders["orders"],
         **surveys,
+        **engagement,
     }
 
 
