@@ -33,6 +33,7 @@ from patron.loyalty import coupons, earning, gifts, promotions, rewards
 from patron.loyalty import programme as programme_service
 from patron.loyalty import service as points_service
 from patron.orders import service as orders_service
+from patron.orders.models import Order
 from patron.orders.service import LineInput
 from patron.simulate.clock import SimulatedClock
 from patron.simulate.history import DemoCustomer
@@ -75,7 +76,7 @@ def seed_demo_loyalty(
     progress("Loyalty", 0, 4)
     clock.set(anchor - HISTORY - timedelta(days=1))
     _write_programme(session, org_id=org_id)
-    earned = _earn_for_history(session, org_id=org_id, clock=clock)
+    earned = _earn_for_history(session, org_id=org_id, clock=clock, progress=progress)
     progress("Loyalty", 1, 4)
     clock.set(anchor - REDEMPTION_WINDOW - timedelta(days=1))
     catalogue = [
@@ -123,9 +124,10 @@ def _write_programme(session: Session, *, org_id: int) -> None:
                                   points=30, streak_days=7)  # fmt: skip
 
 
-def all_orders(session: Session, *, org_id: int) -> list:
+def all_orders(session: Session, *, org_id: int) -> list[Order]:
     """Every order of the organisation, through the orders service, a page at a time."""
-    found, offset = [], 0
+    found: list[Order] = []
+    offset = 0
     while True:
         page, total = orders_service.list_orders(session, org_id=org_id, limit=500, offset=offset)
         found.extend(page)
@@ -134,10 +136,10 @@ def all_orders(session: Session, *, org_id: int) -> list:
             return found
 
 
-def _earn_for_history(session: Session, *, org_id: int, clock: SimulatedClock) -> int:
+def _earn_for_history(session: Session, *, org_id: int, clock: SimulatedClock, progress: Progress) -> int:
     """Replay the paid orders in time order through the programme's own earning (a refunded order was paid
     first, and is taken back a week later). Returns the number of earnings."""
-    steps: list[tuple[datetime, int, str, object]] = []
+    steps: list[tuple[datetime, int, str, Order]] = []
     for order in all_orders(session, org_id=org_id):
         if order.status in earning.EARNING_STATUSES or order.status == "refunded":
             steps.append((order.ordered_at, order.id, "earn", order))
@@ -145,7 +147,9 @@ def _earn_for_history(session: Session, *, org_id: int, clock: SimulatedClock) -
             steps.append((order.ordered_at + REFUND_DELAY, order.id, "reverse", order))
     steps.sort(key=lambda step: (step[0], step[1], step[2]))
     earned = 0
-    for moment, _id, action, order in steps:
+    for done, (moment, _id, action, order) in enumerate(steps, start=1):
+        if done % 250 == 0 or done == len(steps):
+            progress("Points for past orders", done, len(steps))
         clock.set(moment)
         if action == "earn":
             entry = earning.earn_for_order(
