@@ -6,7 +6,7 @@ PYTHON  ?= python3
 BIN     := $(VENV)/bin
 PYTEST_ARGS ?= -n 2
 
-.PHONY: setup services browser demo test lint bench clean
+.PHONY: setup services browser java demo test lint bench clean
 
 setup: $(VENV)/.installed
 
@@ -22,18 +22,22 @@ services:
 browser:
 	@bash scripts/browser.sh
 
+java:
+	@bash scripts/java.sh
+
 demo: setup
 	$(BIN)/patron demo
 
 lint: setup
 	$(BIN)/ruff check src tests bench
 
-test: setup services browser lint
+test: setup services browser java lint
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 bench: setup services
 	$(BIN)/python bench/customers.py
 	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/analytics.py
 
 clean:
 	rm -rf $(VENV) .patron .pytest_cache .ruff_cache

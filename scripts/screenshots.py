@@ -6,7 +6,8 @@ board, the live device page, a survey analysis report, a game's leaderboard and 
 (handy when working on the CSS).
 
     .venv/bin/python scripts/screenshots.py            # writes docs/img/customer-360.png, pipeline.png,
-                                                       # device-live.png, survey-report.png
+                                                       # device-live.png, survey-report.png,
+                                                       # segments-explorer.png
     .venv/bin/python scripts/screenshots.py --all --out /tmp/shots
 """
 
@@ -480,6 +481,57 @@ def seed_device(app, *, org_id: int, customer_id: int) -> int:
     return device_id
 
 
+def seed_segments(app, *, org_id: int) -> dict:
+    """Four groups of riders with planted purchase histories (frequent and recent, lapsed, big baskets now
+    and then, new), an ML segmentation of them, and a rule segment refreshed a few times."""
+    import random
+    from decimal import Decimal
+
+    from patron.orders import service as orders_service
+    from patron.orders.bulk import PreparedLine, PreparedOrder
+    from patron.orders.pricing import order_totals
+    from patron.segments import ml as segments_ml
+    from patron.segments import service as segments_service
+
+    groups = {  # orders per rider, days ago, order value, items per order
+        "commuter": ((10, 16), (1, 85), (18, 35), (1, 2)),
+        "lapsed": ((1, 3), (240, 420), (15, 30), (1, 1)),
+        "family": ((3, 5), (20, 150), (120, 220), (4, 7)),
+        "newcomer": ((1, 1), (1, 14), (20, 40), (1, 2)),
+    }
+    rng = random.Random(11)
+    now = utcnow()
+    with session_scope(app.state.sessionmaker) as session:
+        session.info["actor"] = Actor(org_id=org_id, label="screenshots")
+        orders = []
+        for group, (count, days, value, items) in groups.items():
+            for i in range(60):
+                customer = customers_service.create_customer(
+                    session, org_id=org_id, data={"first_name": f"Rider {group[:3].upper()}{i:02d}", "tags": [group]}
+                )
+                for _ in range(rng.randint(*count)):
+                    quantity = rng.randint(*items)
+                    total = Decimal(rng.uniform(*value)).quantize(Decimal("0.01"))
+                    line = PreparedLine(product_id=None, sku="RIDE", name="Ride", quantity=quantity,
+                                        unit_price=(total / quantity).quantize(Decimal("0.01")),
+                                        discount=Decimal(0), line_total=total)
+                    orders.append(PreparedOrder(customer_id=customer.id, channel="app", status="delivered",
+                                                currency="EUR", ordered_at=now - timedelta(days=rng.uniform(*days)),
+                                                totals=order_totals([(quantity, total)]), lines=[line]))
+        orders_service.create_orders_bulk(session, org_id=org_id, orders=orders)
+    settings = app.state.settings
+    with session_scope(app.state.sessionmaker) as session:
+        session.info["actor"] = Actor(org_id=org_id, label="screenshots")
+        run = segments_ml.run_ml_segmentation(session, org_id=org_id, settings=settings, k_range=(2, 7))
+        segment = segments_service.create_segment(session, org_id=org_id, name="Lapsed riders",
+                                                  definition={"all": [{"field": "feature.recency_days", "op": "gt",
+                                                                       "value": 180}]})
+        for days in (21, 14, 7, 0):
+            segments_service.do_refresh_segment(session, segment=segment, settings=settings,
+                                                now=now - timedelta(days=days))
+        return {"run_id": run.id, "segment_id": segment.id}
+
+
 def seed_survey(app, *, org_id: int, customer_id: int, n: int = 200) -> dict:
     """The CRM success survey with ``n`` simulated answers (the six components planted with different weights
     on success), a CB-SEM analysis of them, and one customer's personal link."""
@@ -586,6 +638,7 @@ def main() -> None:
                 device_id = seed_device(app, org_id=seeded["org_id"], customer_id=seeded["customer_id"])
                 survey = seed_survey(app, org_id=seeded["org_id"], customer_id=seeded["customer_id"])
                 contests = seed_game(app, org_id=seeded["org_id"])
+                segments = seed_segments(app, org_id=seeded["org_id"])
                 shots = {
                     "customer-360": f"/customers/{seeded['customer_id']}",
                     "pipeline": "/pipeline",
@@ -593,6 +646,7 @@ def main() -> None:
                     "survey-report": f"/surveys/analyses/{survey['analysis_id']}",
                     "game-leaderboard": f"/games/{contests['game_id']}",
                     "contest-draw": f"/contests/{contests['contest_id']}",
+                    "segments-explorer": f"/segments/runs/{segments['run_id']}",
                 }
                 if args.all:
                     shots |= {
@@ -611,6 +665,9 @@ def main() -> None:
                         "survey": f"/surveys/{survey['survey_id']}",
                         "survey-builder": f"/surveys/{survey['survey_id']}/edit",
                         "survey-analyze": f"/surveys/{survey['survey_id']}/analyze",
+                        "segments": "/segments",
+                        "segment": f"/segments/{segments['segment_id']}",
+                        "segment-builder": f"/segments/{segments['segment_id']}/edit",
                     }
                 for name, path in shots.items():
                     page.goto(base + path)

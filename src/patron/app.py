@@ -35,8 +35,11 @@ ROUTERS = (
     "patron.rules.api",
     "patron.notify.api",
     "patron.loyalty.api",
+    "patron.segments.api",
+    "patron.campaigns.api",
     "patron.surveys.api",
     "patron.contests.api",
+    "patron.predictions.api",
     "patron.web.pages",
 )
 

@@ -46,6 +46,7 @@ DOMAIN_COMMANDS = (
     ("patron.surveys.cli", "app", "survey"),
     ("patron.notify.cli", "app", "notify"),
     ("patron.contests.cli", "app", "contest"),
+    ("patron.segments.cli", "app", "segment"),
 )
 
 
@@ -130,6 +131,19 @@ def _mount_domain_commands() -> None:
 
 
 _mount_domain_commands()
+
+
+def _mount_analytics_subcommands() -> None:
+    # the analytics library's command group stays free of ORM code; app-backed commands join it here
+    from patron.analytics.cli import app as analytics_app
+    from patron.features.cli import features
+    from patron.predictions.cli import predict
+
+    analytics_app.command("features")(features)
+    analytics_app.command("predict")(predict)
+
+
+_mount_analytics_subcommands()
 
 
 def main() -> None:

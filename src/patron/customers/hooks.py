@@ -35,6 +35,10 @@ CUSTOMER_HOOK_MODULES: tuple[str, ...] = (
     "patron.notify.service",
     "patron.loyalty.service",
     "patron.contests.service",
+    "patron.features.privacy",
+    "patron.segments.service",
+    "patron.predictions.service",
+    "patron.campaigns.privacy",
 )
 
 

@@ -603,3 +603,9 @@ def count_customers(session: Session, *, org_id: int) -> int:
         )
         or 0
     )
+
+
+def erased_customer_ids(session: Session, *, org_id: int) -> set[int]:
+    """Ids of the organisation's erased customers (their anonymous records stay; nothing may profile them)."""
+    query = select(Customer.id).where(Customer.org_id == org_id, Customer.erased_at.is_not(None))
+    return set(session.scalars(query))

@@ -307,3 +307,16 @@ def export_customer(session: Session, *, org_id: int, customer_id: int) -> dict[
             {name: audit.jsonable(getattr(row, name)) for name in EXPORTED_FIELDS} for row in rows
         ]
     }
+
+
+def customer_texts(session: Session, *, org_id: int, until: datetime | None = None) -> list[tuple]:
+    """``(customer_id, occurred_at, text)`` of every inbound interaction with words in it (the customer's
+    own calls, e-mails, chats, messages and social posts; subject and body joined), oldest first."""
+    query = select(Interaction.customer_id, Interaction.occurred_at, Interaction.subject, Interaction.body).where(
+        Interaction.org_id == org_id, Interaction.direction == "inbound",
+        (Interaction.body != "") | (Interaction.subject != ""),
+    )  # fmt: skip
+    if until is not None:
+        query = query.where(Interaction.occurred_at <= until)
+    rows = session.execute(query.order_by(Interaction.occurred_at, Interaction.id))
+    return [(c, at, ". ".join(part for part in (subject, body) if part)) for c, at, subject, body in rows]

@@ -26,6 +26,10 @@ JOBS: tuple[tuple[str, str], ...] = (
     ("loyalty-tiers", "patron.loyalty.programme:reevaluate_tiers"),
     ("loyalty-app-streaks", "patron.loyalty.earning:track_app_streaks"),
     ("loyalty-surveys", "patron.loyalty.earning:award_surveys_answered"),
+    ("segment-refresh", "patron.segments.service:refresh_due_segments"),
+    ("segment-ml-nightly", "patron.segments.ml:run_nightly_segmentations"),
+    ("nightly-predictions", "patron.predictions.service:run_due_predictions"),
+    ("campaigns", "patron.campaigns.sending:run_due_campaigns"),
 )
 
 

@@ -471,3 +471,28 @@ def existing_external_ids(session: Session, *, org_id: int, external_ids: Iterab
             )
         )
     return found
+
+
+def purchase_history(session: Session, *, org_id: int, until: datetime | None = None) -> list[tuple]:
+    """``(customer_id, ordered_at, total)`` of every order that counts as spending (not cancelled or
+    refunded), up to ``until``, oldest first: the purchase history the predictive models learn from."""
+    query = select(Order.customer_id, Order.ordered_at, Order.total).where(
+        Order.org_id == org_id, Order.status.in_(SPENDING_STATUSES)
+    )
+    if until is not None:
+        query = query.where(Order.ordered_at <= until)
+    return [tuple(row) for row in session.execute(query.order_by(Order.ordered_at, Order.id))]
+
+
+def purchased_products(session: Session, *, org_id: int, until: datetime | None = None) -> list[tuple]:
+    """``(customer_id, product_id, ordered_at, quantity)`` of every line of a spending order that names a
+    catalogue product, up to ``until``, oldest first."""
+    query = (
+        select(Order.customer_id, OrderLine.product_id, Order.ordered_at, OrderLine.quantity)
+        .join(Order, Order.id == OrderLine.order_id)
+        .where(Order.org_id == org_id, OrderLine.org_id == org_id, Order.status.in_(SPENDING_STATUSES),
+               OrderLine.product_id.is_not(None))  # fmt: skip
+    )
+    if until is not None:
+        query = query.where(Order.ordered_at <= until)
+    return [tuple(row) for row in session.execute(query.order_by(Order.ordered_at, OrderLine.id))]

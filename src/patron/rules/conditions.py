@@ -39,6 +39,7 @@ CUSTOMER_FIELDS = (
     "timezone",
     "owner_id",
     "tags",
+    "segments",
 )
 SIGNAL_FIELDS = (
     "events_today",
@@ -234,6 +235,8 @@ def _customer_attr(event: Any, facts: Any, name: str) -> Any:
         return MISSING
     if name == "tags":
         return customer.tags
+    if name == "segments":
+        return customer.segments
     return _present(customer.profile.get(name))
 
 

@@ -21,7 +21,8 @@ Keys of a definition (anything else is refused, naming the path):
     nest. A leaf is ``{"field", "op", "value"}``. Fields: ``type``, ``id``, ``device_id``,
     ``customer_id``, ``source``, ``lat``, ``lon``, ``props.<name>`` (dots reach into objects),
     ``device.<type|name|model|firmware|status|health>``, ``device.attributes.<key>``,
-    ``customer.tags`` (a list: use ``contains``), ``customer.attributes.<key>`` (e.g. ``tier``),
+    ``customer.tags`` (a list: use ``contains``), ``customer.segments`` (the segments the customer is in
+    now: ``contains`` a segment id or name), ``customer.attributes.<key>`` (e.g. ``tier``),
     ``customer.<profile field>``, ``consent.<channel>`` (true when granted now), ``signals.<name>``
     (``usage_trend``, ``events_7d``, ``device_health``... and ``signals.usage_by_type.<type>``).
     Operators: ``eq ne gt gte lt lte between in not_in exists contains``. ``gt``-``lte`` take a

@@ -286,6 +286,7 @@ class RuleProcessor:
     def _run(self, work: list[tuple[StoredEvent, Plan]]) -> None:
         with self.factory() as session:
             self.facts.begin(session)
+            self.facts.expect_customers(lambda: ((event.org_id, event.customer_id) for event, _ in work))
             try:
                 self.facts.prefetch_devices(
                     {event.device_id for event, _ in work if event.device_id is not None}

@@ -1,13 +1,15 @@
 """What rules may ask about an event's device and customer, looked up in the records database.
 
 Device facts change rarely and are cached for ``DEVICE_TTL_SECONDS`` across batches. Customer facts
-(profile, tags, consents, signals) are cached for one batch only, and each part is read the first time
-a condition or template asks for it, so an event that fails its cheap conditions costs no query.
+(profile, tags, consents, signals, segments) are cached for one batch only, and each part is read the first
+time a condition or template asks for it, so an event that fails its cheap conditions costs no query. The
+segments of a batch's customers are read in one query the first time any of them is asked for.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,7 +26,7 @@ from patron.rules.conditions import SIGNAL_FIELDS as CONDITION_SIGNAL_FIELDS
 DEVICE_TTL_SECONDS = 30.0
 # what a rule can read of a customer and their signals (the condition fields, plus what they reach into)
 PROFILE_FIELDS = (
-    *(name for name in CUSTOMER_FIELDS if name not in ("id", "name", "tags")),
+    *(name for name in CUSTOMER_FIELDS if name not in ("id", "name", "tags", "segments")),
     "attributes",
     "preferences",
 )
@@ -48,8 +50,9 @@ class DeviceFacts:
 class CustomerFacts:
     """One customer as rules see it; ``tags``, ``consents`` and ``signals`` are read on first use."""
 
-    def __init__(self, session: Session, org_id: int, customer: Any) -> None:
+    def __init__(self, session: Session, org_id: int, customer: Any, owner: Facts | None = None) -> None:
         self._session = session
+        self._owner = owner
         self.org_id = org_id
         self.id: int = customer.id
         self.profile: dict[str, Any] = {name: getattr(customer, name) for name in PROFILE_FIELDS}
@@ -58,6 +61,7 @@ class CustomerFacts:
         self._tags: list[str] | None = None
         self._consents: dict[str, bool] | None = None
         self._signals: dict[str, Any] | None | bool = False
+        self._segments: list[int | str] | None = None
 
     @property
     def tags(self) -> list[str]:
@@ -77,6 +81,17 @@ class CustomerFacts:
         return self._consents
 
     @property
+    def segments(self) -> list[int | str]:
+        """The ids and names of the segments the customer is in now (so ``contains`` takes either)."""
+        if self._segments is None:
+            if self._owner is not None:
+                self._segments = self._owner.segments_of(self.org_id, self.id)
+            else:
+                found = _segments_of(self._session, self.org_id, [self.id]).get(self.id, [])
+                self._segments = [part for segment in found for part in segment]
+        return self._segments
+
+    @property
     def signals(self) -> dict[str, Any] | None:
         if self._signals is False:
             # derived attributes kept by the events domain's enrichment (read only here)
@@ -89,6 +104,12 @@ class CustomerFacts:
         return self._signals  # type: ignore[return-value]
 
 
+def _segments_of(session: Session, org_id: int, customer_ids: list[int]) -> dict[int, list[tuple[int, str]]]:
+    from patron.segments import service as segments_service  # the segments domain is optional to rules
+
+    return segments_service.current_segments(session, org_id=org_id, customer_ids=customer_ids)
+
+
 class Facts:
     """Look-ups for one evaluator. Call :meth:`begin` with the batch's session and :meth:`end` after."""
 
@@ -97,16 +118,22 @@ class Facts:
         self.device_ttl = device_ttl
         self._devices: dict[int, tuple[float, DeviceFacts | None]] = {}
         self._customers: dict[tuple[int, int], CustomerFacts | None] = {}
+        self._segments: dict[tuple[int, int], list[int | str]] = {}
+        self._batch: Callable[[], Iterable[tuple[int, int | None]]] | None = None
         self._checked_at = time.monotonic()
 
     def begin(self, session: Session) -> None:
         self.session = session
         self._customers = {}
+        self._segments = {}
+        self._batch = None
         self._checked_at = time.monotonic()
 
     def end(self) -> None:
         self.session = None
         self._customers = {}
+        self._segments = {}
+        self._batch = None
 
     # --- devices ----------------------------------------------------------------------------------
     def prefetch_devices(self, device_ids: set[int]) -> None:
@@ -164,7 +191,9 @@ class Facts:
             with self.session.no_autoflush:  # the engine flushes its batch itself, once
                 row = customers_service.get_customer(self.session, org_id=org_id, customer_id=customer_id)
             self._customers[key] = (
-                None if row is None or row.erased_at is not None else CustomerFacts(self.session, org_id, row)
+                None
+                if row is None or row.erased_at is not None
+                else CustomerFacts(self.session, org_id, row, self)
             )
         return self._customers[key]
 
@@ -193,8 +222,27 @@ class Facts:
                 row = found.get(customer_id)
                 gone = row is None or row.merged_into_id is not None or row.erased_at is not None
                 self._customers[(org_id, customer_id)] = (
-                    None if gone else CustomerFacts(self.session, org_id, row)
+                    None if gone else CustomerFacts(self.session, org_id, row, self)
                 )
+
+    # --- segments -----------------------------------------------------------------------------------
+    def expect_customers(self, pairs: Callable[[], Iterable[tuple[int, int | None]]]) -> None:
+        """Tell the look-ups which ``(org_id, customer_id)`` the batch holds (called only if needed), so
+        the first ``customer.segments`` asked for reads the segments of all of them in one query."""
+        self._batch = pairs
+
+    def segments_of(self, org_id: int, customer_id: int) -> list[int | str]:
+        """Ids and names of the customer's segments now, read with the rest of the batch's customers."""
+        key = (org_id, customer_id)
+        if key not in self._segments and self.session is not None:
+            pairs = set(self._batch()) if self._batch is not None else set()
+            wanted = sorted({cid for org, cid in pairs if org == org_id and cid is not None
+                             and (org, cid) not in self._segments} | {customer_id})  # fmt: skip
+            with self.session.no_autoflush:
+                found = _segments_of(self.session, org_id, wanted)
+            for cid in wanted:
+                self._segments[(org_id, cid)] = [part for segment in found.get(cid, []) for part in segment]
+        return self._segments.get(key, [])
 
     def forget_customer(self, org_id: int, customer_id: int) -> None:
         """Drop what is cached of a customer an action has just changed."""

@@ -491,8 +491,10 @@ NAVIGATION = (
     NavItem("Devices", "/devices", "device", ("devices.read",)),
     NavItem("Rules", "/rules", "alert", ("rules.read",)),
     NavItem("Surveys", "/surveys", "star", ("surveys.read",)),
-    NavItem("Loyalty", "/loyalty", "tag", ("loyalty.read",)),
-    NavItem("Contests", "/contests", "tag", ("contests.read",), ("/games",)),
+    NavItem("Segments", "/segments", "pie", ("segments.read",)),
+    NavItem("Campaigns", "/campaigns", "mail", ("campaigns.read",)),
+    NavItem("Loyalty", "/loyalty", "gift", ("loyalty.read",)),
+    NavItem("Contests", "/contests", "trophy", ("contests.read",), ("/games",)),
     NavItem("Activity", "/activity", "chart", ("activity.read",)),
     NavItem("Admin", "/admin", "shield", ("users.manage", "api_keys.manage", "audit.read")),
 )

@@ -27,6 +27,7 @@ from patron.interactions import service as interactions_service
 from patron.interactions.models import DIRECTIONS, INTERACTION_KINDS
 from patron.orders import service as orders_service
 from patron.orders.pricing import format_money
+from patron.predictions import pages as predictions_pages
 from patron.sales import service as sales_service
 from patron.tickets import service as tickets_service
 from patron.tickets.models import KINDS as TICKET_KINDS
@@ -399,6 +400,7 @@ def _page_360(
             filters=interactions_service.InteractionFilter(customer_id=customer.id),
             limit=10,
         )
+    context["predictions"] = predictions_pages.panel_context(session, viewer=viewer, customer_id=customer.id)
     return render(request, "customers/detail.html", context, status_code=status_code)
 
 

@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
 
+from patron.campaigns import pages as campaign_pages
 from patron.core.api import HTML_ERROR_RENDERER
 from patron.web import (
     admin_pages,
@@ -18,6 +19,7 @@ from patron.web import (
     loyalty_pages,
     order_pages,
     sales_pages,
+    segment_pages,
     survey_pages,
     ticket_pages,
 )
@@ -36,5 +38,7 @@ for module in (auth_pages, dashboard_pages, customer_pages, ticket_pages, sales_
                survey_pages,
                loyalty_pages,
                contest_pages,
+               survey_pages, segment_pages,
                admin_pages):
     router.include_router(module.router)
+router.include_router(campaign_pages.router)

@@ -2,7 +2,7 @@
 
 Revision ID: 0001_initial
 Revises:
-Create Date: 2026-11-23 19:27:35.627347
+Create Date: 2026-11-23 19:55:29.973824
 """
 
 from alembic import op
@@ -277,6 +277,27 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_pipelines_org_id"), ["org_id"], unique=False)
 
     op.create_table(
+        "prediction_runs",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("as_of", patron.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("started_at", patron.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("finished_at", patron.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("customers", sa.Integer(), nullable=False),
+        sa.Column("summary", sa.JSON(), nullable=False),
+        sa.Column("trigger", sa.String(length=20), nullable=False),
+        sa.Column("org_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["org_id"],
+            ["organisations.id"],
+            name=op.f("fk_prediction_runs_org_id_organisations"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_prediction_runs")),
+    )
+    with op.batch_alter_table("prediction_runs", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_prediction_runs_org_id"), ["org_id"], unique=False)
+
+    op.create_table(
         "product_categories",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("name", sa.String(length=120), nullable=False),
@@ -414,6 +435,50 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("api_keys", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_api_keys_org_id"), ["org_id"], unique=False)
+
+    op.create_table(
+        "campaigns",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("name", sa.String(length=120), nullable=False),
+        sa.Column("description", sa.Text(), nullable=False),
+        sa.Column("kind", sa.String(length=10), nullable=False),
+        sa.Column("status", sa.String(length=10), nullable=False),
+        sa.Column("channels", sa.JSON(), nullable=False),
+        sa.Column("audience", sa.JSON(), nullable=False),
+        sa.Column("timezone", sa.String(length=64), nullable=False),
+        sa.Column("send_at", patron.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("recurrence", sa.JSON(), nullable=True),
+        sa.Column("trigger", sa.JSON(), nullable=True),
+        sa.Column("conversion", sa.JSON(), nullable=False),
+        sa.Column("budget", sa.Numeric(precision=14, scale=4), nullable=True),
+        sa.Column("costs", sa.JSON(), nullable=False),
+        sa.Column("spent", sa.Numeric(precision=14, scale=4), nullable=False),
+        sa.Column("holdout_percent", sa.Integer(), nullable=False),
+        sa.Column("next_run_at", patron.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("last_run_at", patron.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("launched_at", patron.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("stop_reason", sa.String(length=60), nullable=True),
+        sa.Column("created_by_id", sa.Integer(), nullable=True),
+        sa.Column("created_at", patron.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", patron.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("org_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["created_by_id"],
+            ["users.id"],
+            name=op.f("fk_campaigns_created_by_id_users"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["org_id"],
+            ["organisations.id"],
+            name=op.f("fk_campaigns_org_id_organisations"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_campaigns")),
+        sa.UniqueConstraint("org_id", "name", name="uq_campaigns_org_name"),
+    )
+    with op.batch_alter_table("campaigns", schema=None) as batch_op:
+        batch_op.create_index("ix_campaigns_status_next_run", ["status", "next_run_at"], unique=False)
 
     op.create_table(
         "contest_prizes",
@@ -700,6 +765,41 @@ def upgrade() -> None:
         sa.UniqueConstraint("org_id", "name", name="uq_rules_org_name"),
     )
     op.create_table(
+        "segment_runs",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("method", sa.String(length=20), nullable=False),
+        sa.Column("criterion", sa.String(length=20), nullable=False),
+        sa.Column("k_min", sa.Integer(), nullable=False),
+        sa.Column("k_max", sa.Integer(), nullable=False),
+        sa.Column("k", sa.Integer(), nullable=False),
+        sa.Column("scores", sa.JSON(), nullable=False),
+        sa.Column("stability_ari", sa.Float(), nullable=True),
+        sa.Column("stability_min_ari", sa.Float(), nullable=True),
+        sa.Column("n_customers", sa.Integer(), nullable=False),
+        sa.Column("features", sa.JSON(), nullable=False),
+        sa.Column("clusters", sa.JSON(), nullable=False),
+        sa.Column("started_at", patron.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("finished_at", patron.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_by_id", sa.Integer(), nullable=True),
+        sa.Column("org_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["created_by_id"],
+            ["users.id"],
+            name=op.f("fk_segment_runs_created_by_id_users"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["org_id"],
+            ["organisations.id"],
+            name=op.f("fk_segment_runs_org_id_organisations"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_segment_runs")),
+    )
+    with op.batch_alter_table("segment_runs", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_segment_runs_org_id"), ["org_id"], unique=False)
+
+    op.create_table(
         "surveys",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("name", sa.String(length=200), nullable=False),
@@ -723,6 +823,35 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("surveys", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_surveys_org_id"), ["org_id"], unique=False)
+
+    op.create_table(
+        "campaign_variants",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("campaign_id", sa.Integer(), nullable=False),
+        sa.Column("name", sa.String(length=40), nullable=False),
+        sa.Column("weight", sa.Integer(), nullable=False),
+        sa.Column("subject", sa.String(length=200), nullable=False),
+        sa.Column("body", sa.Text(), nullable=False),
+        sa.Column("position", sa.Integer(), nullable=False),
+        sa.Column("org_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["campaign_id"],
+            ["campaigns.id"],
+            name=op.f("fk_campaign_variants_campaign_id_campaigns"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["org_id"],
+            ["organisations.id"],
+            name=op.f("fk_campaign_variants_org_id_organisations"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_campaign_variants")),
+        sa.UniqueConstraint("campaign_id", "name", name="uq_campaign_variants_campaign_name"),
+    )
+    with op.batch_alter_table("campaign_variants", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_campaign_variants_campaign_id"), ["campaign_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_campaign_variants_org_id"), ["org_id"], unique=False)
 
     op.create_table(
         "consent_records",
@@ -838,6 +967,36 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_contest_winners_contest_id"), ["contest_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_contest_winners_org_id"), ["org_id"], unique=False)
 
+    op.create_table(
+        "customer_predictions",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("customer_id", sa.Integer(), nullable=False),
+        sa.Column("clv", sa.Float(), nullable=True),
+        sa.Column("p_alive", sa.Float(), nullable=True),
+        sa.Column("expected_purchases", sa.Float(), nullable=True),
+        sa.Column("churn_risk", sa.Float(), nullable=True),
+        sa.Column("churn_drivers", sa.JSON(), nullable=False),
+        sa.Column("recommended_products", sa.JSON(), nullable=False),
+        sa.Column("sentiment", sa.Float(), nullable=True),
+        sa.Column("sentiment_trend", sa.String(length=10), nullable=True),
+        sa.Column("sentiment_history", sa.JSON(), nullable=False),
+        sa.Column("computed_at", patron.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("org_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["customer_id"],
+            ["customers.id"],
+            name=op.f("fk_customer_predictions_customer_id_customers"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["org_id"],
+            ["organisations.id"],
+            name=op.f("fk_customer_predictions_org_id_organisations"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_customer_predictions")),
+        sa.UniqueConstraint("org_id", "customer_id", name="uq_customer_predictions_org_customer"),
+    )
     op.create_table(
         "customer_signals",
         sa.Column("customer_id", sa.Integer(), nullable=False),
@@ -1639,6 +1798,36 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_rule_states_org_id"), ["org_id"], unique=False)
 
     op.create_table(
+        "segments",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("name", sa.String(length=120), nullable=False),
+        sa.Column("kind", sa.String(length=10), nullable=False),
+        sa.Column("description", sa.Text(), nullable=False),
+        sa.Column("definition", sa.JSON(), nullable=False),
+        sa.Column("status", sa.String(length=10), nullable=False),
+        sa.Column("run_id", sa.Integer(), nullable=True),
+        sa.Column("size", sa.Integer(), nullable=False),
+        sa.Column("refreshed_at", patron.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_by_id", sa.Integer(), nullable=True),
+        sa.Column("created_at", patron.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", patron.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("org_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["created_by_id"], ["users.id"], name=op.f("fk_segments_created_by_id_users"), ondelete="SET NULL"
+        ),
+        sa.ForeignKeyConstraint(
+            ["org_id"],
+            ["organisations.id"],
+            name=op.f("fk_segments_org_id_organisations"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["run_id"], ["segment_runs.id"], name=op.f("fk_segments_run_id_segment_runs"), ondelete="SET NULL"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_segments")),
+        sa.UniqueConstraint("org_id", "name", name="uq_segments_org_name"),
+    )
+    op.create_table(
         "survey_waves",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("survey_id", sa.Integer(), nullable=False),
@@ -1753,6 +1942,62 @@ def upgrade() -> None:
     with op.batch_alter_table("timeline_entries", schema=None) as batch_op:
         batch_op.create_index("ix_timeline_customer_time", ["customer_id", "occurred_at", "id"], unique=False)
         batch_op.create_index(batch_op.f("ix_timeline_entries_org_id"), ["org_id"], unique=False)
+
+    op.create_table(
+        "campaign_recipients",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("campaign_id", sa.Integer(), nullable=False),
+        sa.Column("customer_id", sa.Integer(), nullable=False),
+        sa.Column("occurrence", sa.String(length=40), nullable=False),
+        sa.Column("variant_id", sa.Integer(), nullable=True),
+        sa.Column("holdout", sa.Boolean(), nullable=False),
+        sa.Column("channel", sa.String(length=10), nullable=True),
+        sa.Column("message_id", sa.Integer(), nullable=True),
+        sa.Column("skipped", sa.String(length=20), nullable=True),
+        sa.Column("cost", sa.Numeric(precision=14, scale=4), nullable=False),
+        sa.Column("assigned_at", patron.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("org_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["campaign_id"],
+            ["campaigns.id"],
+            name=op.f("fk_campaign_recipients_campaign_id_campaigns"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["customer_id"],
+            ["customers.id"],
+            name=op.f("fk_campaign_recipients_customer_id_customers"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["message_id"],
+            ["notify_messages.id"],
+            name=op.f("fk_campaign_recipients_message_id_notify_messages"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["org_id"],
+            ["organisations.id"],
+            name=op.f("fk_campaign_recipients_org_id_organisations"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["variant_id"],
+            ["campaign_variants.id"],
+            name=op.f("fk_campaign_recipients_variant_id_campaign_variants"),
+            ondelete="SET NULL",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_campaign_recipients")),
+        sa.UniqueConstraint(
+            "campaign_id", "customer_id", "occurrence", name="uq_campaign_recipients_occurrence"
+        ),
+    )
+    with op.batch_alter_table("campaign_recipients", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_campaign_recipients_campaign_customer", ["campaign_id", "customer_id"], unique=False
+        )
+        batch_op.create_index(batch_op.f("ix_campaign_recipients_customer_id"), ["customer_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_campaign_recipients_org_id"), ["org_id"], unique=False)
 
     op.create_table(
         "deals",
@@ -2110,6 +2355,69 @@ def upgrade() -> None:
         batch_op.create_index("ix_rule_firings_rule_fired", ["rule_id", "fired_at"], unique=False)
 
     op.create_table(
+        "segment_memberships",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("segment_id", sa.Integer(), nullable=False),
+        sa.Column("customer_id", sa.Integer(), nullable=False),
+        sa.Column("joined_at", patron.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("left_at", patron.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("org_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["customer_id"],
+            ["customers.id"],
+            name=op.f("fk_segment_memberships_customer_id_customers"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["org_id"],
+            ["organisations.id"],
+            name=op.f("fk_segment_memberships_org_id_organisations"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["segment_id"],
+            ["segments.id"],
+            name=op.f("fk_segment_memberships_segment_id_segments"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_segment_memberships")),
+    )
+    with op.batch_alter_table("segment_memberships", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_segment_memberships_customer", ["org_id", "customer_id", "left_at"], unique=False
+        )
+        batch_op.create_index(
+            "ix_segment_memberships_segment_open", ["segment_id", "left_at", "customer_id"], unique=False
+        )
+
+    op.create_table(
+        "segment_size_snapshots",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("segment_id", sa.Integer(), nullable=False),
+        sa.Column("at", patron.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("size", sa.Integer(), nullable=False),
+        sa.Column("joined", sa.Integer(), nullable=False),
+        sa.Column("left", sa.Integer(), nullable=False),
+        sa.Column("org_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["org_id"],
+            ["organisations.id"],
+            name=op.f("fk_segment_size_snapshots_org_id_organisations"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["segment_id"],
+            ["segments.id"],
+            name=op.f("fk_segment_size_snapshots_segment_id_segments"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_segment_size_snapshots")),
+    )
+    with op.batch_alter_table("segment_size_snapshots", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_segment_size_snapshots_org_id"), ["org_id"], unique=False)
+        batch_op.create_index("ix_segment_size_snapshots_segment_at", ["segment_id", "at"], unique=False)
+
+    op.create_table(
         "survey_analyses",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("survey_id", sa.Integer(), nullable=False),
@@ -2235,6 +2543,59 @@ def upgrade() -> None:
     with op.batch_alter_table("ticket_events", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_ticket_events_org_id"), ["org_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_ticket_events_ticket_id"), ["ticket_id"], unique=False)
+
+    op.create_table(
+        "campaign_conversions",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("campaign_id", sa.Integer(), nullable=False),
+        sa.Column("recipient_id", sa.Integer(), nullable=False),
+        sa.Column("customer_id", sa.Integer(), nullable=False),
+        sa.Column("variant_id", sa.Integer(), nullable=True),
+        sa.Column("holdout", sa.Boolean(), nullable=False),
+        sa.Column("kind", sa.String(length=10), nullable=False),
+        sa.Column("source_id", sa.String(length=60), nullable=False),
+        sa.Column("value", sa.Numeric(precision=14, scale=4), nullable=False),
+        sa.Column("converted_at", patron.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("message_id", sa.Integer(), nullable=True),
+        sa.Column("org_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["campaign_id"],
+            ["campaigns.id"],
+            name=op.f("fk_campaign_conversions_campaign_id_campaigns"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["customer_id"],
+            ["customers.id"],
+            name=op.f("fk_campaign_conversions_customer_id_customers"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["org_id"],
+            ["organisations.id"],
+            name=op.f("fk_campaign_conversions_org_id_organisations"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["recipient_id"],
+            ["campaign_recipients.id"],
+            name=op.f("fk_campaign_conversions_recipient_id_campaign_recipients"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_campaign_conversions")),
+        sa.UniqueConstraint("campaign_id", "kind", "source_id", name="uq_campaign_conversions_source"),
+    )
+    with op.batch_alter_table("campaign_conversions", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_campaign_conversions_campaign_customer", ["campaign_id", "customer_id"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_campaign_conversions_customer_id"), ["customer_id"], unique=False
+        )
+        batch_op.create_index(batch_op.f("ix_campaign_conversions_org_id"), ["org_id"], unique=False)
+        batch_op.create_index(
+            batch_op.f("ix_campaign_conversions_recipient_id"), ["recipient_id"], unique=False
+        )
 
     op.create_table(
         "survey_responses",
@@ -2388,6 +2749,13 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_survey_responses_customer_id"))
 
     op.drop_table("survey_responses")
+    with op.batch_alter_table("campaign_conversions", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_campaign_conversions_recipient_id"))
+        batch_op.drop_index(batch_op.f("ix_campaign_conversions_org_id"))
+        batch_op.drop_index(batch_op.f("ix_campaign_conversions_customer_id"))
+        batch_op.drop_index("ix_campaign_conversions_campaign_customer")
+
+    op.drop_table("campaign_conversions")
     with op.batch_alter_table("ticket_events", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_ticket_events_ticket_id"))
         batch_op.drop_index(batch_op.f("ix_ticket_events_org_id"))
@@ -2405,6 +2773,16 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_survey_analyses_org_id"))
 
     op.drop_table("survey_analyses")
+    with op.batch_alter_table("segment_size_snapshots", schema=None) as batch_op:
+        batch_op.drop_index("ix_segment_size_snapshots_segment_at")
+        batch_op.drop_index(batch_op.f("ix_segment_size_snapshots_org_id"))
+
+    op.drop_table("segment_size_snapshots")
+    with op.batch_alter_table("segment_memberships", schema=None) as batch_op:
+        batch_op.drop_index("ix_segment_memberships_segment_open")
+        batch_op.drop_index("ix_segment_memberships_customer")
+
+    op.drop_table("segment_memberships")
     with op.batch_alter_table("rule_firings", schema=None) as batch_op:
         batch_op.drop_index("ix_rule_firings_rule_fired")
         batch_op.drop_index(batch_op.f("ix_rule_firings_org_id"))
@@ -2453,6 +2831,12 @@ def downgrade() -> None:
         batch_op.drop_index("ix_deals_customer")
 
     op.drop_table("deals")
+    with op.batch_alter_table("campaign_recipients", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_campaign_recipients_org_id"))
+        batch_op.drop_index(batch_op.f("ix_campaign_recipients_customer_id"))
+        batch_op.drop_index("ix_campaign_recipients_campaign_customer")
+
+    op.drop_table("campaign_recipients")
     with op.batch_alter_table("timeline_entries", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_timeline_entries_org_id"))
         batch_op.drop_index("ix_timeline_customer_time")
@@ -2468,6 +2852,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_survey_waves_org_id"))
 
     op.drop_table("survey_waves")
+    op.drop_table("segments")
     with op.batch_alter_table("rule_states", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_rule_states_org_id"))
 
@@ -2569,6 +2954,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_customer_signals_org_id"))
 
     op.drop_table("customer_signals")
+    op.drop_table("customer_predictions")
     with op.batch_alter_table("contest_winners", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_contest_winners_org_id"))
         batch_op.drop_index(batch_op.f("ix_contest_winners_contest_id"))
@@ -2585,10 +2971,19 @@ def downgrade() -> None:
         batch_op.drop_index("ix_consent_records_customer_channel")
 
     op.drop_table("consent_records")
+    with op.batch_alter_table("campaign_variants", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_campaign_variants_org_id"))
+        batch_op.drop_index(batch_op.f("ix_campaign_variants_campaign_id"))
+
+    op.drop_table("campaign_variants")
     with op.batch_alter_table("surveys", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_surveys_org_id"))
 
     op.drop_table("surveys")
+    with op.batch_alter_table("segment_runs", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_segment_runs_org_id"))
+
+    op.drop_table("segment_runs")
     op.drop_table("rules")
     with op.batch_alter_table("products", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_products_category_id"))
@@ -2630,6 +3025,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_contest_prizes_contest_id"))
 
     op.drop_table("contest_prizes")
+    with op.batch_alter_table("campaigns", schema=None) as batch_op:
+        batch_op.drop_index("ix_campaigns_status_next_run")
+
+    op.drop_table("campaigns")
     with op.batch_alter_table("api_keys", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_api_keys_org_id"))
 
@@ -2649,6 +3048,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_product_categories_parent_id"))
 
     op.drop_table("product_categories")
+    with op.batch_alter_table("prediction_runs", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_prediction_runs_org_id"))
+
+    op.drop_table("prediction_runs")
     with op.batch_alter_table("pipelines", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_pipelines_org_id"))
 

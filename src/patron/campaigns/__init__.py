@@ -1,0 +1,1 @@
+"""Campaigns: audiences, personalised templates, kinds, A/B, attribution."""

@@ -1,0 +1,1 @@
+"""Segments: rule segments evaluated live, ML segments built by clustering, membership history and sizes."""
