@@ -127,6 +127,7 @@ def test_demo_seeds_a_realistic_organisation_once(client, run_demo):
 
     check_loyalty(client, headers)
     check_contests(client, headers)
+    check_segments_and_campaigns(client, headers)
 
     again = run_demo()
     assert again.exit_code == 0, again.output
@@ -233,6 +234,51 @@ def check_contests(client, headers) -> None:
     for team in board["groups"]:  # a team scores what its members scored
         members = next(group["members"] for group in groups if group["id"] == team["id"])
         assert team["score"] == sum(scores.get(member, 0) for member in members)
+
+
+def check_segments_and_campaigns(client, headers) -> None:
+    """Rule segments hold exactly the customers their rules describe (checked on the profiles), an ML
+    run made its cluster segments, predictions exist, and the one-off campaign reached its segment,
+    split into two variants and a hold-out."""
+    segments = get(client, headers, "/api/v1/segments", limit=100)["items"]
+    rules = {segment["name"]: segment for segment in segments if segment["kind"] == "rule"}
+    assert set(rules) == {"Lapsed high spenders", "Berlin e-mail opt-ins", "VIPs at risk", "Young riders"}
+    assert all(segment["refreshed_at"] for segment in rules.values())
+    clusters = [segment for segment in segments if segment["kind"] == "ml"]
+    run = get(client, headers, f"/api/v1/segments/ml-runs/{clusters[0]['run_id']}")
+    assert 2 <= run["k"] <= 6 and len(clusters) == run["k"]
+
+    def members(name: str) -> set[int]:
+        page = get(client, headers, f"/api/v1/segments/{rules[name]['id']}/members", limit=500)
+        return {item["customer_id"] for item in page["items"]}
+
+    profiles = [
+        get(client, headers, f"/api/v1/customers/{item['id']}")
+        for item in get(client, headers, "/api/v1/customers", limit=500)["items"]
+    ]
+    berlin_email = {p["id"] for p in profiles if p["city"] == "Berlin" and p["consents"].get("email") is True}
+    young_riders = {p["id"] for p in profiles if (p["birth_year"] or 0) >= 1995 and "rides" in p["tags"]}
+    assert berlin_email and members("Berlin e-mail opt-ins") == berlin_email
+    assert members("Young riders") == young_riders
+
+    buyer = get(client, headers, "/api/v1/orders", limit=1)["items"][0]["customer_id"]
+    prediction = get(client, headers, f"/api/v1/customers/{buyer}/predictions")
+    assert prediction["p_alive"] is not None and 0 <= prediction["p_alive"] <= 1
+
+    campaigns = {c["name"]: c for c in get(client, headers, "/api/v1/campaigns", limit=100)["items"]}
+    offer, nearby = campaigns["Autumn ride pass offer"], campaigns["Near KaDeWe: shop offer"]
+    assert (offer["kind"], offer["status"], offer["holdout_percent"]) == ("one_off", "done", 10)
+    assert (nearby["kind"], nearby["status"], nearby["trigger"]["name"]) == (
+        "triggered",
+        "running",
+        "nearby_shop_offer",
+    )
+    results = get(client, headers, f"/api/v1/campaigns/{offer['id']}/results")
+    groups = {group["group"]: group for group in results["groups"]}
+    assert set(groups) == {"Discount", "Free rides", "holdout"}
+    assert sum(group["assigned"] for group in groups.values()) == len(berlin_email)
+    assert groups["holdout"]["messaged"] == 0
+    assert all(group["converted"] <= group["assigned"] for group in groups.values())
 
 
 def test_reset_seeds_the_same_data_again(client, run_demo, db):
