@@ -72,10 +72,13 @@ def _referrals(session: Session, *, org_id: int, rng: random.Random, clock: Simu
     paid = {order.customer_id for order in all_orders(session, org_id=org_id)
             if order.status in referrals.PAID_STATUSES}  # fmt: skip
     buyers = [customer for customer in customers if customer.id in paid]
+    if not buyers:  # a tiny demo where nobody bought: nobody to refer a friend
+        return 0, 0
     holders = rng.sample(buyers, max(1, min(len(buyers), round(CODE_SHARE * len(customers)))))
+    issued_at = sorted(start + timedelta(seconds=rng.uniform(0, 86400 * 30)) for _ in holders)
     codes = []
-    for holder in holders:
-        clock.set(start + timedelta(seconds=rng.uniform(0, 86400 * 30)))
+    for holder, moment in zip(holders, issued_at, strict=True):
+        clock.set(moment)
         code, _created = referrals.do_issue_code(session, org_id=org_id, customer_id=holder.id)
         codes.append(code)
     program = referrals.get_program(session, org_id=org_id)

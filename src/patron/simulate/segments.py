@@ -7,7 +7,7 @@ loyalty programme), through the predictions and segments services.
   last 180 days), *Berlin e-mail opt-ins*, *VIPs at risk* (VIP, churn risk 0.5 or more) and *Young
   riders* (born 1995 or later, using rides).
 * **An ML segmentation**: k-means on the customers' features, the number of clusters chosen by the
-  silhouette from 2 to 6, each cluster a segment.
+  silhouette from 2 to 6, each cluster a segment (none in a demo of too few customers to cluster).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from patron.core.config import get_settings
+from patron.core.errors import Invalid
 from patron.predictions import service as predictions_service
 from patron.segments import ml as segments_ml
 from patron.segments import service as segments_service
@@ -58,8 +59,14 @@ def seed_demo_segments(
         )
         segments_service.do_refresh_segment(session, segment=segment, settings=settings, now=anchor)
         progress("Predictions and segments", done, total)
-    run = segments_ml.run_ml_segmentation(
-        session, org_id=org_id, settings=settings, k_range=(2, 6), now=anchor
-    )
+    clusters = 0
+    try:
+        with session.begin_nested():
+            run = segments_ml.run_ml_segmentation(
+                session, org_id=org_id, settings=settings, k_range=(2, 6), now=anchor
+            )
+            clusters = run.k
+    except Invalid:
+        pass  # a demo of a handful of customers: too few to cluster
     progress("Predictions and segments", total, total)
-    return {"prediction_runs": 1, "segments": len(SEGMENTS) + run.k, "ml_clusters": run.k}
+    return {"prediction_runs": 1, "segments": len(SEGMENTS) + clusters, "ml_clusters": clusters}
