@@ -266,7 +266,7 @@ def check_segments_and_campaigns(client, headers) -> None:
     assert prediction["p_alive"] is not None and 0 <= prediction["p_alive"] <= 1
 
     campaigns = {c["name"]: c for c in get(client, headers, "/api/v1/campaigns", limit=100)["items"]}
-    offer, nearby = campaigns["Autumn ride pass offer"], campaigns["Near KaDeWe: shop offer"]
+    offer, nearby = campaigns["Ride pass offer"], campaigns["Near KaDeWe: shop offer"]
     assert (offer["kind"], offer["status"], offer["holdout_percent"]) == ("one_off", "done", 10)
     assert (nearby["kind"], nearby["status"], nearby["trigger"]["name"]) == (
         "triggered",

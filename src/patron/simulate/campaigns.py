@@ -1,6 +1,6 @@
 """The demo's campaigns, through the campaigns services, after the segments they are aimed at.
 
-* **Autumn ride pass offer** — a one-off in-app campaign to the *Berlin e-mail opt-ins* segment, sent
+* **Ride pass offer** — a one-off in-app campaign to the *Berlin e-mail opt-ins* segment, sent
   twelve days ago with two variants (a discount and a "free rides" wording) and a 10 % hold-out; its
   conversions (orders within a week of the assignment, hold-out included) are attributed, so the
   results page compares the variants with the hold-out.
@@ -34,8 +34,8 @@ def seed_demo_campaigns(
     audience = segments_service.get_segment_by_name(session, org_id=org_id, name="Berlin e-mail opt-ins")
     clock.set(anchor - SENT_AGO - timedelta(hours=3))
     offer = campaigns_service.create_campaign(session, org_id=org_id, values={
-        "name": "Autumn ride pass offer", "kind": "one_off", "channels": ["in_app"],
-        "description": "Ride passes for the autumn: which wording brings more orders, against a hold-out.",
+        "name": "Ride pass offer", "kind": "one_off", "channels": ["in_app"],
+        "description": "Ride passes: which wording brings more orders, against a hold-out.",
         "audience": {"kind": "segment", "segment_id": audience.id}, "holdout_percent": 10,
         "conversion": {"kind": "order", "window_hours": 168},
         "variants": [

@@ -5,7 +5,7 @@ programme (whose points they give).
   customers have a code; some customers who had never paid for an order came with one, and about half
   of those have since placed a first paid order, which qualified and rewarded the referral through the
   order hooks.
-* **Contests**: a summer lottery with one entry per paid order, closed and drawn two months ago (so its
+* **Contests**: a lottery with one entry per paid order, closed and drawn two months ago (so its
   draw can be verified), and an open contest that customers with e-mail consent opt into.
 * **Games**: a weekly team step challenge (manual scores, groups of up to 8, prizes for the top three of
   each week, past weeks closed) and a monthly "top shoppers" game scored from paid orders.
@@ -116,8 +116,8 @@ def _contests(session: Session, *, org_id: int, rng: random.Random, clock: Simul
     opens, closes = anchor - timedelta(days=150), anchor - timedelta(days=60)
     clock.set(opens - timedelta(days=3))
     lottery = contests_service.create_contest(
-        session, org_id=org_id, name="Summer lottery", entry_rule="per_order", max_entries_per_customer=10,
-        description="One entry for every paid order placed during the summer, up to ten per customer.",
+        session, org_id=org_id, name="Three-month order lottery", entry_rule="per_order", max_entries_per_customer=10,
+        description="One entry for every paid order placed in the lottery's three months, up to ten per customer.",
         opens_at=opens, closes_at=closes,
         prizes=[{"name": "Smart-home starter kit", "points": 0, "quantity": 1},
                 {"name": "1,000 bonus points", "points": 1000, "quantity": 3}],
