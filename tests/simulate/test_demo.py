@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import math
 import random
 import sys
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import pytest
 from sqlalchemy import select
@@ -123,10 +125,160 @@ def test_demo_seeds_a_realistic_organisation_once(client, run_demo):
     )
     assert answered >= 10
 
+    check_loyalty(client, headers)
+    check_contests(client, headers)
+    check_segments_and_campaigns(client, headers)
+
     again = run_demo()
     assert again.exit_code == 0, again.output
     assert "already exists" in again.output
     assert total(client, headers, "/api/v1/customers") == customers
+
+
+def get(client, headers, path: str, **params):
+    response = client.get(path, headers=headers, params=params)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def check_loyalty(client, headers) -> None:
+    """The programme, its offers, and every customer's points: the balance is the sum of the ledger, each
+    order's earning is its total in EUR times the tier multiplier (1 to 1.5) plus at most the 25-point
+    bonus, and the tier is the highest whose threshold the last 12 months' points reach."""
+    programme = get(client, headers, "/api/v1/loyalty/programme")
+    assert (
+        programme["enabled"]
+        and Decimal(str(programme["points_per_unit"])) == 1
+        and programme["expiry_months"] == 24
+    )
+    tiers = get(client, headers, "/api/v1/loyalty/tiers")
+    assert [tier["name"] for tier in tiers] == ["Silver", "Gold", "Platinum"]
+    assert all(tier["benefits"] for tier in tiers)
+    rules = get(client, headers, "/api/v1/loyalty/earn-rules")
+    assert {rule["kind"] for rule in rules} == {"purchase_bonus", "survey_answered", "app_streak"}
+    rewards = get(client, headers, "/api/v1/loyalty/rewards")
+    assert len(rewards) == 4 and sum(reward["stock"] is not None for reward in rewards) == 3
+    promotions = get(client, headers, "/api/v1/loyalty/promotions")
+    assert sorted(promotion["kind"] for promotion in promotions) == ["percent", "three_for_two"]
+    (campaign,) = get(client, headers, "/api/v1/loyalty/coupon-campaigns")
+    assert campaign["codes"] >= 1 and campaign["kind"] == "amount"
+    certificates = get(client, headers, "/api/v1/loyalty/gift-certificates")
+    assert sorted(Decimal(str(c["balance"])) for c in certificates) == [
+        Decimal("25.00"),
+        Decimal("31.60"),
+    ]  # 50 - 18.40
+
+    customers = get(client, headers, "/api/v1/customers", limit=500)["items"]
+    members = 0
+    kinds = Counter()
+    for customer in customers:
+        account = get(client, headers, f"/api/v1/customers/{customer['id']}/points", limit=500)
+        if not account["total"]:
+            continue
+        members += 1
+        assert account["total"] == len(account["items"])
+        assert account["balance"] == sum(entry["delta"] for entry in account["items"]) >= 0
+        kinds.update(entry["kind"] for entry in account["items"])
+        orders = get(client, headers, "/api/v1/orders", customer_id=customer["id"], limit=500)["items"]
+        totals = {f"order:{order['id']}": Decimal(str(order["total"])) for order in orders}
+        for entry in account["items"]:
+            if entry["kind"] == "earn" and (entry["source"] or "").startswith("order:"):
+                total = totals[entry["source"]]
+                assert math.floor(total) <= entry["delta"] <= math.floor(total * Decimal("1.5")) + 25, entry
+        status = get(client, headers, f"/api/v1/customers/{customer['id']}/tier")
+        reached = [tier["name"] for tier in tiers if tier["threshold"] <= status["qualifying_points"]]
+        assert (status["tier"] or {}).get("name") == (reached[-1] if reached else None)
+    assert members > len(customers) // 2
+    assert kinds["earn"] > members and kinds["redeem"] >= 1
+
+
+def check_contests(client, headers) -> None:
+    """Referrals rewarded on the first paid order, a drawn lottery that verifies, an open contest with
+    entries, and a game with teams and scores."""
+    program = get(client, headers, "/api/v1/referral-program")
+    assert (program["referrer_points"], program["referred_points"]) == (200, 100)
+    referrals = get(client, headers, "/api/v1/referrals", limit=500)["items"]
+    rewarded = [referral for referral in referrals if referral["status"] == "rewarded"]
+    assert referrals and rewarded
+    for referral in rewarded:
+        order = get(client, headers, f"/api/v1/orders/{referral['order_id']}")
+        assert order["customer_id"] == referral["referred_id"] and order["status"] == "paid"
+        ledger = get(client, headers, f"/api/v1/customers/{referral['referrer_id']}/points", limit=500)[
+            "items"
+        ]
+        assert any(e["source"] == f"referral:{referral['id']}" and e["delta"] == 200 for e in ledger)
+
+    contests = {c["status"]: c for c in get(client, headers, "/api/v1/contests")["items"]}
+    assert set(contests) == {"drawn", "open"}
+    drawn = contests["drawn"]
+    draw = get(client, headers, f"/api/v1/contests/{drawn['id']}/draw")
+    assert draw["prizes"] == 4 and len(draw["winners"]) == min(4, len(draw["entries"])) >= 1
+    verification = get(client, headers, f"/api/v1/contests/{drawn['id']}/draw/verify")
+    assert verification["ok"] and verification["winners_match"]
+    assert get(client, headers, f"/api/v1/contests/{contests['open']['id']}/entries")["total"] >= 1
+
+    games = {game["source"]: game for game in get(client, headers, "/api/v1/games")["items"]}
+    assert set(games) == {"manual", "orders"}
+    challenge = games["manual"]
+    groups = get(client, headers, f"/api/v1/games/{challenge['id']}/groups")
+    assert len(groups) == 4 and all(
+        1 <= len(group["members"]) <= challenge["max_group_size"] for group in groups
+    )
+    year, week, _day = (datetime.now(UTC) - timedelta(days=7)).isocalendar()
+    board = get(client, headers, f"/api/v1/games/{challenge['id']}/leaderboard", period=f"{year}-W{week:02d}")
+    assert board["customers"] and len(board["groups"]) == 4
+    winner = board["customers"][0]  # last week is closed: its winner has the first prize's points
+    ledger = get(client, headers, f"/api/v1/customers/{winner['id']}/points", limit=500)["items"]
+    assert any(e["source"] == f"game:{challenge['id']}" and e["delta"] == 300 for e in ledger)
+    scores = {standing["id"]: standing["score"] for standing in board["customers"]}
+    for team in board["groups"]:  # a team scores what its members scored
+        members = next(group["members"] for group in groups if group["id"] == team["id"])
+        assert team["score"] == sum(scores.get(member, 0) for member in members)
+
+
+def check_segments_and_campaigns(client, headers) -> None:
+    """Rule segments hold exactly the customers their rules describe (checked on the profiles), an ML
+    run made its cluster segments, predictions exist, and the one-off campaign reached its segment,
+    split into two variants and a hold-out."""
+    segments = get(client, headers, "/api/v1/segments", limit=100)["items"]
+    rules = {segment["name"]: segment for segment in segments if segment["kind"] == "rule"}
+    assert set(rules) == {"Lapsed high spenders", "Berlin e-mail opt-ins", "VIPs at risk", "Young riders"}
+    assert all(segment["refreshed_at"] for segment in rules.values())
+    clusters = [segment for segment in segments if segment["kind"] == "ml"]
+    run = get(client, headers, f"/api/v1/segments/ml-runs/{clusters[0]['run_id']}")
+    assert 2 <= run["k"] <= 6 and len(clusters) == run["k"]
+
+    def members(name: str) -> set[int]:
+        page = get(client, headers, f"/api/v1/segments/{rules[name]['id']}/members", limit=500)
+        return {item["customer_id"] for item in page["items"]}
+
+    profiles = [
+        get(client, headers, f"/api/v1/customers/{item['id']}")
+        for item in get(client, headers, "/api/v1/customers", limit=500)["items"]
+    ]
+    berlin_email = {p["id"] for p in profiles if p["city"] == "Berlin" and p["consents"].get("email") is True}
+    young_riders = {p["id"] for p in profiles if (p["birth_year"] or 0) >= 1995 and "rides" in p["tags"]}
+    assert berlin_email and members("Berlin e-mail opt-ins") == berlin_email
+    assert members("Young riders") == young_riders
+
+    buyer = get(client, headers, "/api/v1/orders", limit=1)["items"][0]["customer_id"]
+    prediction = get(client, headers, f"/api/v1/customers/{buyer}/predictions")
+    assert prediction["p_alive"] is not None and 0 <= prediction["p_alive"] <= 1
+
+    campaigns = {c["name"]: c for c in get(client, headers, "/api/v1/campaigns", limit=100)["items"]}
+    offer, nearby = campaigns["Ride pass offer"], campaigns["Near KaDeWe: shop offer"]
+    assert (offer["kind"], offer["status"], offer["holdout_percent"]) == ("one_off", "done", 10)
+    assert (nearby["kind"], nearby["status"], nearby["trigger"]["name"]) == (
+        "triggered",
+        "running",
+        "nearby_shop_offer",
+    )
+    results = get(client, headers, f"/api/v1/campaigns/{offer['id']}/results")
+    groups = {group["group"]: group for group in results["groups"]}
+    assert set(groups) == {"Discount", "Free rides", "holdout"}
+    assert sum(group["assigned"] for group in groups.values()) == len(berlin_email)
+    assert groups["holdout"]["messaged"] == 0
+    assert all(group["converted"] <= group["assigned"] for group in groups.values())
 
 
 def test_reset_seeds_the_same_data_again(client, run_demo, db):

@@ -30,10 +30,14 @@ from patron.customers import service as customers_service
 from patron.customers.places import create_place
 from patron.sales import service as sales_service
 from patron.simulate import names
+from patron.simulate.campaigns import seed_demo_campaigns
 from patron.simulate.clock import SimulatedClock
+from patron.simulate.contests import seed_demo_contests
 from patron.simulate.history import DemoCustomer, Staff, write_interactions, write_sales
+from patron.simulate.loyalty import seed_demo_loyalty
 from patron.simulate.orders import write_orders
 from patron.simulate.people import CustomerSpec, make_customers
+from patron.simulate.segments import seed_demo_segments
 from patron.simulate.service_desk import write_tickets
 from patron.simulate.surveys import seed_demo_surveys
 
@@ -220,6 +224,30 @@ def _seed(
             seed=rng.randrange(1 << 30),
         )
         progress("Surveys", 1, 1)
+        engagement = seed_demo_loyalty(
+            session,
+            org_id=org.id,
+            rng=rng,
+            clock=clock,
+            anchor=anchor,
+            customers=demo_customers,
+            progress=progress,
+        )
+        engagement |= seed_demo_contests(
+            session,
+            org_id=org.id,
+            rng=rng,
+            clock=clock,
+            anchor=anchor,
+            customers=demo_customers,
+            progress=progress,
+        )
+        engagement |= seed_demo_segments(
+            session, org_id=org.id, clock=clock, anchor=anchor, progress=progress
+        )
+        engagement |= seed_demo_campaigns(
+            session, org_id=org.id, clock=clock, anchor=anchor, progress=progress
+        )
         clock.set(anchor)
         sales_service.send_due_reminders(session, now=anchor)
     return {
@@ -233,6 +261,7 @@ def _seed(
         "products": orders["products"],
         "orders": orders["orders"],
         **surveys,
+        **engagement,
     }
 
 
