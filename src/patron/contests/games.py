@@ -39,10 +39,11 @@ from patron.core.db import utcnow
 from patron.core.errors import Conflict, Invalid, NotFound
 from patron.customers import service as customers_service
 from patron.loyalty import service as loyalty_service
+from patron.orders import models as order_models
 
 MAX_SCORE = 1_000_000
 MAX_PRIZES = 100
-PAID_STATUSES = ("paid", "shipped", "delivered")
+PAID_STATUSES = order_models.PAID_STATUSES
 _EVENT_NAME = re.compile(r"^[A-Za-z0-9_.:-]{1,100}$")
 
 

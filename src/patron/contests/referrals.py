@@ -22,6 +22,7 @@ from patron.core.db import utcnow
 from patron.core.errors import Conflict, Invalid, NotFound, PatronError
 from patron.customers import service as customers_service
 from patron.loyalty import service as loyalty_service
+from patron.orders import models as order_models
 
 #: no 0/O, 1/I/L or U: nothing a customer can misread when a friend dictates the code
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTVWXYZ23456789"
@@ -30,7 +31,7 @@ MAX_PROGRAM_POINTS = 1_000_000
 MAX_REFERRALS_CAP = 10_000
 _CODE_TRIES = 8
 #: order statuses that mean the order was paid
-PAID_STATUSES = frozenset({"paid", "shipped", "delivered"})
+PAID_STATUSES = order_models.PAID_STATUSES
 
 
 def normalise_code(code: str) -> str:

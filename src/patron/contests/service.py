@@ -38,12 +38,13 @@ from patron.customers import service as customers_service
 from patron.customers.models import CONSENT_CHANNELS
 from patron.loyalty import earnings as loyalty_earnings
 from patron.loyalty import service as loyalty_service
+from patron.orders import models as order_models
 from patron.surveys import answered as surveys_answered
 
 MAX_PRIZES = 50
 MAX_PRIZE_QUANTITY = 1000
 MAX_POINTS = 1_000_000
-PAID_STATUSES = ("paid", "shipped", "delivered")
+PAID_STATUSES = order_models.PAID_STATUSES
 
 
 # --- reads -----------------------------------------------------------------------------------------

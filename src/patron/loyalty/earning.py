@@ -31,11 +31,12 @@ from patron.events import signals as event_signals
 from patron.loyalty import programme as programme_service
 from patron.loyalty import service as points_service
 from patron.loyalty.models import AppStreak, EarnRule, PointsBalance, PointsEntry
+from patron.orders import models as order_models
 from patron.orders import service as orders_service
 from patron.surveys import service as surveys_service
 
 #: order statuses that mean the order was paid for
-EARNING_STATUSES = frozenset({"paid", "shipped", "delivered"})
+EARNING_STATUSES = order_models.PAID_STATUSES
 REVERSING_STATUSES = frozenset({"cancelled", "refunded"})
 
 

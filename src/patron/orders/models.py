@@ -16,6 +16,8 @@ ORDER_CHANNELS = ("web", "app", "store", "phone", "device", "marketplace")
 FINAL_STATUSES = frozenset({"cancelled", "refunded"})
 #: statuses whose orders count as money spent
 SPENDING_STATUSES = frozenset({"pending", "paid", "shipped", "delivered"})
+#: statuses that mean the order was paid (earning points, qualifying referrals, scoring games)
+PAID_STATUSES = frozenset({"paid", "shipped", "delivered"})
 #: status -> the statuses it may move to
 TRANSITIONS: dict[str, frozenset[str]] = {
     "pending": frozenset({"paid", "shipped", "delivered", "cancelled"}),
