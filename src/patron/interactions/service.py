@@ -19,6 +19,7 @@ from patron.core.db import utcnow
 from patron.core.errors import Invalid, NotFound
 from patron.core.reassign import reassign_customer_rows
 from patron.customers import service as customers_service
+from patron.interactions import complaints
 from patron.interactions.models import DIRECTIONS, INTERACTION_KINDS, Interaction
 
 #: the channel an interaction of each kind happens on when none is given
@@ -54,6 +55,8 @@ EXPORTED_FIELDS = (
     "outcome",
     "duration_seconds",
     "occurred_at",
+    "sentiment",
+    "ticket_id",
     "created_at",
     "updated_at",
 )
@@ -200,6 +203,7 @@ def create_interaction(
         duration_seconds=duration_seconds,
         occurred_at=occurred_at or utcnow(),
     )
+    complaints.handle_message(session, interaction=interaction, actor_user_id=actor_user_id)
     session.add(interaction)
     session.flush()
     customers_service.record_timeline(
@@ -217,6 +221,8 @@ def create_interaction(
             "user_id": user_id,
             "outcome": interaction.outcome,
             "duration_seconds": duration_seconds,
+            "sentiment": interaction.sentiment,
+            "ticket_id": interaction.ticket_id,
         },
         actor_user_id=actor_user_id,
     )
@@ -253,6 +259,9 @@ def update_interaction(session: Session, *, interaction: Interaction, changes: d
         if name == "channel" and not value:
             value = DEFAULT_CHANNELS[changes.get("kind", interaction.kind)]
         setattr(interaction, name, value)
+    if changes.keys() & {"subject", "body", "direction"}:
+        # the words changed: the score follows them (an already opened ticket stays)
+        complaints.handle_message(session, interaction=interaction, actor_user_id=None)
     session.flush()
     return interaction
 
@@ -280,7 +289,7 @@ def erase_customer(session: Session, *, org_id: int, customer_id: int) -> int:
     result = session.execute(
         update(Interaction)
         .where(Interaction.org_id == org_id, Interaction.customer_id == customer_id)
-        .values(subject="", body="", outcome="", updated_at=utcnow())
+        .values(subject="", body="", outcome="", sentiment=None, updated_at=utcnow())
         .execution_options(synchronize_session="fetch")
     )
     erased = result.rowcount or 0
