@@ -24,7 +24,9 @@ def log(client, tenant, customer_id, **fields):
 
 def tickets_of(db, customer_id):
     with db() as session:
-        return list(session.scalars(select(Ticket).where(Ticket.customer_id == customer_id).order_by(Ticket.id)))
+        return list(
+            session.scalars(select(Ticket).where(Ticket.customer_id == customer_id).order_by(Ticket.id))
+        )
 
 
 def test_the_scores_are_vader_compound_scores():
@@ -36,14 +38,21 @@ def test_the_scores_are_vader_compound_scores():
     assert not looks_like_complaint(SAD_NOT_COMPLAINT, complaints.score(SAD_NOT_COMPLAINT))
 
 
-def test_a_complaint_like_social_post_opens_a_high_priority_complaint_ticket(client, tenant, new_customer, db):
+def test_a_complaint_like_social_post_opens_a_high_priority_complaint_ticket(
+    client, tenant, new_customer, db
+):
     customer_id = new_customer(tenant.org_id)
     body = log(client, tenant, customer_id, kind="social", channel="twitter", direction="inbound", body=ANGRY)
 
     assert body["sentiment"] is not None and body["sentiment"] <= complaints.URGENT_BELOW
     [ticket] = tickets_of(db, customer_id)
     assert body["ticket_id"] == ticket.id
-    assert (ticket.kind, ticket.priority, ticket.channel, ticket.status) == ("complaint", "high", "twitter", "new")
+    assert (ticket.kind, ticket.priority, ticket.channel, ticket.status) == (
+        "complaint",
+        "high",
+        "twitter",
+        "new",
+    )
     assert ticket.subject.startswith("Complaint by social post: My order arrived broken")
     assert ticket.description == ANGRY
     assert ticket.acknowledged_at is not None  # acknowledged at once, like every ticket
