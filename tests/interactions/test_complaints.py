@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from sqlalchemy import func, select
 
 from patron.analytics.sentiment import looks_like_complaint
@@ -122,3 +124,17 @@ def test_complaints_of_one_organisation_never_join_another_organisations_ticket(
         orgs = dict(session.execute(select(Ticket.id, Ticket.org_id)).all())
         assert orgs[a["ticket_id"]] == tenant.org_id and orgs[b["ticket_id"]] == other_tenant.org_id
         assert session.scalar(select(func.count()).select_from(Ticket)) == 2
+
+
+def test_a_complaint_logged_long_after_it_was_written_is_scored_but_opens_no_ticket(
+    client, tenant, new_customer, db
+):
+    customer_id = new_customer(tenant.org_id)
+    old = (datetime.now(UTC) - complaints.MAX_AGE - timedelta(hours=1)).isoformat()
+    recent = (datetime.now(UTC) - complaints.MAX_AGE + timedelta(hours=1)).isoformat()
+    history = log(client, tenant, customer_id, kind="email", direction="inbound", body=ANGRY, occurred_at=old)
+    assert history["sentiment"] < -0.6 and history["ticket_id"] is None
+    fresh = log(
+        client, tenant, customer_id, kind="email", direction="inbound", body=ANGRY, occurred_at=recent
+    )
+    assert fresh["ticket_id"] is not None

@@ -8,11 +8,13 @@ social post, SMS) with a score at or below :data:`THRESHOLD` whose words read li
 customer: ``high`` priority at or below :data:`URGENT_BELOW`, ``normal`` otherwise, on the message's
 channel, acknowledged at once like every ticket. While that ticket is still unresolved, the
 customer's next complaint-like messages are added to it as internal comments instead of opening
-another, so a customer venting in three posts gets one ticket, not three.
+another, so a customer venting in three posts gets one ticket, not three. A message logged more than
+:data:`MAX_AGE` after it occurred (history brought in later) is scored but opens no ticket.
 """
 
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
@@ -20,6 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from patron.analytics.sentiment import looks_like_complaint, vader_analyzer
+from patron.core.db import utcnow
 from patron.interactions.models import Interaction
 from patron.tickets import service as tickets_service
 
@@ -35,6 +38,9 @@ URGENT_BELOW = -0.6
 #: ticket statuses in which a new complaint is added to the ticket instead of opening another
 UNRESOLVED = ("new", "open", "pending")
 SUBJECT_WORDS = 80
+#: a message logged later than this after it was written (history brought in afterwards) is scored
+#: but opens no ticket: the moment for an instant answer has passed
+MAX_AGE = timedelta(days=3)
 
 
 @lru_cache(maxsize=1)
@@ -89,6 +95,7 @@ def handle_message(session: Session, *, interaction: Interaction, actor_user_id:
         or interaction.kind not in WRITTEN_KINDS
         or interaction.sentiment is None
         or not looks_like_complaint(text, interaction.sentiment, threshold=THRESHOLD)
+        or (interaction.occurred_at is not None and interaction.occurred_at < utcnow() - MAX_AGE)
     ):
         return
     ticket = _open_complaint(session, org_id=interaction.org_id, customer_id=interaction.customer_id)
