@@ -140,6 +140,10 @@ BAD_INPUT = 2
 WEIGHTINGS = ("entropy", "equal")
 RANK_METHODS = ("vikor", "topsis", "both")
 NORMALIZATIONS = ("vector", "linear")
+FIGURE_COLUMNS = frozenset(
+    {"S", "R", "Q", "rank S", "rank R", "rank Q", "d+", "d-", "closeness", "rank", "entropy", "divergence",
+     "weight", "advantage"}
+)  # fmt: skip
 
 
 def _bad(message: str) -> typer.Exit:
@@ -287,11 +291,11 @@ def _topsis_json(result: TopsisResult) -> dict:
     }
 
 
-def _table(title: str, *columns: str, text: int = 1) -> Table:
-    """A table whose first ``text`` columns are left-aligned text and the rest right-aligned figures."""
+def _table(title: str, *columns: str) -> Table:
+    """A table whose figure columns (scores, ranks, weights) are right-aligned and text columns left-aligned."""
     table = Table(title=title, title_justify="left")
-    for i, column in enumerate(columns):
-        table.add_column(column, justify="left" if i < text else "right")
+    for column in columns:
+        table.add_column(column, justify="right" if column in FIGURE_COLUMNS else "left")
     return table
 
 
@@ -331,9 +335,7 @@ def _print_vikor(console: Console, report: dict, *, show_grid: bool) -> None:
     say(f"Compromise set: {', '.join(report['compromise'])}", markup=False, soft_wrap=True)
     if show_grid:
         # one line per v: who leads, by how much, and the compromise set (the full rankings are in --json)
-        grid = _table(
-            "Stability over v", "v", "best", "second", "advantage", "C1", "C2", "compromise set", text=3
-        )
+        grid = _table("Stability over v", "v", "best", "second", "advantage", "C1", "C2", "compromise set")
         for row in report["grid"]:
             grid.add_row(*_cells(f"{row['v']:g}", row["best"], row["second"], f"{row['advantage']:.3f}",
                                  "yes" if row["acceptable_advantage"] else "no",
@@ -445,7 +447,7 @@ def rank(
         markup=False,
         soft_wrap=True,
     )
-    table = _table("Criterion weights", "criterion", "type", "entropy", "divergence", "weight", text=2)
+    table = _table("Criterion weights", "criterion", "type", "entropy", "divergence", "weight")
     for row in report["criteria"]:
         table.add_row(*_cells(row["name"], row["type"],
                               "" if row["entropy"] is None else f"{row['entropy']:.4f}",
