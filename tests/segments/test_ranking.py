@@ -180,6 +180,7 @@ def test_the_explorer_shows_the_priority_section(browser, client, db, tenant, ot
     table = page.text.split('data-testid="priority-table"', 1)[1].split("</table>", 1)[0]
     assert re.findall(r'<tr data-cluster="(\d)">', table) == ["0", "1", "2", "3"]
     assert "recency_days ↓" in table and "40.0%" in table and "1,000.00" in table
+    assert "-0.000" not in table  # a zero distance on a cost criterion is shown as 0, not -0
     assert re.search(r'data-testid="priority-compromise">champions<', page.text)
     assert "C1 acceptable advantage at v = 0.5: <strong>holds</strong>" in page.text
     assert "C2 acceptable stability: <strong>holds</strong>" in page.text

@@ -229,6 +229,11 @@ def _criterion_weights(spec: str, matrix: pd.DataFrame) -> tuple[str, pd.Series,
     return "given", pd.Series([v / total for v in values], index=criteria), None
 
 
+def _score(value: float) -> float:
+    """A score as a plain float, with -0.0 (a zero distance on a cost criterion) written as 0.0."""
+    return float(value) + 0.0
+
+
 def _ranking_at(result: VikorResult, v: float) -> list:
     """Alternatives by Q at ``v`` of the grid, ties broken by S then R (as the library ranks)."""
     frame = pd.DataFrame({"Q": result.q_by_v[v], "S": result.scores["S"], "R": result.scores["R"]})
@@ -242,7 +247,7 @@ def _condition_row(result: VikorResult, v: float) -> dict:
         "ranking": [str(a) for a in _ranking_at(result, v)],
         "best": str(row["best"]),
         "second": str(row["second"]),
-        "advantage": float(row["advantage"]),
+        "advantage": _score(row["advantage"]),
         "acceptable_advantage": bool(row["acceptable_advantage"]),
         "acceptable_stability": bool(row["acceptable_stability"]),
         "compromise": [str(a) for a in row["compromise"]],
@@ -258,9 +263,9 @@ def _vikor_json(result: VikorResult) -> dict:
         "scores": [
             {
                 "alternative": str(name),
-                "S": float(row["S"]),
-                "R": float(row["R"]),
-                "Q": float(row["Q"]),
+                "S": _score(row["S"]),
+                "R": _score(row["R"]),
+                "Q": _score(row["Q"]),
                 "rank_S": int(row["rank_S"]),
                 "rank_R": int(row["rank_R"]),
                 "rank_Q": int(row["rank_Q"]),
@@ -280,9 +285,9 @@ def _topsis_json(result: TopsisResult) -> dict:
         "scores": [
             {
                 "alternative": str(name),
-                "d_plus": float(row["d_plus"]),
-                "d_minus": float(row["d_minus"]),
-                "closeness": float(row["closeness"]),
+                "d_plus": _score(row["d_plus"]),
+                "d_minus": _score(row["d_minus"]),
+                "closeness": _score(row["closeness"]),
                 "rank": int(row["rank"]),
             }
             for name, row in result.scores.iterrows()

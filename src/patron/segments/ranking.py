@@ -127,6 +127,11 @@ def _weights(matrix: pd.DataFrame, weighting: str) -> tuple[pd.Series, pd.DataFr
     return table["weight"], table
 
 
+def _score(value: float) -> float:
+    """A score as a plain float, with -0.0 (a zero distance on a cost criterion) written as 0.0."""
+    return float(value) + 0.0
+
+
 def _order_at(result: VikorResult, v: float) -> list[int]:
     frame = pd.DataFrame({"Q": result.q_by_v[v], "S": result.scores["S"], "R": result.scores["R"]})
     return [int(c) for c in frame.sort_values(["Q", "S", "R"], kind="stable").index]
@@ -139,7 +144,7 @@ def _conditions_at(result: VikorResult, v: float) -> dict[str, Any]:
         "ranking": _order_at(result, v),
         "best": int(row["best"]),
         "second": int(row["second"]),
-        "advantage": float(row["advantage"]),
+        "advantage": _score(row["advantage"]),
         "acceptable_advantage": bool(row["acceptable_advantage"]),
         "acceptable_stability": bool(row["acceptable_stability"]),
         "compromise": [int(c) for c in row["compromise"]],
@@ -180,9 +185,9 @@ def rank_clusters(
         rows.append({
             "cluster": number, "name": cluster.get("name", str(number)), "segment_id": cluster.get("segment_id"),
             "size": int(cluster.get("size", 0)), "values": {n: float(matrix.loc[number, n]) for n in matrix.columns},
-            "S": float(score["S"]), "R": float(score["R"]), "Q": float(score["Q"]),
+            "S": _score(score["S"]), "R": _score(score["R"]), "Q": _score(score["Q"]),
             "rank_S": int(score["rank_S"]), "rank_R": int(score["rank_R"]), "rank_Q": int(score["rank_Q"]),
-            "closeness": float(closeness.scores.loc[number, "closeness"]),
+            "closeness": _score(closeness.scores.loc[number, "closeness"]),
             "topsis_rank": int(closeness.scores.loc[number, "rank"]),
         })  # fmt: skip
     return {
