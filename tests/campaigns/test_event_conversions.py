@@ -174,6 +174,9 @@ def test_an_event_without_the_value_prop_or_with_a_non_number_is_worth_nothing(c
     campaign = make_campaign(tenant, channels=["in_app"], conversion={"kind": "event", "type": "subscribed",
                                                                       "value_prop": "price", "window_hours": 24})  # fmt: skip
     launch(client, tenant, campaign["id"])
+    with session_scope(db) as session:  # sent an hour ago
+        for recipient in session.scalars(select(CampaignRecipient)):
+            recipient.assigned_at -= timedelta(hours=1)
     with db() as session:
         assigned = session.scalar(select(func.min(CampaignRecipient.assigned_at)))
     at = assigned + timedelta(minutes=5)

@@ -133,7 +133,7 @@ def test_the_privacy_export_holds_it_and_erasure_clears_it(api, db):
         assert session.scalar(select(func.count(Customer.id)).where(Customer.birth_date.is_not(None))) == 0
 
 
-def test_the_form_edits_the_birth_date_and_the_profile_shows_it(browser, db):
+def test_the_form_edits_the_birth_date_and_the_profile_shows_it(browser, db):  # noqa: F811
     created = browser.post("/customers/new", {"first_name": "Grace", "birth_date": "1985-11-02", "birth_year": ""})
     assert created.status_code == 303, created.text
     path = created.headers["location"]

@@ -92,7 +92,9 @@ def process_birthdays(session: Session, *, campaign: Campaign, now: datetime) ->
     due = due_birthdays(session, org_id=campaign.org_id, now=now, days_before=days_before)
     taken = 0
     if due:
-        members = set(audience_module.audience_ids(session, org_id=campaign.org_id, audience=campaign.audience))
+        members = set(
+            audience_module.audience_ids(session, org_id=campaign.org_id, audience=campaign.audience)
+        )
         by_birthday: dict[date, list[int]] = defaultdict(list)
         for customer_id, birthday in due.items():
             if customer_id in members:

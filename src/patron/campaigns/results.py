@@ -82,7 +82,8 @@ def _event_conversions(store: EventStore, campaign: Campaign, customer_ids, sinc
             key in event.props and _same(event.props[key], value) for key, value in where.items()
         ):
             continue
-        found.append((event.id, event.customer_id, event.ts, event_value(event.props, spec.get("value_prop"))))
+        value = event_value(event.props, spec.get("value_prop"))
+        found.append((event.id, event.customer_id, event.ts, value))
     return found
 
 

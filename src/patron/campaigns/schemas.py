@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -53,10 +53,10 @@ class TriggerSpec(Schema):
                     "itself: `no_purchase` (no order for `conditions.days`, default 60) or `birthday` (the "
                     "customer's birthday in their time zone, `conditions.days_before` 0-30 days ahead).",
     )  # fmt: skip
-    conditions: dict[str, str | int] = Field(
+    conditions: dict[str, Any] = Field(
         default_factory=dict, max_length=10,
-        description="Trigger data keys and the values they must have (compared as text); for `no_purchase` "
-                    "`days`, for `birthday` only `days_before`.",
+        description="Trigger data keys and the values (text, numbers or true/false) they must have, compared as "
+                    "text; for `no_purchase` `days`, for `birthday` only `days_before`.",
     )  # fmt: skip
     cooldown_hours: int = Field(24, ge=0, le=24 * 365,
                                 description="A customer gets the offer at most once in this many hours.")  # fmt: skip
@@ -72,9 +72,10 @@ class Conversion(Schema):
     type: str | None = Field(
         None, max_length=64, description="Event: the event type that counts, e.g. `app_purchase`."
     )
-    where: dict[str, str | int | float | bool] | None = Field(
+    where: dict[str, Any] | None = Field(
         None, max_length=10,
-        description="Event: props the event must have with exactly these values, e.g. `{\"plan\": \"gold\"}`.",
+        description="Event: props the event must have with exactly these values (text of at most 200 "
+                    "characters, numbers or true/false), e.g. `{\"plan\": \"gold\"}`.",
     )  # fmt: skip
     value_prop: str | None = Field(
         None, max_length=64,
