@@ -483,7 +483,7 @@ def run_due_campaigns(session: Session, *, now: datetime | None = None) -> int:
     """Send what is due: launches cut off half-way (see :func:`finish_launch`), scheduled one-offs whose
     time has come, recurring campaigns' occurrences, and triggered offers for pending triggers; then bring attribution up to date. Returns how many
     occurrences and triggers were acted on. Registered with the scheduler (``campaigns``)."""
-    from patron.campaigns import results
+    from patron.campaigns import birthday, results
 
     now = now or utcnow()
     acted = 0
@@ -501,6 +501,11 @@ def run_due_campaigns(session: Session, *, now: datetime | None = None) -> int:
             if campaign.last_run_at is None or campaign.last_run_at <= now - NO_PURCHASE_EVERY:
                 acted += _guarded(session, campaign, lambda c=campaign: process_no_purchase(session, campaign=c,
                                                                                             now=now) >= 0)  # fmt: skip
+            continue
+        if campaign.trigger["name"] == birthday.BIRTHDAY:
+            if birthday.is_due(campaign, now):
+                acted += _guarded(session, campaign, lambda c=campaign: birthday.process_birthdays(session, campaign=c,
+                                                                                                  now=now) >= 0)  # fmt: skip
             continue
         by_org.setdefault(campaign.org_id, []).append(campaign)
     for org_id, campaigns in by_org.items():

@@ -2,7 +2,7 @@
 
 Revision ID: 0001_initial
 Revises:
-Create Date: 2026-11-23 21:42:56.788413
+Create Date: 2026-11-23 22:07:53.498947
 """
 
 from alembic import op
@@ -516,6 +516,7 @@ def upgrade() -> None:
         sa.Column("email", sa.String(length=254), nullable=True),
         sa.Column("phone", sa.String(length=40), nullable=True),
         sa.Column("birth_year", sa.Integer(), nullable=True),
+        sa.Column("birth_date", sa.Date(), nullable=True),
         sa.Column("gender", sa.String(length=20), nullable=True),
         sa.Column("education", sa.String(length=20), nullable=True),
         sa.Column("occupation", sa.String(length=100), nullable=True),
@@ -2558,7 +2559,7 @@ def upgrade() -> None:
         sa.Column("variant_id", sa.Integer(), nullable=True),
         sa.Column("holdout", sa.Boolean(), nullable=False),
         sa.Column("kind", sa.String(length=10), nullable=False),
-        sa.Column("source_id", sa.String(length=60), nullable=False),
+        sa.Column("source_id", sa.String(length=128), nullable=False),
         sa.Column("value", sa.Numeric(precision=14, scale=4), nullable=False),
         sa.Column("converted_at", patron.core.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("message_id", sa.Integer(), nullable=True),
