@@ -138,3 +138,19 @@ def test_a_complaint_logged_long_after_it_was_written_is_scored_but_opens_no_tic
         client, tenant, customer_id, kind="email", direction="inbound", body=ANGRY, occurred_at=recent
     )
     assert fresh["ticket_id"] is not None
+
+
+def test_history_written_afterwards_can_leave_complaints_unticketed(db, tenant, new_customer):
+    from patron.core.audit import Actor
+    from patron.core.db import session_scope
+    from patron.interactions import service as interactions_service
+
+    customer_id = new_customer(tenant.org_id)
+    with session_scope(db) as session:
+        session.info["actor"] = Actor(org_id=tenant.org_id, label="test")
+        item = interactions_service.create_interaction(
+            session, org_id=tenant.org_id, customer_id=customer_id, kind="social", direction="inbound",
+            body=ANGRY, actor_user_id=tenant.user_id, complaint_tickets=False,
+        )  # fmt: skip
+        assert item.sentiment < -0.6 and item.ticket_id is None
+    assert tickets_of(db, customer_id) == []

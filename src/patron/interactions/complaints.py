@@ -81,7 +81,9 @@ def _open_complaint(session: Session, *, org_id: int, customer_id: int):
     return None
 
 
-def handle_message(session: Session, *, interaction: Interaction, actor_user_id: int | None = None) -> None:
+def handle_message(
+    session: Session, *, interaction: Interaction, actor_user_id: int | None = None, open_tickets: bool = True
+) -> None:
     """Score an inbound message and, when it is a written complaint, open or extend its ticket
     (see the module's description). Outbound and internal interactions are left alone. Called before
     a new interaction is added to the session, so its own row is never taken for an earlier one."""
@@ -91,7 +93,8 @@ def handle_message(session: Session, *, interaction: Interaction, actor_user_id:
     text = message_text(interaction)
     interaction.sentiment = score(text)
     if (
-        interaction.ticket_id is not None
+        not open_tickets
+        or interaction.ticket_id is not None
         or interaction.kind not in WRITTEN_KINDS
         or interaction.sentiment is None
         or not looks_like_complaint(text, interaction.sentiment, threshold=THRESHOLD)

@@ -179,10 +179,13 @@ def create_interaction(
     duration_seconds: int | None = None,
     occurred_at: datetime | None = None,
     actor_user_id: int | None = None,
+    complaint_tickets: bool = True,
 ) -> Interaction:
     """Log an interaction and put it on the customer's timeline.
 
-    ``user_id`` defaults to ``actor_user_id`` (the caller); either must be staff of ``org_id``.
+    ``user_id`` defaults to ``actor_user_id`` (the caller); either must be staff of ``org_id``. An
+    inbound message is scored; with ``complaint_tickets`` a written complaint opens or joins a ticket
+    (:mod:`patron.interactions.complaints`) - history written afterwards passes ``False``.
     """
     _check_choice(kind, INTERACTION_KINDS, "kind")
     _check_choice(direction, DIRECTIONS, "direction")
@@ -203,7 +206,9 @@ def create_interaction(
         duration_seconds=duration_seconds,
         occurred_at=occurred_at or utcnow(),
     )
-    complaints.handle_message(session, interaction=interaction, actor_user_id=actor_user_id)
+    complaints.handle_message(
+        session, interaction=interaction, actor_user_id=actor_user_id, open_tickets=complaint_tickets
+    )
     session.add(interaction)
     session.flush()
     customers_service.record_timeline(
