@@ -82,6 +82,7 @@ from patron.notify.queue import InProcessQueue, use_queue
 from patron.notify.service import issue_message_token
 from patron.notify.worker import Worker
 from patron.orders.models import Order, OrderLine, Product, ProductCategory
+from patron.predictions import service as predictions_service  # noqa: F401 - imported at start, as by the app
 from patron.predictions.models import CustomerPrediction
 from patron.rules import service as rules_service
 from patron.rules.models import Trigger
@@ -266,7 +267,7 @@ def _load_shop(engine: Engine, org_id: int, ids: list[int]) -> dict[str, int]:
     """Points for every second customer, a prediction naming five products for every third, one order of
     one product for one in ten of the others (their recommendations are the best sellers of its
     category); how many of each."""
-    stamp = _stamp(engine)
+    stamp = NOW  # through the models' column types, which take aware datetimes
     with engine.begin() as connection:
         category_ids = [connection.execute(ProductCategory.__table__.insert().values(
             org_id=org_id, name=f"Shelf {c}", created_at=stamp)).inserted_primary_key[0] for c in range(CATEGORIES)]  # fmt: skip
