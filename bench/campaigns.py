@@ -348,6 +348,7 @@ def run_personalise(url: str, label: str, n: int, table: Table) -> None:
         raw = [(plain.from_string(v.subject), plain.from_string(v.body)) for v in variants]
         spent = {"reads": 0.0, "contexts": 0.0, "render": 0.0, "raw": 0.0}
         rendered = 0
+        shared = personalise.SharedReads()
         started, cpu = time.perf_counter(), time.process_time()
         ids = audience_module.audience_ids(session, org_id=org_id, audience=campaign.audience)
         spent["reads"] += time.perf_counter() - started
@@ -363,7 +364,7 @@ def run_personalise(url: str, label: str, n: int, table: Table) -> None:
             sendable = [(c, g) for c, g in sendable if c.id in channels]
             t1 = time.perf_counter()
             contexts = personalise.build_contexts(session, org_id=org_id, customers=[c for c, _ in sendable],
-                                                  campaign_name=campaign.name, needed=needed)  # fmt: skip
+                                                  campaign_name=campaign.name, needed=needed, shared=shared)  # fmt: skip
             t2 = time.perf_counter()
             texts = [(templates.render(variants[g].subject, contexts[c.id], field="subject"),
                       templates.render(variants[g].body, contexts[c.id], field="body")) for c, g in sendable]  # fmt: skip

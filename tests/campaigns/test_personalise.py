@@ -117,6 +117,11 @@ def test_recommendations_for_a_chunk_are_the_same_names_as_one_by_one(client, db
         one_by_one = {c: personalise.recommended_products(session, org_id=tenant.org_id, customer_id=c)
                       for c in everyone}  # fmt: skip
         chunk = personalise.recommended_products_many(session, org_id=tenant.org_id, customer_ids=everyone)
+        shared = personalise.SharedReads()  # two chunks of a send: the second reuses the first's best sellers
+        halves = {}
+        for part in (everyone[:4], everyone[4:]):
+            halves |= personalise.recommended_products_many(session, org_id=tenant.org_id, customer_ids=part,
+                                                            shared=shared)  # fmt: skip
         predicted = predictions_service.recommended_products_many(session, org_id=tenant.org_id,
                                                                    customer_ids=everyone)  # fmt: skip
         predicted_one = {c: predictions_service.recommended_products(session, org_id=tenant.org_id, customer_id=c)
@@ -127,7 +132,8 @@ def test_recommendations_for_a_chunk_are_the_same_names_as_one_by_one(client, db
         elsewhere = personalise.recommended_products_many(
             session, org_id=other_tenant.org_id, customer_ids=everyone
         )
-    assert chunk == one_by_one
+    assert chunk == one_by_one and halves == one_by_one
+    assert set(shared.best_sellers) == {gear, food}
     assert predicted == predicted_one
     assert favourites == {c: f for c, f in favourite_one.items() if f is not None}
     # planted: Horn is the best seller of Gear but no longer sold; each customer's own purchases are left out

@@ -12,6 +12,7 @@ whole chunk (:func:`recommended_products_many`), the same names as one by one.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 from importlib import import_module
 from typing import Any
 
@@ -51,12 +52,21 @@ def recommended_products(session: Session, *, org_id: int, customer_id: int) -> 
                                        exclude_customer_id=customer_id)  # fmt: skip
 
 
+@dataclass
+class SharedReads:
+    """What :func:`build_contexts` reads that is the same for every customer, kept from one chunk of a send
+    to the next: each category's best sellers (read when a customer first needs them)."""
+
+    best_sellers: dict[int, list[tuple[int, str]]] = field(default_factory=dict)
+
+
 def recommended_products_many(
-    session: Session, *, org_id: int, customer_ids: list[int]
+    session: Session, *, org_id: int, customer_ids: list[int], shared: SharedReads | None = None
 ) -> dict[int, list[str]]:
     """:func:`recommended_products` of many customers at once, ``{customer_id: names}``: the predictions of
     all of them by one bulk read, then the favourite categories and best sellers of those left without
-    any by one bulk read each (instead of two or three queries per customer)."""
+    any by one bulk read each (instead of two or three queries per customer). With ``shared``, the best
+    sellers of a category read for an earlier chunk are not read again."""
     ids = list(dict.fromkeys(customer_ids))
     found: dict[int, list[str]] = {}
     predictions = _predictions_service()
@@ -76,7 +86,8 @@ def recommended_products_many(
     if left:
         categories = order_insights.favourite_category_ids(session, org_id=org_id, customer_ids=left)
         sellers = order_insights.best_sellers_many(session, org_id=org_id, category_by_customer=categories,
-                                                   limit=RECOMMENDATIONS)  # fmt: skip
+                                                   limit=RECOMMENDATIONS,
+                                                   rankings=shared.best_sellers if shared else None)  # fmt: skip
         for customer_id in left:
             found[customer_id] = sellers.get(customer_id, [])
     return found
@@ -136,10 +147,12 @@ def build_contexts(
     campaign_name: str,
     needed: set[str],
     trigger_data: dict[str, Any] | None = None,
+    shared: SharedReads | None = None,
 ) -> dict[int, dict[str, Any]]:
     """The template context of each of ``customers`` (rows with ``id``, ``first_name``, ``last_name``) by
     customer id. The costly fields are looked up only if in ``needed``, each by a few reads for all of
-    them: points, saved places and recommended products."""
+    them: points, saved places and recommended products. A send working through its customers in chunks
+    passes the same ``shared`` for every chunk (see :class:`SharedReads`)."""
     data = {str(k): str(v) for k, v in (trigger_data or {}).items()}
     ids = [c.id for c in customers]
     points = (
@@ -151,7 +164,7 @@ def build_contexts(
         else {}
     )
     recommended = (
-        recommended_products_many(session, org_id=org_id, customer_ids=ids)
+        recommended_products_many(session, org_id=org_id, customer_ids=ids, shared=shared)
         if "recommended_products" in needed and ids
         else {}
     )

@@ -113,13 +113,24 @@ def favourite_category_ids(session: Session, *, org_id: int, customer_ids: Itera
 
 
 def best_sellers_many(
-    session: Session, *, org_id: int, category_by_customer: dict[int, int], limit: int = 3
+    session: Session,
+    *,
+    org_id: int,
+    category_by_customer: dict[int, int],
+    limit: int = 3,
+    rankings: dict[int, list[tuple[int, str]]] | None = None,
 ) -> dict[int, list[str]]:
     """:func:`best_sellers` of each customer's category leaving out what that customer bought, for many
     customers at once: ``{customer_id: names}``. Each category's ranking is read once (one read per
-    :data:`CHUNK` categories) and so is what the customers bought (one read per :data:`CHUNK` customers)."""
-    categories = sorted(set(category_by_customer.values()))
-    ranking: dict[int, list[tuple[int, str]]] = {}
+    :data:`CHUNK` categories) and so is what the customers bought (one read per :data:`CHUNK` customers).
+
+    ``rankings`` (``{category id: [(product id, name), ...]}``, best first) keeps the rankings read for
+    the next call: a caller working through many customers in chunks passes the same dict each time, and
+    each category is read once for all of them."""
+    ranking = rankings if rankings is not None else {}
+    categories = sorted(set(category_by_customer.values()) - set(ranking))
+    for category_id in categories:
+        ranking[category_id] = []
     for start in range(0, len(categories), CHUNK):
         rows = session.execute(
             select(Product.category_id, Product.id, Product.name)
@@ -132,7 +143,7 @@ def best_sellers_many(
             .order_by(Product.category_id, func.sum(OrderLine.quantity).desc(), Product.id)
         )  # fmt: skip
         for category_id, product_id, name in rows:
-            ranking.setdefault(category_id, []).append((product_id, name))
+            ranking[category_id].append((product_id, name))
     customers = list(category_by_customer)
     bought: dict[int, set[int]] = {}
     for start in range(0, len(customers), CHUNK):
