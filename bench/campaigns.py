@@ -294,9 +294,10 @@ def _load_shop(engine: Engine, org_id: int, ids: list[int]) -> dict[str, int]:
                  "ordered_at": stamp, "currency": "EUR", "item_count": 1 + k % 3, "subtotal": Decimal("5.00"),
                  "total": Decimal("5.00"), "created_at": stamp, "updated_at": stamp} for k, i in batch])  # fmt: skip
         orders = connection.execute(select(Order.id, Order.number).where(Order.org_id == org_id)).all()
-        lines = [{"org_id": org_id, "order_id": order_id, "position": 0, "product_id": products[number % PRODUCTS],
-                  "sku": f"P{number % PRODUCTS}", "name": f"Product {number % PRODUCTS}", "quantity": 1 + number % 3,
-                  "unit_price": Decimal("5.00"), "line_total": Decimal("5.00")} for order_id, number in orders]  # fmt: skip
+        lines = [{"org_id": org_id, "order_id": order_id, "position": 0, "product_id": products[number // 10 % PRODUCTS],
+                  "sku": f"P{number // 10 % PRODUCTS}", "name": f"Product {number // 10 % PRODUCTS}",
+                  "quantity": 1 + number % 3, "unit_price": Decimal("5.00"), "line_total": Decimal("5.00")}
+                 for order_id, number in orders]  # fmt: skip
         for start in range(0, len(lines), LOAD_BATCH):
             connection.execute(OrderLine.__table__.insert(), lines[start : start + LOAD_BATCH])
     return {"points": len(points), "predictions": len(predicted), "orders": len(orders)}

@@ -90,6 +90,14 @@ def best_sellers(
     return list(session.scalars(query))
 
 
+def _in_org(column, org_id: int):
+    """``column = org_id`` for reads that also select by customer: written ``column + 0`` so it checks the
+    tenant without driving the plan (as ``patron.customers.base.in_org``). With the plain condition SQLite,
+    without table statistics, walks the organisation's ``orders`` index once per chunk of customers instead
+    of looking each customer's orders up."""
+    return (column + 0) == org_id
+
+
 def favourite_category_ids(session: Session, *, org_id: int, customer_ids: Iterable[int]) -> dict[int, int]:
     """:func:`favourite_category_id` of many customers by one read per :data:`CHUNK` of them:
     ``{customer_id: category id}``, leaving out the customers without purchases."""
@@ -101,7 +109,7 @@ def favourite_category_ids(session: Session, *, org_id: int, customer_ids: Itera
             .select_from(Product)
             .join(OrderLine, OrderLine.product_id == Product.id)
             .join(Order, Order.id == OrderLine.order_id)
-            .where(Order.org_id == org_id, Order.customer_id.in_(ids[start : start + CHUNK]),
+            .where(_in_org(Order.org_id, org_id), Order.customer_id.in_(ids[start : start + CHUNK]),
                    Order.status.in_(SPENDING_STATUSES), Product.category_id.is_not(None))
             .group_by(Order.customer_id, Product.category_id)
         )  # fmt: skip
@@ -150,7 +158,7 @@ def best_sellers_many(
         rows = session.execute(
             select(Order.customer_id, OrderLine.product_id)
             .join(OrderLine, OrderLine.order_id == Order.id)
-            .where(Order.org_id == org_id, Order.customer_id.in_(customers[start : start + CHUNK]),
+            .where(_in_org(Order.org_id, org_id), Order.customer_id.in_(customers[start : start + CHUNK]),
                    OrderLine.product_id.is_not(None))
             .distinct()
         )  # fmt: skip
