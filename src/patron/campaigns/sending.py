@@ -143,6 +143,7 @@ def run_occurrence(
     costs = {ch: Decimal(str(amount)) for ch, amount in (campaign.costs or {}).items()}
     spent = Decimal(campaign.spent or 0)
     table = CampaignRecipient.__table__
+    shared = personalise.SharedReads()
     for start in range(0, len(todo), LAUNCH_CHUNK):
         customers = audience_module.names_by_id(session, org_id=campaign.org_id,
                                                 customer_ids=todo[start : start + LAUNCH_CHUNK])  # fmt: skip
@@ -154,7 +155,7 @@ def run_occurrence(
                                                         channels=list(campaign.channels))  # fmt: skip
         contexts = personalise.build_contexts(session, org_id=campaign.org_id, customers=[
             c for c in sendable if c.id in channels], campaign_name=campaign.name, needed=needed,
-            trigger_data=trigger_data)  # fmt: skip
+            trigger_data=trigger_data, shared=shared)  # fmt: skip
         recipients: list[dict[str, Any]] = []
         outgoing: list[notify_bulk.Outgoing] = []
         for customer, group in zip(customers, groups, strict=True):
