@@ -262,3 +262,30 @@ def test_no_purchase_for_60_days_is_evaluated_daily_once_per_lapse(
     body = campaign_body(kind="triggered", trigger={"name": "no_purchase", "conditions": {"days": "soon"}})
     bad = client.post(CAMPAIGNS, json=body, headers=tenant.headers)
     assert (bad.status_code, bad.json()["field"]) == (422, "trigger.conditions.days")
+
+
+def test_a_new_trigger_wakes_the_campaigns_at_once_not_at_the_next_tick(
+    client, db, tenant, make_customer, new_device, send, make_rule, make_campaign
+):
+    import time
+
+    from patron.jobs.scheduler import Scheduler
+
+    grace = make_customer(tenant, consents=("in_app",), first_name="Grace")
+    phone = new_device(tenant.org_id, grace, type="phone_app")
+    make_rule(tenant, SHOP_RULE)
+    campaign = make_campaign(tenant, kind="triggered", channels=["in_app"], trigger={"name": "entered_shop_s"},
+                             variants=[{"name": "A", "subject": "Hi", "body": "{{ shop }} says hi"}])  # fmt: skip
+    launch(client, tenant, campaign["id"])
+    scheduler = Scheduler(db, interval=3600).start()  # the tick is an hour away: only the wake-up can act
+    try:
+        send(phone, location(FAR), location(NEAR))
+        deadline = time.monotonic() + 30
+        while not _rows(db, CampaignRecipient) and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        scheduler.stop()
+    (recipient,) = _rows(db, CampaignRecipient)
+    assert recipient.customer_id == grace and recipient.message_id is not None
+    (trigger,) = _rows(db, Trigger)
+    assert trigger.consumed_by == f"campaign:{campaign['id']}"

@@ -480,6 +480,28 @@ def _guarded(session: Session, campaign: Campaign, work) -> int:
         return 0
 
 
+def _running_triggered(session: Session) -> list[Campaign]:
+    return list(session.scalars(select(Campaign).where(Campaign.status == "running",
+                                                       Campaign.kind == "triggered")))  # fmt: skip
+
+
+def run_pending_triggers(session: Session, *, now: datetime | None = None) -> int:
+    """Act on the pending rule triggers of every organisation's running triggered campaigns (not the
+    time-based ``no_purchase`` and ``birthday`` ones); how many triggers were consumed. Part of
+    :func:`run_due_campaigns`, and run on its own as soon as a rule emits a trigger (the scheduler's
+    ``campaign-triggers`` job wakes on it), so a geofence offer goes out within a second rather than at
+    the next tick."""
+    from patron.campaigns import birthday
+
+    now = now or utcnow()
+    by_org: dict[int, list[Campaign]] = {}
+    for campaign in _running_triggered(session):
+        if campaign.trigger["name"] not in (NO_PURCHASE, birthday.BIRTHDAY):
+            by_org.setdefault(campaign.org_id, []).append(campaign)
+    return sum(process_triggers(session, org_id=org_id, campaigns=campaigns, now=now)
+               for org_id, campaigns in by_org.items())  # fmt: skip
+
+
 def run_due_campaigns(session: Session, *, now: datetime | None = None) -> int:
     """Send what is due: launches cut off half-way (see :func:`finish_launch`), scheduled one-offs whose
     time has come, recurring campaigns' occurrences, and triggered offers for pending triggers; then bring attribution up to date. Returns how many
@@ -494,23 +516,15 @@ def run_due_campaigns(session: Session, *, now: datetime | None = None) -> int:
     acted += _resume_stale_launches(session, now)
     for campaign in due:
         acted += _guarded(session, campaign, lambda c=campaign: _run_due(session, c, now))
-    triggered = list(session.scalars(select(Campaign).where(Campaign.status == "running",
-                                                            Campaign.kind == "triggered")))  # fmt: skip
-    by_org: dict[int, list[Campaign]] = {}
-    for campaign in triggered:
-        if campaign.trigger["name"] == NO_PURCHASE:
-            if campaign.last_run_at is None or campaign.last_run_at <= now - NO_PURCHASE_EVERY:
-                acted += _guarded(session, campaign, lambda c=campaign: process_no_purchase(session, campaign=c,
-                                                                                            now=now) >= 0)  # fmt: skip
-            continue
-        if campaign.trigger["name"] == birthday.BIRTHDAY:
-            if birthday.is_due(campaign, now):
-                acted += _guarded(session, campaign, lambda c=campaign: birthday.process_birthdays(session, campaign=c,
-                                                                                                  now=now) >= 0)  # fmt: skip
-            continue
-        by_org.setdefault(campaign.org_id, []).append(campaign)
-    for org_id, campaigns in by_org.items():
-        acted += process_triggers(session, org_id=org_id, campaigns=campaigns, now=now)
+    for campaign in _running_triggered(session):
+        name = campaign.trigger["name"]
+        if name == NO_PURCHASE and (campaign.last_run_at is None or campaign.last_run_at <= now - NO_PURCHASE_EVERY):
+            acted += _guarded(session, campaign, lambda c=campaign: process_no_purchase(session, campaign=c,
+                                                                                        now=now) >= 0)  # fmt: skip
+        elif name == birthday.BIRTHDAY and birthday.is_due(campaign, now):
+            acted += _guarded(session, campaign, lambda c=campaign: birthday.process_birthdays(session, campaign=c,
+                                                                                              now=now) >= 0)  # fmt: skip
+    acted += run_pending_triggers(session, now=now)
     results.refresh_open_campaigns(session, now=now)
     session.flush()
     return acted

@@ -24,6 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from patron.accounts import service as accounts_service
+from patron.core import wakeup
 from patron.core.audit import jsonable
 from patron.core.errors import PatronError
 from patron.customers import service as customers_service
@@ -41,6 +42,10 @@ WEBHOOK_WORKERS = 4
 WEBHOOK_QUEUE_LIMIT = 1000
 #: a deduplicated fault adds a note to the open ticket at most this often
 DEDUPE_NOTE_EVERY = timedelta(minutes=10)
+
+
+#: the wake-up a new trigger sends (see :mod:`patron.core.wakeup`)
+TRIGGERS_WAKEUP = "triggers"
 
 
 class PendingFiring:
@@ -294,6 +299,7 @@ class ActionRunner:
             data=data,
         )
         session.add(trigger)  # written with the batch's firings; its id is filled in then
+        wakeup.signal_after_commit(session, TRIGGERS_WAKEUP)  # campaigns act on it at once
         firing.deferred_ids.append((index, "trigger_id", trigger))
         return {"status": "emitted", "trigger_id": None, "name": trigger.name}
 
