@@ -54,16 +54,16 @@ def plant_fleet(session, *, org_id: int, n: int = 300, seed: int = 7) -> Fleet:
             session, org_id=org_id, data={"first_name": f"R{i}", "last_name": "Rider"}
         )
         customers.append(customer.id)
-        kind = i % 3
+        kind, first = i % 3, rng.uniform(0, 250)  # customers join over the first 250 days
         if kind == 0:  # stays
             stop = DAYS + 200
             steady.add(customer.id)
         elif kind == 1:  # leaves at some time in the history
-            stop = rng.uniform(120, DAYS - 5)
+            stop = rng.uniform(first + 60, DAYS - 5)
         else:  # leaves soon after AS_OF: the warning is visible at AS_OF, the purchases go on
             stop = DAYS + rng.uniform(1, 9)
             fading.add(customer.id)
-        day, gap = rng.uniform(0, 20), rng.uniform(8, 16)
+        day, gap = first, rng.uniform(8, 16)
         while day < min(stop, DAYS):
             line = PreparedLine(
                 product.id, product.sku, product.name, 1, product.price, Decimal("0"), product.price
@@ -76,7 +76,7 @@ def plant_fleet(session, *, org_id: int, n: int = 300, seed: int = 7) -> Fleet:
         # device use every day or two until the warning, and (fading customers) again for a while after
         # AS_OF: those later events must not count at AS_OF
         quiet = (stop - WARNING_DAYS, DAYS + 12) if kind == 2 else (stop - WARNING_DAYS, stop + 10_000)
-        day = rng.uniform(0, 2)
+        day = first + rng.uniform(0, 2)
         while day < DAYS + 20:
             if not quiet[0] <= day < quiet[1]:
                 moment = start + timedelta(days=day)
@@ -122,7 +122,7 @@ def test_device_usage_drives_the_churn_risk_of_customers_who_stop_using_their_de
     for customer_id in fleet.fading:
         _, drivers = results[customer_id]
         usage = [d for d in drivers if d["feature"] in USAGE]
-        used += bool(usage) and all(d["direction"] == "raises" for d in usage)
+        used += any(d["direction"] == "raises" for d in usage)
         for driver in usage:  # the values as they stood at AS_OF: the device was quiet for 35 days or more
             if driver["feature"] in ("events_30d", "active_days_30d"):
                 assert driver["value"] == 0, driver
@@ -131,7 +131,7 @@ def test_device_usage_drives_the_churn_risk_of_customers_who_stop_using_their_de
     assert used >= 0.8 * len(fleet.fading), (used, len(fleet.fading))
     fading_risk = statistics.median(results[c][0] for c in fleet.fading)
     steady_risk = statistics.median(results[c][0] for c in fleet.steady)
-    assert fading_risk > 0.5 > 0.2 > steady_risk, (fading_risk, steady_risk)
+    assert fading_risk > 0.3 > 0.1 > steady_risk, (fading_risk, steady_risk)
 
     # without the event store the same run works, without the usage columns, and cannot see the warning
     with session_scope(db) as session:
@@ -143,7 +143,7 @@ def test_device_usage_drives_the_churn_risk_of_customers_who_stop_using_their_de
     assert blind["device_usage"] == {"skipped": "no event store"}
     assert not USAGE & set(blind["churn"]["features"]) and blind["churn"]["auc"] < churn["auc"]
     results = risks_and_drivers(db, tenant.org_id)
-    assert statistics.median(results[c][0] for c in fleet.fading) < fading_risk
+    assert statistics.median(results[c][0] for c in fleet.fading) < fading_risk / 4
     assert all(d["feature"] not in USAGE for _, drivers in results.values() for d in drivers)
 
 
