@@ -62,8 +62,8 @@ def _utc(moment: datetime) -> datetime:
 
 
 def _column(values: Sequence[Any], type_: pa.DataType) -> pa.Array:
-    if type_ == _TS:
-        return pa.array([None if v is None else _utc(v) for v in values], type=_TS).cast(pa.timestamp("us"))
+    if type_ == _TS:  # Arrow takes aware datetimes to UTC and naive ones as UTC already
+        return pa.array(values, type=_TS).cast(pa.timestamp("us"))
     if pa.types.is_floating(type_):
         return pa.array([None if v is None else float(v) for v in values], type=type_)
     return pa.array(values, type=type_)
@@ -76,7 +76,8 @@ def _read(session: Session, query: Select, schema: pa.Schema) -> pa.Table:
         [pa.field(f.name, pa.timestamp("us") if f.type == _TS else f.type) for f in schema]
     )
     batches = []
-    result = session.execute(query.execution_options(yield_per=CHUNK_ROWS))
+    # a Core execution on the session's connection: plain rows, without the ORM's result processing
+    result = session.connection().execute(query.execution_options(yield_per=CHUNK_ROWS))
     for rows in result.partitions():
         columns = list(zip(*rows, strict=True))
         arrays = [_column(columns[i], field.type) for i, field in enumerate(schema)]

@@ -330,13 +330,19 @@ def _sentiment(texts: list[tuple], rows: dict[int, dict]) -> dict:
     frame["at"] = _naive_utc(frame["at"])
     frame["score"] = score_texts(frame["text"]).to_numpy()
     trend = sentiment_trend(frame, customer="customer_id", date="at", score="score")
+    # each customer's last SENTIMENT_POINTS texts, in the order given, grouped once
+    recent = frame.groupby("customer_id", sort=False).tail(SENTIMENT_POINTS)
+    history: dict[int, list[list]] = {}
+    for customer_id, at, score in zip(
+        recent["customer_id"].astype(int).tolist(), recent["at"], recent["score"].tolist(), strict=True
+    ):
+        history.setdefault(customer_id, []).append([at.date().isoformat(), round(float(score), 3)])
     for customer_id, row in trend.iterrows():
-        recent = frame[frame["customer_id"] == customer_id].tail(SENTIMENT_POINTS)
         rows.setdefault(int(customer_id), {}).update(
             sentiment=round(float(row["mean"]), 4),
             sentiment_trend=TRENDS.get(row["trend"]),
-            sentiment_history=[[at.date().isoformat(), round(float(s), 3)] for at, s in zip(recent["at"], recent["score"], strict=True)],
-        )  # fmt: skip
+            sentiment_history=history.get(int(customer_id), []),
+        )
     return {"customers": len(trend), "texts": len(frame)}
 
 
