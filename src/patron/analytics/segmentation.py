@@ -26,6 +26,7 @@ from sklearn.metrics import adjusted_rand_score, silhouette_score
 from sklearn.mixture import GaussianMixture
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted
+from threadpoolctl import threadpool_limits
 
 from patron.analytics._validation import as_frame, numeric_matrix, require_rows
 from patron.analytics.errors import (
@@ -143,6 +144,13 @@ def profile_clusters(
         key_differences=key_differences,
         names=pd.Series(names, name="name").rename_axis("cluster"),
     )
+
+
+def _one_thread():
+    """Limit scikit-learn's OpenMP loops to one thread: on a sample of thousands of rows (and batches of
+    about a thousand) the threads cost more to start and synchronise than they save, and on a busy
+    machine a waiting thread spins; the final fit over every row keeps them."""
+    return threadpool_limits(limits=1, user_api="openmp")
 
 
 class CustomerSegmenter(ClusterMixin, BaseEstimator):
@@ -265,8 +273,10 @@ class CustomerSegmenter(ClusterMixin, BaseEstimator):
         if self.algorithm == "minibatch":
             batch = int(min(max(1024, 256 * k), n_rows))
             if start is not None:
+                # from good centres, stop once they settle (k-means' usual tolerance); without it the
+                # run goes on while the noisy batch inertia keeps setting new lows
                 return MiniBatchKMeans(n_clusters=k, init=start.cluster_centers_, n_init=1, batch_size=batch,
-                                       random_state=self.random_state)  # fmt: skip
+                                       tol=1e-4, random_state=self.random_state)  # fmt: skip
             return MiniBatchKMeans(
                 n_clusters=k, n_init=self.n_init, batch_size=batch, random_state=self.random_state
             )
@@ -341,7 +351,10 @@ class CustomerSegmenter(ClusterMixin, BaseEstimator):
                 )
             chosen, self.criterion_ = int(self.n_clusters), "fixed"
             self.selection_scores_ = pd.DataFrame(index=pd.Index([chosen], name="k"))
-            start = self._model(chosen, len(sample)).fit(sample) if sample is not scaled else None
+            start = None
+            if sample is not scaled:
+                with _one_thread():
+                    start = self._model(chosen, len(sample)).fit(sample)
         else:
             low, high = self.k_range
             distinct = len(np.unique(scaled, axis=0)) if n <= 100_000 else n
@@ -352,7 +365,8 @@ class CustomerSegmenter(ClusterMixin, BaseEstimator):
                 )
             rows, candidates = [], {}
             for k in range(low, high + 1):
-                model = candidates[k] = self._model(k, len(sample)).fit(sample)
+                with _one_thread():
+                    model = candidates[k] = self._model(k, len(sample)).fit(sample)
                 labels = model.predict(sample)
                 row = {"k": k, "silhouette": np.nan, "bic": np.nan, "inertia": np.nan}
                 if len(np.unique(labels)) > 1:
