@@ -54,7 +54,7 @@ def predict(
         ):
             run = predictions_service.run_predictions(session, org_id=organisation.id, as_of=moment,
                                                       horizon_days=horizon_days, events_store=source.store,
-                                                      events_missing=source.missing or "")  # fmt: skip
+                                                      events_missing=source.missing)  # fmt: skip
         summary = run.summary
     console.print(
         f"predictions for {run.customers} customers of {organisation.slug}, as of {summary['as_of']}"

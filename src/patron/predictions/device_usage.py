@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import duckdb
 from sqlalchemy.engine import make_url
@@ -44,7 +44,9 @@ def _url(bind: Any) -> str:
 
 
 @contextmanager
-def event_store_for_run(session: Session, *, if_busy: str = "skip") -> Iterator[EventSource]:
+def event_store_for_run(
+    session: Session, *, if_busy: Literal["skip", "raise"] = "skip"
+) -> Iterator[EventSource]:
     """The event store of the session's database for the duration of a run.
 
     Parameters

@@ -362,7 +362,7 @@ def run_predictions(
     horizon_days: int = DEFAULT_HORIZON_DAYS,
     trigger: str = "manual",
     events_store: Any = None,
-    events_missing: str = "no event store",
+    events_missing: str | None = None,
 ) -> PredictionRun:
     """Compute every customer's predictions from the history up to ``as_of`` (default now) and replace the
     organisation's rows with them. Returns the run, whose ``summary`` holds each model's hold-out metrics
@@ -370,7 +370,7 @@ def run_predictions(
 
     ``events_store`` (an :class:`~patron.events.store.EventStore` or a DuckDB connection to its file) adds
     the customers' device usage to the churn features; without it the run goes on without them and the
-    summary's ``device_usage`` says ``events_missing``."""
+    summary's ``device_usage`` says why (``events_missing``, default "no event store")."""
     as_of = _check_run(as_of, horizon_days)
     # reads first, writes last: on SQLite the first write takes the database's write lock, which must not
     # be held while the models fit
@@ -389,7 +389,9 @@ def run_predictions(
     summary: dict[str, Any] = {"as_of": as_of, "horizon_days": horizon_days, "orders": len(orders)}
     # replaced by the number of events read when the churn model reads them
     summary["device_usage"] = {
-        "skipped": events_missing if events_store is None else "the churn model did not run"
+        "skipped": (events_missing or "no event store")
+        if events_store is None
+        else "the churn model did not run"
     }
     empty = {"skipped": "no orders up to as_of"}
     if len(orders):
@@ -463,7 +465,7 @@ def run_due_predictions(session: Session, *, now: datetime | None = None) -> int
             try:
                 with session.begin_nested():
                     run_predictions(session, org_id=org.id, as_of=now, trigger="nightly",
-                                    events_store=events.store, events_missing=events.missing or "")  # fmt: skip
+                                    events_store=events.store, events_missing=events.missing)  # fmt: skip
                 done += 1
             except Exception:  # one organisation's data must not stop the others' runs
                 log.exception("nightly predictions for organisation %s failed", org.id)
