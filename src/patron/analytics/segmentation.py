@@ -173,8 +173,10 @@ class CustomerSegmenter(ClusterMixin, BaseEstimator):
         Fill missing values with the column median, or reject them. A column with no value at
         all is always rejected.
     selection_sample : int, optional
-        Choose k on a random sample of this many rows (then fit the chosen k on all rows);
-        keeps the search fast on millions of customers. ``None`` uses every row.
+        Choose k (or fit a given k) on a random sample of this many rows, then refine that
+        sample model with a single run over all rows that starts from its centres (or mixture
+        components); keeps the search and the final fit fast on millions of customers. ``None``
+        uses every row.
     silhouette_sample : int
         Rows used to compute each silhouette coefficient.
     n_init : int
