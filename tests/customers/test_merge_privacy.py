@@ -210,3 +210,17 @@ def test_cli_privacy_export_and_erase(cli, api, tmp_path, hook_probe):
     assert again.exit_code == 1 and "already erased" in again.output
     missing = cli("customers", "erase", "999999", "--org", "acme", "--yes")
     assert missing.exit_code == 1 and "No customer 999999" in missing.output
+
+
+def test_merge_takes_the_duplicates_birth_date_only_when_it_agrees_with_the_survivors_year(api):
+    blank = api.customer(first_name="Ana", last_name="Lima")
+    dated = api.customer(first_name="A.", last_name="Lima", birth_date="1990-05-17")
+    merged = api.post(f"/customers/{blank['id']}/merge", json={"duplicate_id": dated["id"]}).json()
+    assert merged["survivor"]["birth_date"] == "1990-05-17" and merged["survivor"]["birth_year"] == 1990
+    assert {"birth_date", "birth_year"} <= set(merged["filled"])
+
+    other_year = api.customer(first_name="Ben", last_name="Ode", birth_year=1985)
+    dated_again = api.customer(first_name="B.", last_name="Ode", birth_date="1990-05-17")
+    kept = api.post(f"/customers/{other_year['id']}/merge", json={"duplicate_id": dated_again["id"]}).json()
+    assert kept["survivor"]["birth_date"] is None and kept["survivor"]["birth_year"] == 1985
+    assert "birth_date" not in kept["filled"]

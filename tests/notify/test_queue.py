@@ -52,6 +52,33 @@ def test_the_app_delivers_through_its_in_process_worker(settings, make_tenant, s
     assert len(smtp_server.received) == 1
 
 
+def test_a_message_is_announced_when_the_outer_transaction_commits_not_when_a_savepoint_is_released(
+    db, tenant, make_customer, smtp_server, settings
+):
+    from patron.core.db import session_scope
+    from patron.notify import service as notify_service
+
+    mail_settings = settings.model_copy(update={"smtp_url": smtp_server.url})
+    customer_id = make_customer(tenant, consents=("email",))
+    announced = InProcessQueue()
+    notify_queue.use_queue(announced)
+    try:
+        with session_scope(db) as session:
+            message = notify_service.enqueue(session, org_id=tenant.org_id, customer_id=customer_id,
+                                             channel="email", subject="Hello", body="Hi")  # fmt: skip
+            with session.begin_nested():  # a later savepoint of the same job, released before the commit
+                pass
+            assert len(announced) == 0
+            # what a worker would do with an early announcement: find nothing to claim yet (PostgreSQL)
+            # or wait for the write lock (SQLite); so it is not announced
+        assert announced.get(1.0) == message.id
+        assert deliver_message(db, mail_settings, message.id).status == "sent"
+    finally:
+        notify_queue.use_queue(None)
+        announced.close()
+    assert len(smtp_server.received) == 1
+
+
 @pytest.fixture
 def redis_queue(redis_url):
     prefix = f"patron-test:{uuid.uuid4().hex[:12]}"

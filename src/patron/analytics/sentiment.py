@@ -23,7 +23,10 @@ import pandas as pd
 from patron.analytics._validation import numeric_column, parse_dates, require_columns
 from patron.analytics.errors import EmptyDataError, InvalidParameterError, InvalidValueError
 
-__all__ = ["complaint_candidates", "label_sentiment", "score_texts", "sentiment_trend", "vader_analyzer"]
+__all__ = [
+    "complaint_candidates", "label_sentiment", "looks_like_complaint", "score_texts", "sentiment_trend",
+    "vader_analyzer",
+]  # fmt: skip
 
 #: words that make a negative text look like a complaint (lower case, whole words)
 COMPLAINT_WORDS: tuple[str, ...] = (
@@ -179,6 +182,27 @@ def sentiment_trend(
     return result
 
 
+def _complaint_pattern(words: Iterable[str]) -> re.Pattern:
+    return re.compile(r"\b(" + "|".join(re.escape(w) for w in words) + r")\b", re.IGNORECASE)
+
+
+_DEFAULT_PATTERN = _complaint_pattern(COMPLAINT_WORDS)
+
+
+def looks_like_complaint(text: str, score: float, *, threshold: float = -0.3) -> bool:
+    """One text: negative (``score <= threshold``) and worded like a complaint (see
+    :data:`COMPLAINT_WORDS`); :func:`complaint_candidates` does the same for a column of texts.
+
+    Examples
+    --------
+    >>> looks_like_complaint("The charger arrived broken and nobody answers", -0.6)
+    True
+    >>> looks_like_complaint("The charger arrived broken, but they replaced it at once. Great!", 0.7)
+    False
+    """
+    return bool(score <= threshold and _DEFAULT_PATTERN.search(text or ""))
+
+
 def complaint_candidates(
     texts: pd.Series,
     scores: pd.Series,
@@ -196,7 +220,7 @@ def complaint_candidates(
     """
     if len(texts) != len(scores):
         raise InvalidValueError(f"{len(texts)} texts but {len(scores)} scores")
-    pattern = re.compile(r"\b(" + "|".join(re.escape(w) for w in words) + r")\b", re.IGNORECASE)
+    pattern = _DEFAULT_PATTERN if tuple(words) == COMPLAINT_WORDS else _complaint_pattern(words)
     looks_like = pd.Series(texts).fillna("").astype(str).map(lambda t: bool(pattern.search(t)))
     negative = pd.Series(scores, dtype=float).to_numpy() <= threshold
     return pd.Series(looks_like.to_numpy() & negative, index=pd.Series(texts).index, name="complaint")

@@ -17,6 +17,11 @@ from patron.core.api import Page, PageDep, SessionDep
 router = APIRouter(prefix="/api/v1", tags=["campaigns"])
 
 
+def _event_store(request: Request, campaign: Campaign):
+    """The server's event store when the campaign converts on app events (it is opened on first use)."""
+    return request.app.state.events.store if campaign.conversion.get("kind") == "event" else None
+
+
 def campaign_out(session, campaign: Campaign) -> dict:
     data = schemas.CampaignOut.model_validate(campaign).model_dump()
     data["variants"] = [schemas.VariantOut.model_validate(v).model_dump()
@@ -144,12 +149,15 @@ def pause_campaign(campaign_id: int, principal: Allowed("campaigns.launch"), ses
 
 @router.get("/campaigns/{campaign_id}/results", response_model=schemas.ResultsOut,
             summary="The funnel per variant and for the hold-out, uplift and cost")  # fmt: skip
-def get_results(campaign_id: int, principal: Allowed("campaigns.read"), session: SessionDep) -> object:
-    """Conversions found since the last look are recorded first (each order or visit counts once)."""
+def get_results(campaign_id: int, request: Request, principal: Allowed("campaigns.read"),
+                session: SessionDep) -> object:  # fmt: skip
+    """Conversions found since the last look are recorded first (each order, visit or app event counts
+    once; app events are read from the event store)."""
     campaign = campaigns_service.get_campaign_or_raise(
         session, org_id=principal.org_id, campaign_id=campaign_id
     )
-    return campaign_results.campaign_results(session, campaign=campaign)
+    store = _event_store(request, campaign)
+    return campaign_results.campaign_results(session, campaign=campaign, store=store)
 
 
 @router.get("/campaigns/{campaign_id}/recipients", response_model=Page[schemas.RecipientOut],

@@ -91,8 +91,13 @@ def validate(session: Session, *, org_id: int, audience: dict) -> None:
         _filter_query(session, org_id=org_id, audience=audience)
 
 
-def _live(session: Session, *, org_id: int):
-    return filtered_query(session, org_id=org_id, filters=customers_service.CustomerFilters())
+def _live_among(org_id: int, customer_ids: list[int], *columns):
+    """``SELECT columns`` of the live customers (not erased, not merged away: the customer search's
+    default) among ``customer_ids``. The tenant condition is ``customers_service.in_org``, so the id list
+    drives the plan: with the plain ``org_id = ?`` SQLite, without table statistics, picks an index on
+    ``org_id`` and reads the whole organisation once per chunk (a million customers: 0.2 s per 500 ids)."""
+    return select(*columns).where(customers_service.in_org(Customer.org_id, org_id), Customer.id.in_(customer_ids),
+                                  Customer.merged_into_id.is_(None), Customer.erased_at.is_(None))  # fmt: skip
 
 
 def audience_ids(session: Session, *, org_id: int, audience: dict) -> list[int]:
@@ -101,8 +106,7 @@ def audience_ids(session: Session, *, org_id: int, audience: dict) -> list[int]:
         members = _segment_members(session, org_id=org_id, segment_id=audience["segment_id"])
         found: list[int] = []
         for start in range(0, len(members), CHUNK):
-            query = _live(session, org_id=org_id).where(Customer.id.in_(members[start : start + CHUNK]))
-            found.extend(session.scalars(query.with_only_columns(Customer.id)))
+            found.extend(session.scalars(_live_among(org_id, members[start : start + CHUNK], Customer.id)))
         return sorted(set(found))
     query = _filter_query(session, org_id=org_id, audience=audience).with_only_columns(Customer.id)
     return list(session.scalars(query.order_by(Customer.id)))
@@ -122,9 +126,8 @@ def names_by_id(session: Session, *, org_id: int, customer_ids: list[int]) -> li
     ids = sorted(set(customer_ids))
     rows: list[Any] = []
     for start in range(0, len(ids), CHUNK):
-        query = _live(session, org_id=org_id).where(Customer.id.in_(ids[start : start + CHUNK]))
-        rows.extend(session.execute(query.with_only_columns(Customer.id, Customer.first_name, Customer.last_name)
-                                    .order_by(Customer.id)))  # fmt: skip
+        query = _live_among(org_id, ids[start : start + CHUNK], Customer.id, Customer.first_name, Customer.last_name)
+        rows.extend(session.execute(query.order_by(Customer.id)))
     return rows
 
 
@@ -168,5 +171,5 @@ def sample(session: Session, *, org_id: int, audience: dict, size: int) -> list[
     ids = audience_ids(session, org_id=org_id, audience=audience)[:size]
     if not ids:
         return []
-    return list(session.scalars(select(Customer).where(Customer.org_id == org_id, Customer.id.in_(ids))
-                                .order_by(Customer.id)))  # fmt: skip
+    return list(session.scalars(select(Customer).where(customers_service.in_org(Customer.org_id, org_id),
+                                                       Customer.id.in_(ids)).order_by(Customer.id)))  # fmt: skip

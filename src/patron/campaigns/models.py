@@ -16,8 +16,9 @@ from patron.core.db import Base, OrgScoped, TimestampMixin, utcnow
 KINDS = ("one_off", "recurring", "triggered")
 #: ``launching``: a one-off being sent in the background (see :mod:`patron.campaigns.sending`)
 STATUSES = ("draft", "scheduled", "launching", "running", "paused", "done")
-#: what counts as a conversion: an order, a visit (a rule trigger such as ``entered_shop_S``)
-CONVERSION_KINDS = ("order", "visit")
+#: what counts as a conversion: an order, a visit (a rule trigger such as ``entered_shop_S``), an app or device
+#: event of a given type from the event store (``app_purchase``)
+CONVERSION_KINDS = ("order", "visit", "event")
 RECURRENCES = ("daily", "weekly", "monthly")
 #: the assignment of a customer who is measured but sent nothing
 HOLDOUT = "holdout"
@@ -113,8 +114,8 @@ class CampaignRecipient(OrgScoped, Base):
 
 
 class CampaignConversion(OrgScoped, Base):
-    """A conversion (an order, a visit) of a recipient within the campaign's window after assignment.
-    One source (an order) counts once per campaign."""
+    """A conversion (an order, a visit, an app event) of a recipient within the campaign's window after
+    assignment. One source (an order, a trigger, an event: ``source_id`` is its id) counts once per campaign."""
 
     __tablename__ = "campaign_conversions"
     __audited__ = False
@@ -134,7 +135,7 @@ class CampaignConversion(OrgScoped, Base):
     variant_id: Mapped[int | None] = mapped_column(Integer, default=None)
     holdout: Mapped[bool] = mapped_column(Boolean, default=False)
     kind: Mapped[str] = mapped_column(String(10))
-    source_id: Mapped[str] = mapped_column(String(60))
+    source_id: Mapped[str] = mapped_column(String(128))
     value: Mapped[Decimal] = mapped_column(MONEY, default=Decimal("0"))
     converted_at: Mapped[datetime] = mapped_column(default=utcnow)
     message_id: Mapped[int | None] = mapped_column(Integer, default=None)

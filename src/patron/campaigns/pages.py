@@ -4,6 +4,7 @@ launch and pause), the results with the funnel per variant, and the calendar of 
 from __future__ import annotations
 
 import calendar
+import re
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any
@@ -16,7 +17,7 @@ from patron.campaigns import audience as audience_module
 from patron.campaigns import results as campaign_results
 from patron.campaigns import sending
 from patron.campaigns import service as campaigns_service
-from patron.campaigns.models import KINDS, RECURRENCES
+from patron.campaigns.models import CONVERSION_KINDS, KINDS, RECURRENCES
 from patron.campaigns.schedule import next_occurrence, zone_or_raise
 from patron.core.api import SessionDep
 from patron.core.errors import PatronError
@@ -37,6 +38,7 @@ WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", 
 DEFAULTS = {
     "kind": "one_off", "channels": ["email"], "audience.kind": "all", "holdout_percent": "10",
     "conversion.kind": "order", "conversion.window_hours": "72", "trigger.cooldown_hours": "24",
+    "trigger.days_before": "0",
     "recurrence.every": "weekly", "recurrence.time": "09:00", "recurrence.weekday": "0",
     "variants[0].name": "A", "variants[1].name": "B",
     "variants[0].subject": "{{ first_name }}, something for you",
@@ -73,6 +75,7 @@ def _builder(
     return render(request, "campaigns/builder.html", {
         "values": values, "errors": form.errors if form else {}, "kinds": KINDS, "channels": CHANNELS,
         "recurrences": RECURRENCES, "weekdays": list(enumerate(WEEKDAYS)),
+        "max_days_before": campaigns_service.MAX_DAYS_BEFORE,
     }, status_code=status_code)  # fmt: skip
 
 
@@ -113,10 +116,7 @@ def _values(form: FormInput) -> dict[str, Any]:
         "holdout_percent": form.integer("holdout_percent", label="Hold-out", minimum=0, maximum=50) or 0,
         "budget": form.decimal("budget", label="Budget", minimum=Decimal("0")),
         "costs": {channel: cost for channel in channels if channel in CHANNELS} if cost is not None else {},
-        "conversion": {"kind": form.choice("conversion.kind", ("order", "visit"), label="Conversion") or "order",
-                       "name": form.optional("conversion.name", label="Visit trigger", max_length=120),
-                       "window_hours": form.integer("conversion.window_hours", label="Window", minimum=1,
-                                                    maximum=24 * 90) or 72},
+        "conversion": _conversion(form),
         "variants": variants,
     }  # fmt: skip
     if kind == "recurring":
@@ -127,12 +127,56 @@ def _values(form: FormInput) -> dict[str, Any]:
             "day": form.integer("recurrence.day", label="Day", minimum=1, maximum=28),
         }  # fmt: skip
     if kind == "triggered":
+        trigger = form.text("trigger.name", label="Trigger", max_length=120)
         shop = form.optional("trigger.shop", label="Shop", max_length=120)
-        values["trigger"] = {"name": form.text("trigger.name", label="Trigger", max_length=120),
-                             "conditions": {"shop": shop} if shop else {},
+        conditions: dict[str, Any] = {"shop": shop} if shop else {}
+        if trigger == campaigns_service.BIRTHDAY:
+            conditions = {"days_before": form.integer("trigger.days_before", label="Days before", minimum=0,
+                                                      maximum=campaigns_service.MAX_DAYS_BEFORE) or 0}  # fmt: skip
+        values["trigger"] = {"name": trigger, "conditions": conditions,
                              "cooldown_hours": form.integer("trigger.cooldown_hours", label="Cooldown", minimum=0,
                                                             maximum=24 * 365) or 0}  # fmt: skip
     return values
+
+
+_NUMBER_RE = re.compile(r"^-?\d+(\.\d+)?$")
+
+
+def _where_value(text: str) -> Any:
+    """A typed ``where`` value from the builder: true/false and numbers as such, text in quotes or as it is."""
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'":
+        return text[1:-1]
+    if text in ("true", "false"):
+        return text == "true"
+    if _NUMBER_RE.match(text):
+        return float(text) if "." in text else int(text)
+    return text
+
+
+def _conversion(form: FormInput) -> dict[str, Any]:
+    """The builder's conversion: an order, a visit (a trigger's name) or an app event (its type, the props it
+    must have as ``key=value, ...`` and the prop giving its value)."""
+    kind = form.choice("conversion.kind", CONVERSION_KINDS, label="Conversion") or "order"
+    conversion: dict[str, Any] = {
+        "kind": kind,
+        "window_hours": form.integer("conversion.window_hours", label="Window", minimum=1, maximum=24 * 90) or 72,
+    }  # fmt: skip
+    if kind == "visit":
+        conversion["name"] = form.optional("conversion.name", label="Visit trigger", max_length=120)
+    elif kind == "event":
+        conversion["type"] = form.text("conversion.type", label="Event type", max_length=64, required=True)
+        conversion["value_prop"] = form.optional("conversion.value_prop", label="Value prop", max_length=64)
+        where: dict[str, Any] = {}
+        for part in form.text("conversion.where", label="Event props", max_length=1000).split(","):
+            if not part.strip():
+                continue
+            key, equals, value = part.partition("=")
+            if not equals or not key.strip():
+                form.fail("conversion.where", "Event props are written key=value, separated by commas.")
+                break
+            where[key.strip()] = _where_value(value.strip())
+        conversion["where"] = where
+    return conversion
 
 
 @router.post("/campaigns/new")
@@ -250,7 +294,8 @@ def pause(request: Request, campaign_id: int, viewer: Permitted("campaigns.launc
 def results_page(request: Request, campaign_id: int, viewer: Permitted("campaigns.read"),
                  session: SessionDep) -> Response:  # fmt: skip
     campaign = campaigns_service.get_campaign_or_raise(session, org_id=viewer.org_id, campaign_id=campaign_id)
-    found = campaign_results.campaign_results(session, campaign=campaign)
+    store = request.app.state.events.store if campaign.conversion.get("kind") == "event" else None
+    found = campaign_results.campaign_results(session, campaign=campaign, store=store)
     widest = max([g.assigned for g in found.groups] or [1]) or 1
     steps = ("assigned", "sent", "delivered", "opened", "clicked", "converted")
     return render(request, "campaigns/results.html", {

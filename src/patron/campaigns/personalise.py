@@ -2,14 +2,17 @@
 use are looked up (a template without ``recommended_products`` costs no order queries).
 
 Recommended products come from the predictions capability when it is installed (its service's
-``recommended_products(session, *, org_id, customer_id) -> list[str]``); otherwise from the customer's
+``recommended_products(session, *, org_id, customer_id) -> list[str]``, and for many customers
+``recommended_products_many(session, *, org_id, customer_ids) -> dict``); otherwise from the customer's
 own history: the best sellers of the category they bought most items of, leaving out what they already
-bought. A customer without purchases gets none.
+bought. A customer without purchases gets none. A chunk of customers gets them by a few reads for the
+whole chunk (:func:`recommended_products_many`), the same names as one by one.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 from importlib import import_module
 from typing import Any
 
@@ -47,6 +50,47 @@ def recommended_products(session: Session, *, org_id: int, customer_id: int) -> 
         return []
     return order_insights.best_sellers(session, org_id=org_id, category_id=category_id, limit=RECOMMENDATIONS,
                                        exclude_customer_id=customer_id)  # fmt: skip
+
+
+@dataclass
+class SharedReads:
+    """What :func:`build_contexts` reads that is the same for every customer, kept from one chunk of a send
+    to the next: each category's best sellers (read when a customer first needs them)."""
+
+    best_sellers: dict[int, list[tuple[int, str]]] = field(default_factory=dict)
+
+
+def recommended_products_many(
+    session: Session, *, org_id: int, customer_ids: list[int], shared: SharedReads | None = None
+) -> dict[int, list[str]]:
+    """:func:`recommended_products` of many customers at once, ``{customer_id: names}``: the predictions of
+    all of them by one bulk read, then the favourite categories and best sellers of those left without
+    any by one bulk read each (instead of two or three queries per customer). With ``shared``, the best
+    sellers of a category read for an earlier chunk are not read again."""
+    ids = list(dict.fromkeys(customer_ids))
+    found: dict[int, list[str]] = {}
+    predictions = _predictions_service()
+    if predictions is not None and ids:
+        many = getattr(predictions, "recommended_products_many", None)
+        if callable(many):
+            predicted = many(session, org_id=org_id, customer_ids=ids)
+        else:
+            predicted = {
+                i: predictions.recommended_products(session, org_id=org_id, customer_id=i) for i in ids
+            }
+        for customer_id in ids:
+            names = predicted.get(customer_id) or []
+            if names:
+                found[customer_id] = [str(n) for n in names][:RECOMMENDATIONS]
+    left = [i for i in ids if i not in found]
+    if left:
+        categories = order_insights.favourite_category_ids(session, org_id=org_id, customer_ids=left)
+        sellers = order_insights.best_sellers_many(session, org_id=org_id, category_by_customer=categories,
+                                                   limit=RECOMMENDATIONS,
+                                                   rankings=shared.best_sellers if shared else None)  # fmt: skip
+        for customer_id in left:
+            found[customer_id] = sellers.get(customer_id, [])
+    return found
 
 
 def _position(data: dict[str, Any]) -> tuple[float, float] | None:
@@ -103,10 +147,12 @@ def build_contexts(
     campaign_name: str,
     needed: set[str],
     trigger_data: dict[str, Any] | None = None,
+    shared: SharedReads | None = None,
 ) -> dict[int, dict[str, Any]]:
     """The template context of each of ``customers`` (rows with ``id``, ``first_name``, ``last_name``) by
-    customer id. The costly fields are looked up only if in ``needed``: points and saved places by one
-    read for all of them; recommended products per customer."""
+    customer id. The costly fields are looked up only if in ``needed``, each by a few reads for all of
+    them: points, saved places and recommended products. A send working through its customers in chunks
+    passes the same ``shared`` for every chunk (see :class:`SharedReads`)."""
     data = {str(k): str(v) for k, v in (trigger_data or {}).items()}
     ids = [c.id for c in customers]
     points = (
@@ -117,17 +163,19 @@ def build_contexts(
         if "nearest_place" in needed and ids
         else {}
     )
+    recommended = (
+        recommended_products_many(session, org_id=org_id, customer_ids=ids, shared=shared)
+        if "recommended_products" in needed and ids
+        else {}
+    )
     contexts: dict[int, dict[str, Any]] = {}
     for customer in customers:
         context: dict[str, Any] = {
             "first_name": customer.first_name or "", "last_name": customer.last_name or "",
             "campaign": campaign_name, "trigger": data, "shop": data.get("shop") or data.get("geofence"),
-            "points": points.get(customer.id, 0), "recommended_products": [], "nearest_place": None,
+            "points": points.get(customer.id, 0), "recommended_products": recommended.get(customer.id, []),
+            "nearest_place": None,
         }  # fmt: skip
-        if "recommended_products" in needed:
-            context["recommended_products"] = recommended_products(
-                session, org_id=org_id, customer_id=customer.id
-            )
         if "nearest_place" in needed:
             context["nearest_place"] = _nearest(places.get(customer.id, []), data)
         contexts[customer.id] = context

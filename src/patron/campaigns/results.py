@@ -1,19 +1,23 @@
 """Attribution and results: conversions found within the campaign's window after each assignment, the
-funnel per variant and for the hold-out, uplift, cost; the customer's journey on their timeline;.
+funnel per variant and for the hold-out, uplift, cost; the customer's journey on their timeline.
 
 Attribution is by intention to treat: a recipient's window opens when they were assigned (to a variant
 or to the hold-out), whether or not a message reached them, so the hold-out is measured exactly like
-the variants. A conversion (an order that counts as spending, or a visit: the trigger named by the
-conversion) is credited to the customer's latest assignment whose window it falls in; one order or
-visit counts once per campaign.
+the variants. A conversion (an order that counts as spending; a visit: the trigger named by the
+conversion; or an app or device event of the conversion's ``type`` whose props match its ``where``) is
+credited to the customer's latest assignment whose window it falls in; one order, visit or event counts
+once per campaign. An event's time is when it happened (its ``ts``), and its value is the numeric prop
+named by ``value_prop`` (0 without one, or when the prop is missing or not a number).
 """
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -21,17 +25,73 @@ from sqlalchemy.orm import Session
 from patron.campaigns.models import HOLDOUT, Campaign, CampaignConversion, CampaignRecipient
 from patron.campaigns.service import list_variants
 from patron.core.db import utcnow
+from patron.core.errors import Conflict
 from patron.customers import service as customers_service
 from patron.customers.timeline import TimelineItem
+from patron.events import queries as event_queries
+from patron.events import runtime as events_runtime
+from patron.events.store import EventStore
 from patron.notify import reports as notify_reports
 from patron.orders import insights as order_insights
 from patron.rules import trigger_reads
 
+log = logging.getLogger("patron.campaigns")
 SENT = ("sent", "delivered", "opened", "clicked")
 
 
-def do_attribute(session: Session, *, campaign: Campaign, now: datetime | None = None) -> int:
-    """Record the conversions not yet recorded (see the module's description); how many were new."""
+#: an event's value beyond this (in either direction) does not fit the money column and counts as 0
+MAX_EVENT_VALUE = Decimal("10000000000")
+
+
+def event_value(props: dict[str, Any], prop: str | None) -> Decimal:
+    """The value of an event conversion: the prop ``prop`` as a number (a JSON number, or text such as
+    ``"12.50"``), to 4 decimals; 0 without ``prop``, when the event lacks it, or when it is not a finite number
+    of a size money can hold."""
+    if prop is None:
+        return Decimal("0")
+    raw = props.get(prop)
+    if isinstance(raw, bool) or not isinstance(raw, int | float | str):
+        return Decimal("0")
+    try:
+        amount = Decimal(str(raw).strip())
+    except InvalidOperation:
+        return Decimal("0")
+    if not amount.is_finite() or abs(amount) >= MAX_EVENT_VALUE:
+        return Decimal("0")
+    return amount.quantize(Decimal("0.0001"))
+
+
+def _same(found: Any, expected: Any) -> bool:
+    """An event prop equals a ``where`` value: the same kind of value (a number is not a text, true is not
+    1) and equal."""
+    if isinstance(expected, bool) or isinstance(found, bool):
+        return isinstance(expected, bool) and isinstance(found, bool) and found is expected
+    if isinstance(expected, int | float):
+        return isinstance(found, int | float) and found == expected
+    return found == expected
+
+
+def _event_conversions(store: EventStore, campaign: Campaign, customer_ids, since: datetime,
+                       until: datetime) -> list[tuple[str, int, datetime, Decimal]]:  # fmt: skip
+    spec = campaign.conversion
+    where: dict[str, Any] = spec.get("where") or {}
+    found = []
+    for event in event_queries.customers_events(store, org_id=campaign.org_id, customer_ids=customer_ids,
+                                                event_type=spec["type"], since=since, until=until):  # fmt: skip
+        if event.customer_id is None or not all(
+            key in event.props and _same(event.props[key], value) for key, value in where.items()
+        ):
+            continue
+        value = event_value(event.props, spec.get("value_prop"))
+        found.append((event.id, event.customer_id, event.ts, value))
+    return found
+
+
+def do_attribute(session: Session, *, campaign: Campaign, now: datetime | None = None,
+                 store: EventStore | None = None) -> int:  # fmt: skip
+    """Record the conversions not yet recorded (see the module's description); how many were new. An event
+    conversion reads ``store``, by default the event store of the server this runs in; without one it is a
+    Conflict naming ``conversion.kind``."""
     now = now or utcnow()
     window = timedelta(hours=int(campaign.conversion.get("window_hours", 72)))
     recipients = list(session.execute(
@@ -52,6 +112,12 @@ def do_attribute(session: Session, *, campaign: Campaign, now: datetime | None =
     if kind == "order":
         found = [(str(o.id), o.customer_id, o.ordered_at, o.total) for o in order_insights.orders_between(
             session, org_id=campaign.org_id, customer_ids=by_customer, since=since, until=until)]  # fmt: skip
+    elif kind == "event":
+        store = store or events_runtime.store_serving(session)
+        if store is None:
+            raise Conflict("The event store is not available in this process; app-event conversions are "
+                           "counted by the server.", field="conversion.kind")  # fmt: skip
+        found = _event_conversions(store, campaign, by_customer, since, until)
     else:
         found = [(str(t.id), t.customer_id, t.created_at, Decimal("0")) for t in trigger_reads.triggers_between(
             session, org_id=campaign.org_id, name=campaign.conversion["name"], customer_ids=by_customer,
@@ -78,12 +144,17 @@ def do_attribute(session: Session, *, campaign: Campaign, now: datetime | None =
 
 
 def refresh_open_campaigns(session: Session, *, now: datetime) -> int:
-    """Attribute for every campaign whose last send is recent enough for its window to be open."""
+    """Attribute for every campaign whose last send is recent enough for its window to be open. Campaigns
+    converting on app events are left for later when no event store is open in this process."""
     added = 0
+    store = events_runtime.store_serving(session)
     for campaign in session.scalars(select(Campaign).where(Campaign.last_run_at.is_not(None))):
         window = timedelta(hours=int(campaign.conversion.get("window_hours", 72)))
         if campaign.last_run_at + window + timedelta(hours=1) >= now:
-            added += do_attribute(session, campaign=campaign, now=now)
+            if campaign.conversion.get("kind") == "event" and store is None:
+                log.info("campaign %s: no event store here; its event conversions wait", campaign.id)
+                continue
+            added += do_attribute(session, campaign=campaign, now=now, store=store)
     return added
 
 
@@ -124,9 +195,11 @@ class CampaignResults:
     budget: Decimal | None
 
 
-def campaign_results(session: Session, *, campaign: Campaign, now: datetime | None = None) -> CampaignResults:
-    """Bring attribution up to date, then count the funnel per variant and for the hold-out."""
-    do_attribute(session, campaign=campaign, now=now)
+def campaign_results(session: Session, *, campaign: Campaign, now: datetime | None = None,
+                     store: EventStore | None = None) -> CampaignResults:  # fmt: skip
+    """Bring attribution up to date (event conversions from ``store``, see :func:`do_attribute`), then count
+    the funnel per variant and for the hold-out."""
+    do_attribute(session, campaign=campaign, now=now, store=store)
     variants = list_variants(session, campaign=campaign)
     groups = {v.id: GroupResult(group=v.name, variant_id=v.id) for v in variants}
     holdout = GroupResult(group=HOLDOUT, variant_id=None)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -48,19 +48,40 @@ class Recurrence(Schema):
 
 class TriggerSpec(Schema):
     name: str = Field(
-        min_length=1, max_length=120, description="The rule trigger's name, e.g. `entered_shop_17`."
-    )
-    conditions: dict[str, str] = Field(default_factory=dict, max_length=10,
-                                       description="Trigger data keys and the values they must have.")  # fmt: skip
+        min_length=1, max_length=120,
+        description="The rule trigger's name, e.g. `entered_shop_17`; or a trigger the campaign job evaluates "
+                    "itself: `no_purchase` (no order for `conditions.days`, default 60) or `birthday` (the "
+                    "customer's birthday in their time zone, `conditions.days_before` 0-30 days ahead).",
+    )  # fmt: skip
+    conditions: dict[str, Any] = Field(
+        default_factory=dict, max_length=10,
+        description="Trigger data keys and the values (text, numbers or true/false) they must have, compared as "
+                    "text; for `no_purchase` `days`, for `birthday` only `days_before`.",
+    )  # fmt: skip
     cooldown_hours: int = Field(24, ge=0, le=24 * 365,
                                 description="A customer gets the offer at most once in this many hours.")  # fmt: skip
 
 
 class Conversion(Schema):
-    kind: Literal["order", "visit"] = Field(
-        "order", description="What counts: an order, or a visit (a trigger)."
-    )
+    kind: Literal["order", "visit", "event"] = Field(
+        "order",
+        description="What counts: an order, a visit (a rule trigger), or an app or device `event` of a type "
+                    "from the event store.",
+    )  # fmt: skip
     name: str | None = Field(None, max_length=120, description="Visit: the trigger that records the visit.")
+    type: str | None = Field(
+        None, max_length=64, description="Event: the event type that counts, e.g. `app_purchase`."
+    )
+    where: dict[str, Any] | None = Field(
+        None, max_length=10,
+        description="Event: props the event must have with exactly these values (text of at most 200 "
+                    "characters, numbers or true/false), e.g. `{\"plan\": \"gold\"}`.",
+    )  # fmt: skip
+    value_prop: str | None = Field(
+        None, max_length=64,
+        description="Event: the numeric prop holding the conversion's value (e.g. `amount`); without it an "
+                    "event conversion is worth 0.",
+    )  # fmt: skip
     window_hours: int = Field(72, ge=1, le=24 * 90, description="Hours after assignment a conversion counts.")
 
 
@@ -206,7 +227,8 @@ class GroupOut(Schema):
     clicked: int = Field(description="Messages clicked.")
     converted: int = Field(description="Assigned customers with at least one conversion in the window.")
     conversions: int = Field(description="Conversions in all.")
-    value: Decimal = Field(description="Sum of the orders' totals.")
+    value: Decimal = Field(description="Sum of the conversions' values: the orders' totals, or the events' "
+                                       "`value_prop`.")  # fmt: skip
     cost: Decimal = Field(description="Cost of the group's messages.")
     conversion_rate: float | None = Field(description="converted / assigned.")
     uplift: float | None = Field(description="conversion_rate minus the hold-out's (absolute).")

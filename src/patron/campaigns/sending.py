@@ -143,6 +143,7 @@ def run_occurrence(
     costs = {ch: Decimal(str(amount)) for ch, amount in (campaign.costs or {}).items()}
     spent = Decimal(campaign.spent or 0)
     table = CampaignRecipient.__table__
+    shared = personalise.SharedReads()
     for start in range(0, len(todo), LAUNCH_CHUNK):
         customers = audience_module.names_by_id(session, org_id=campaign.org_id,
                                                 customer_ids=todo[start : start + LAUNCH_CHUNK])  # fmt: skip
@@ -154,7 +155,7 @@ def run_occurrence(
                                                         channels=list(campaign.channels))  # fmt: skip
         contexts = personalise.build_contexts(session, org_id=campaign.org_id, customers=[
             c for c in sendable if c.id in channels], campaign_name=campaign.name, needed=needed,
-            trigger_data=trigger_data)  # fmt: skip
+            trigger_data=trigger_data, shared=shared)  # fmt: skip
         recipients: list[dict[str, Any]] = []
         outgoing: list[notify_bulk.Outgoing] = []
         for customer, group in zip(customers, groups, strict=True):
@@ -483,7 +484,7 @@ def run_due_campaigns(session: Session, *, now: datetime | None = None) -> int:
     """Send what is due: launches cut off half-way (see :func:`finish_launch`), scheduled one-offs whose
     time has come, recurring campaigns' occurrences, and triggered offers for pending triggers; then bring attribution up to date. Returns how many
     occurrences and triggers were acted on. Registered with the scheduler (``campaigns``)."""
-    from patron.campaigns import results
+    from patron.campaigns import birthday, results
 
     now = now or utcnow()
     acted = 0
@@ -501,6 +502,11 @@ def run_due_campaigns(session: Session, *, now: datetime | None = None) -> int:
             if campaign.last_run_at is None or campaign.last_run_at <= now - NO_PURCHASE_EVERY:
                 acted += _guarded(session, campaign, lambda c=campaign: process_no_purchase(session, campaign=c,
                                                                                             now=now) >= 0)  # fmt: skip
+            continue
+        if campaign.trigger["name"] == birthday.BIRTHDAY:
+            if birthday.is_due(campaign, now):
+                acted += _guarded(session, campaign, lambda c=campaign: birthday.process_birthdays(session, campaign=c,
+                                                                                                  now=now) >= 0)  # fmt: skip
             continue
         by_org.setdefault(campaign.org_id, []).append(campaign)
     for org_id, campaigns in by_org.items():

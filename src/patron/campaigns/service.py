@@ -4,6 +4,8 @@ compiled in the sandbox, the schedule, the trigger, the audience). Sending lives
 
 from __future__ import annotations
 
+import math
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
@@ -25,6 +27,7 @@ from patron.campaigns.models import (
 from patron.campaigns.schedule import check_recurrence, zone_or_raise
 from patron.core.db import utcnow
 from patron.core.errors import Conflict, Invalid, NotFound
+from patron.events.ingest import TYPE_RE
 from patron.notify.models import CHANNELS
 
 MAX_VARIANTS = 10
@@ -32,6 +35,13 @@ MAX_HOLDOUT = 50
 MAX_WINDOW_HOURS = 24 * 90
 MAX_COOLDOWN_HOURS = 24 * 365
 MAX_MONEY = Decimal("1000000000")
+#: the trigger name of a campaign sent on the customer's birthday (see :mod:`patron.campaigns.birthday`),
+#: ``conditions.days_before`` (0-30) days ahead
+BIRTHDAY = "birthday"
+MAX_DAYS_BEFORE = 30
+#: props an event conversion may require
+MAX_WHERE = 10
+PROP_RE = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
 #: statuses in which a campaign may still be changed
 EDITABLE = ("draft", "scheduled", "paused")
 
@@ -133,12 +143,57 @@ def _trigger(value: Any) -> dict:
             raise Invalid(
                 "conditions.days of a no_purchase campaign is 1-3650.", field="trigger.conditions.days"
             )
+    if value["name"].strip() == BIRTHDAY:
+        other = sorted(set(conditions) - {"days_before"})
+        if other:
+            raise Invalid(f"A birthday campaign takes only conditions.days_before, not {', '.join(other)}.",
+                          field=f"trigger.conditions.{other[0]}")  # fmt: skip
+        ahead = conditions.get("days_before", 0)
+        ahead = str(ahead) if not isinstance(ahead, bool) else ""
+        if not ahead.isdigit() or not 0 <= int(ahead) <= MAX_DAYS_BEFORE:
+            raise Invalid(f"conditions.days_before of a birthday campaign is 0-{MAX_DAYS_BEFORE}.",
+                          field="trigger.conditions.days_before")  # fmt: skip
+        conditions = {"days_before": int(ahead)}
     return {"name": value["name"].strip()[:120], "conditions": {str(k): str(v) for k, v in conditions.items()},
             "cooldown_hours": cooldown}  # fmt: skip
 
 
+def _event_conversion(value: dict) -> dict:
+    """The parts of an ``event`` conversion: the event type, the props it must have, the prop giving its value."""
+    event_type = value.get("type")
+    if not isinstance(event_type, str) or not TYPE_RE.match(event_type.strip()):
+        raise Invalid("An event conversion names the event type (1-64 letters, digits or _ . : -), e.g. "
+                      "app_purchase.", field="conversion.type")  # fmt: skip
+    clean: dict[str, Any] = {"type": event_type.strip()}
+    where = value.get("where") or {}
+    if not isinstance(where, dict) or len(where) > MAX_WHERE:
+        raise Invalid(f"conversion.where maps at most {MAX_WHERE} event props to the values they must have.",
+                      field="conversion.where")  # fmt: skip
+    for key, expected in where.items():
+        if not isinstance(key, str) or not PROP_RE.match(key):
+            raise Invalid("An event prop's name is 1-64 letters, digits or _ . -.", field="conversion.where")
+        if (
+            not isinstance(expected, str | int | float | bool)
+            or (isinstance(expected, float) and not math.isfinite(expected))
+            or (isinstance(expected, str) and len(expected) > 200)
+        ):
+            raise Invalid(f"conversion.where.{key} is a text of at most 200 characters, a number or true/false.",
+                          field=f"conversion.where.{key}")  # fmt: skip
+    if where:
+        clean["where"] = dict(where)
+    prop = value.get("value_prop")
+    if prop is not None and prop != "":
+        if not isinstance(prop, str) or not PROP_RE.match(prop):
+            raise Invalid("conversion.value_prop is the name of a numeric event prop (1-64 letters, digits or "
+                          "_ . -).", field="conversion.value_prop")  # fmt: skip
+        clean["value_prop"] = prop
+    return clean
+
+
 def _conversion(value: Any) -> dict:
     value = value or {"kind": "order"}
+    if not isinstance(value, dict):
+        raise Invalid("conversion is an object with its kind and window.", field="conversion")
     kind = _choice(value.get("kind"), CONVERSION_KINDS, "conversion.kind")
     window = value.get("window_hours", 72)
     if isinstance(window, bool) or not isinstance(window, int) or not 1 <= window <= MAX_WINDOW_HOURS:
@@ -151,6 +206,8 @@ def _conversion(value: Any) -> dict:
                 "A visit conversion names the trigger that records the visit.", field="conversion.name"
             )
         clean["name"] = name.strip()[:120]
+    elif kind == "event":
+        clean |= _event_conversion(value)
     return clean
 
 

@@ -24,13 +24,14 @@ from patron.customers.normalise import (
     normalise_phone,
     normalise_tags,
     normalise_timezone,
+    parse_birth_date,
 )
 
 MAX_COLUMNS = 300
 NAME_FIELDS = ("first_name", "last_name", "full_name", "email")
-TARGETS = ("first_name", "last_name", "full_name", "email", "phone", "birth_year", "gender", "education",
-           "occupation", "income_band", "city", "country", "timezone", "tags", "lifestyle_tags", "owner_email",
-           "owner_id")  # fmt: skip
+TARGETS = ("first_name", "last_name", "full_name", "email", "phone", "birth_year", "birth_date", "gender",
+           "education", "occupation", "income_band", "city", "country", "timezone", "tags", "lifestyle_tags",
+           "owner_email", "owner_id")  # fmt: skip
 EXTRA_IDENTITY_TYPES = tuple(t for t in IDENTITY_TYPES if t not in ("email", "phone"))
 IGNORE = ("", "-", "ignore")
 
@@ -44,6 +45,7 @@ ALIASES: dict[str, str] = {
     "phone_number": "phone", "telephone": "phone", "tel": "phone", "mobile": "phone", "mobile_phone": "phone",
     "cell": "phone", "phone_no": "phone",
     "year_of_birth": "birth_year", "born": "birth_year", "birthyear": "birth_year",
+    "birthday": "birth_date", "birthdate": "birth_date", "date_of_birth": "birth_date", "dob": "birth_date",
     "sex": "gender", "job": "occupation", "job_title": "occupation", "profession": "occupation",
     "income": "income_band", "town": "city", "country_code": "country", "time_zone": "timezone",
     "tz": "timezone", "labels": "tags", "tag": "tags", "lifestyle": "lifestyle_tags", "owner": "owner_email",
@@ -316,7 +318,8 @@ class RowParser:
         fixed: dict[str, Callable[[str], Any]] = {
             "first_name": _text(100), "last_name": _text(100), "full_name": _text(201), "occupation": _text(100),
             "city": _text(100), "email": normalise_email, "phone": normalise_phone,
-            "birth_year": _birth_year(date.today().year), "gender": _enum("gender", GENDERS, GENDER_WORDS),
+            "birth_year": _birth_year(date.today().year), "birth_date": parse_birth_date,
+            "gender": _enum("gender", GENDERS, GENDER_WORDS),
             "education": _enum("education", EDUCATION_LEVELS), "income_band": _enum("income_band", INCOME_BANDS),
             "country": normalise_country, "timezone": normalise_timezone, "tags": _word_list(50),
             "lifestyle_tags": _word_list(30), "owner_email": owner_email, "owner_id": owner_id,
@@ -344,6 +347,10 @@ class RowParser:
                 slot = _TAGS if target == "tags" else _OWNER if target == "owner_email" else _FIELD
                 convert = _memoised(fixed[target]) if target in MEMOISED else fixed[target]
                 self.columns.append((index, target, convert, slot, target))
+
+    def _header_of(self, target: str) -> str | None:
+        """The header of the column mapped to ``target``."""
+        return next((self.headers[index].strip() for index, name, *_ in self.columns if name == target), None)
 
     def parse(self, number: int, record: list[str]) -> ParsedRow:
         """The checked row, or :class:`RowError` naming the first problem."""
@@ -382,6 +389,12 @@ class RowParser:
             values["first_name"], values["last_name"] = (first, last) if first else (last, "")
             if len(values["first_name"]) > 100 or len(values["last_name"]) > 100:
                 raise RowError("full_name", "a name part is longer than 100 characters")
+        born = values.get("birth_date")
+        if born is not None:
+            if values.get("birth_year", born.year) != born.year:
+                raise RowError("birth_date", f"the date is in {born.year} but birth_year says {values['birth_year']}",
+                               self._header_of("birth_date"))  # fmt: skip
+            values["birth_year"] = born.year
         if attributes:
             values["attributes"] = attributes
         if not (

@@ -4,7 +4,8 @@ The file is UTF-8 (a byte-order mark is fine), comma-, semicolon- or tab-separat
 row. Columns are mapped to profile fields by name (``E-mail`` -> ``email``, ``Surname`` -> ``last_name``,
 see :data:`~patron.customers.csv_rows.ALIASES`), by an explicit mapping ``{"csv header": "field"}``,
 ``attr.<key>`` for custom attributes and ``identity.<type>`` (or just the type, like ``loyalty_card``)
-for identities.
+for identities. A ``birth_date`` column (``Birthday``, ``Date of birth``, ``DOB``) holds ISO dates (YYYY-MM-DD);
+the birth year follows from it and a ``birth_year`` in the same row must agree.
 
 Every row is checked on its own: valid rows land, rejected rows are reported with the row number
 (the header is row 1), the field and the reason, and are not written. A row matching an existing
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date
 from operator import itemgetter
 from typing import Any, BinaryIO
 
@@ -49,8 +51,8 @@ MAX_REPORTED_REJECTIONS = 1000
 WRITE_BATCH = 5000
 LOOKUP_CHUNK = 500
 ANALYZE_AFTER = 1000  # rows written; then the planner statistics are refreshed
-SCALAR_FIELDS = ("first_name", "last_name", "email", "phone", "birth_year", "gender", "education", "occupation",
-                 "income_band", "city", "country", "timezone", "owner_id")  # fmt: skip
+SCALAR_FIELDS = ("first_name", "last_name", "email", "phone", "birth_year", "birth_date", "gender", "education",
+                 "occupation", "income_band", "city", "country", "timezone", "owner_id")  # fmt: skip
 PROFILE_COLUMNS = (*SCALAR_FIELDS, "lifestyle_tags", "attributes")
 NEW_STATE = {
     **dict.fromkeys(SCALAR_FIELDS),
@@ -60,6 +62,7 @@ NEW_STATE = {
     "attributes": {},
 }
 _scalars = itemgetter(*SCALAR_FIELDS)
+_BIRTH_DATE = SCALAR_FIELDS.index("birth_date")
 CUSTOMER_COLUMNS = ("org_id", *PROFILE_COLUMNS, "preferences", "created_at", "updated_at")
 IDENTITY_COLUMNS = ("org_id", "customer_id", "type", "value", "created_at")
 TAG_COLUMNS = ("org_id", "customer_id", "tag")
@@ -141,6 +144,21 @@ def _known_keys(session: Session, org_id: int, keys: set[tuple[str, str]]) -> di
     return found
 
 
+def _day(value: Any) -> date | None:
+    """A DATE column read with :meth:`BulkWriter.select_in`: ISO text on SQLite, a date on PostgreSQL."""
+    return date.fromisoformat(value) if isinstance(value, str) else value
+
+
+def _scalar_row(writer: BulkWriter, state: dict) -> tuple:
+    """The scalar columns of a customer's state as the driver takes them (a date as ISO text on SQLite, the
+    storage SQLAlchemy's Date uses there)."""
+    values = _scalars(state)
+    born = values[_BIRTH_DATE]
+    if born is None or writer.dialect != "sqlite":
+        return values
+    return (*values[:_BIRTH_DATE], born.isoformat(), *values[_BIRTH_DATE + 1 :])
+
+
 def _load_existing(session: Session, org_id: int, ids: list[int], plan: _Plan) -> None:
     reader = BulkWriter(session)
     mark = reader.mark
@@ -157,6 +175,7 @@ def _load_existing(session: Session, org_id: int, ids: list[int], plan: _Plan) -
         state["erased"] = erased_at is not None
         state["attributes"] = reader.from_json(state["attributes"]) or {}
         state["lifestyle_tags"] = reader.from_json(state["lifestyle_tags"]) or []
+        state["birth_date"] = _day(state["birth_date"])
         plan.states[customer_id] = state
     rows = reader.select_in(
         f"SELECT customer_id, tag FROM customer_tags WHERE org_id + 0 = {mark} AND customer_id IN ({{}})",
@@ -224,6 +243,15 @@ def _plan(session: Session, org_id: int, parsed: list[ParsedRow], report: Import
             report.reject(row.number, None, f"the row matches customer {ref}, whose data was erased")
             continue
         state = plan.states[ref] if kind == "id" else plan.new_states[ref]
+        stored_birth = state.get("birth_date")
+        if (
+            stored_birth is not None
+            and "birth_date" not in row.values
+            and row.values.get("birth_year", stored_birth.year) != stored_birth.year
+        ):
+            report.reject(row.number, "birth_year", f"the customer's birth date is in {stored_birth.year}; give "
+                          "birth_date to change it")  # fmt: skip
+            continue
         before = {"email": state.get("email"), "phone": state.get("phone")}
         changed = _apply(state, row.values)
         known_tags = plan.existing_tags[ref] if kind == "id" else plan.new_tags[ref]
@@ -381,7 +409,7 @@ def _write(
         rows = [
             (
                 org_id,
-                *_scalars(state),
+                *_scalar_row(writer, state),
                 writer.json(state["lifestyle_tags"]),
                 writer.json(state["attributes"]),
                 no_preferences,
@@ -424,7 +452,7 @@ def _write(
     changed_ids = sorted(set(plan.changed_fields) | set(plan.tags_added) | set(plan.identities_added))
     profile_rows = [
         (
-            *_scalars(plan.states[cid]),
+            *_scalar_row(writer, plan.states[cid]),
             writer.json(plan.states[cid]["lifestyle_tags"]),
             writer.json(plan.states[cid]["attributes"]),
             stamp,

@@ -118,6 +118,17 @@ def _fill_profile(survivor: Customer, duplicate: Customer) -> list[str]:
         if getattr(survivor, name) in (None, "") and getattr(duplicate, name) not in (None, ""):
             setattr(survivor, name, getattr(duplicate, name))
             filled.append(name)
+    # a birth date comes over only if it agrees with the survivor's birth year (or there is none)
+    if (
+        survivor.birth_date is None
+        and duplicate.birth_date is not None
+        and survivor.birth_year in (None, duplicate.birth_date.year)
+    ):
+        survivor.birth_date = duplicate.birth_date
+        filled.append("birth_date")
+        if survivor.birth_year is None:
+            survivor.birth_year = duplicate.birth_date.year
+            filled.append("birth_year")
     lifestyle = list(dict.fromkeys([*(survivor.lifestyle_tags or []), *(duplicate.lifestyle_tags or [])]))
     if lifestyle != (survivor.lifestyle_tags or []):
         survivor.lifestyle_tags = lifestyle

@@ -6,13 +6,16 @@ Pure functions: no database, no web. Each raises ``ValueError`` with a readable 
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 EMAIL_RE = re.compile(r"^[^@\s,;<>\"]+@[^@\s,;<>\"]+\.[^@\s,;<>\".]{2,}$")
 PHONE_SEPARATORS_RE = re.compile(r"[\s().\-/]")
 COUNTRY_RE = re.compile(r"^[A-Za-z]{2}$")
+ISO_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+#: the earliest time zone is this far ahead of UTC: a birth date is in the future only after the date there
+_EARLIEST_ZONE = timedelta(hours=14)
 MAX_EMAIL = 254
 MAX_IDENTITY = 254
 MAX_TAG = 60
@@ -104,3 +107,24 @@ def check_birth_year(value: int) -> int:
     if not 1900 <= value <= latest:
         raise ValueError(f"birth year must be between 1900 and {latest}")
     return value
+
+
+def check_birth_date(value: date) -> date:
+    """A date of birth: from 1900 on and not in the future (today anywhere on Earth is allowed)."""
+    if value.year < 1900:
+        raise ValueError("a birth date is in 1900 or later")
+    if value > (datetime.now(UTC) + _EARLIEST_ZONE).date():
+        raise ValueError("a birth date cannot be in the future")
+    return value
+
+
+def parse_birth_date(value: str) -> date:
+    """A date of birth written YYYY-MM-DD (ISO 8601), checked by :func:`check_birth_date`."""
+    text = value.strip()
+    if not ISO_DATE_RE.match(text):
+        raise ValueError(f"'{text[:20]}' is not a date written YYYY-MM-DD")
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"'{text}' is not a day of the calendar") from None
+    return check_birth_date(day)

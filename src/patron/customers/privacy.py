@@ -1,10 +1,11 @@
 """Privacy requests about one customer: export everything held, or erase the personal data.
 
 Erasure keeps the customer row (so deal values, ticket counts and other aggregates stay right) but
-makes it anonymous: names become "Erased", contact points and demographics are cleared, identities,
-places and tags are deleted, timeline summaries and consent notes are scrubbed, other domains erase
-through their ``erase_customer`` hooks, and earlier audit-log entries about the customer have their
-personal values replaced by ``[erased]``. Profiles previously merged into the customer are erased too.
+makes it anonymous: names become "Erased", contact points and demographics (birth year and date among
+them) are cleared, identities, places and tags are deleted, timeline summaries and consent notes are
+scrubbed, other domains erase through their ``erase_customer`` hooks, and earlier audit-log entries about
+the customer have their personal values replaced by ``[erased]``. Profiles previously merged into the
+customer are erased too.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ PERSONAL_COLUMNS = {
         "email",
         "phone",
         "birth_year",
+        "birth_date",
         "gender",
         "education",
         "occupation",
@@ -58,6 +60,7 @@ ERASED_VALUES: dict[str, Any] = {
     "email": None,
     "phone": None,
     "birth_year": None,
+    "birth_date": None,
     "gender": None,
     "education": None,
     "occupation": None,

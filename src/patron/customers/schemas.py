@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BeforeValidator, Field, field_validator
@@ -19,11 +19,13 @@ from patron.customers.models import (
     INCOME_BANDS,
 )
 from patron.customers.normalise import (
+    check_birth_date,
     check_birth_year,
     normalise_country,
     normalise_email,
     normalise_phone,
     normalise_timezone,
+    parse_birth_date,
 )
 
 Gender = Literal[GENDERS]  # type: ignore[valid-type]
@@ -73,6 +75,22 @@ def _birth_year(value: int) -> int:
 
 
 BirthYear = Annotated[int, AfterValidator(_birth_year)]
+
+
+def _birth_date(value: Any) -> Any:
+    """A date of birth from ``YYYY-MM-DD`` text (or a date), checked; anything else is refused here rather
+    than read loosely (a number of seconds, a date and time)."""
+    try:
+        if isinstance(value, str):
+            return parse_birth_date(value)
+        if isinstance(value, date) and not isinstance(value, datetime):
+            return check_birth_date(value)
+    except ValueError as exc:
+        raise PydanticCustomError("birth_date", str(exc)) from None
+    raise PydanticCustomError("birth_date", "a birth date is written YYYY-MM-DD")
+
+
+BirthDate = Annotated[date, BeforeValidator(_birth_date)]
 Tag = Annotated[str, Field(min_length=1, max_length=60)]
 LifestyleTag = Annotated[str, Field(min_length=1, max_length=40)]
 ShortText = Annotated[str, BeforeValidator(_blank_to_none), Field(max_length=100)]
@@ -96,7 +114,15 @@ class _ProfileFields(Schema):
         None,
         description="Any common notation; stored as `+` and digits, kept in step with a `phone` identity.",
     )
-    birth_year: BirthYear | None = Field(None, description="Between 1900 and the current year.")
+    birth_year: BirthYear | None = Field(
+        None, description="Between 1900 and the current year; taken from `birth_date` when that is set."
+    )
+    birth_date: BirthDate | None = Field(
+        None,
+        description="Date of birth, YYYY-MM-DD: from 1900 on, not in the future. Sets `birth_year` to its "
+        "year; a `birth_year` sent with it (or already stored, when only the year is sent) must agree. "
+        "Birthday campaigns use it.",
+    )
     gender: Gender | None = None
     education: Education | None = Field(None, description="Highest completed level of education.")
     occupation: ShortText | None = None
@@ -153,6 +179,7 @@ class CustomerOut(Schema):
     email: str | None
     phone: str | None
     birth_year: int | None
+    birth_date: date | None = Field(description="Date of birth, when known.")
     gender: str | None
     education: str | None
     occupation: str | None

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import and_, delete, extract, func, or_, select
 from sqlalchemy.orm import Session
 
 from patron.accounts import service as accounts_service
@@ -53,6 +54,7 @@ from patron.customers.models import (
     Identity,
 )
 from patron.customers.normalise import (
+    check_birth_date,
     check_birth_year,
     normalise_country,
     normalise_email,
@@ -60,6 +62,7 @@ from patron.customers.normalise import (
     normalise_phone,
     normalise_tags,
     normalise_timezone,
+    parse_birth_date,
 )
 from patron.customers.places import (  # noqa: F401 - re-exported
     create_place,
@@ -92,6 +95,7 @@ PROFILE_FIELDS = (
     "email",
     "phone",
     "birth_year",
+    "birth_date",
     "gender",
     "education",
     "occupation",
@@ -159,6 +163,17 @@ def _clean_value(session: Session, org_id: int, name: str, value: Any) -> Any:
             return check_birth_year(value)
         except ValueError as exc:
             raise _bad(name, str(exc)) from None
+    if name == "birth_date":
+        if value is None:
+            return None
+        try:
+            if isinstance(value, str):
+                return parse_birth_date(value)
+            if isinstance(value, date) and not isinstance(value, datetime):
+                return check_birth_date(value)
+        except ValueError as exc:
+            raise _bad(name, str(exc)) from None
+        raise _bad(name, "expected a date written YYYY-MM-DD")
     if name in _ENUMS:
         if value is None:
             return None
@@ -241,7 +256,23 @@ def clean_profile(
                 raise _bad("attributes", f"at most {MAX_ATTRIBUTES} custom attributes")
         else:
             cleaned[name] = _clean_value(session, org_id, name, value)
+    _birth_in_step(cleaned, current)
     return cleaned
+
+
+def _birth_in_step(cleaned: dict[str, Any], current: Customer | None) -> None:
+    """Keep ``birth_year`` the year of ``birth_date``: a date sets the year (a year sent with it must agree);
+    a year sent alone must agree with the date already stored (clear or change the date to change it)."""
+    if cleaned.get("birth_date") is not None:
+        born = cleaned["birth_date"]
+        if cleaned.get("birth_year") is not None and cleaned["birth_year"] != born.year:
+            raise _bad("birth_date", f"the date is in {born.year} but birth_year says {cleaned['birth_year']}")
+        cleaned["birth_year"] = born.year
+    elif "birth_year" in cleaned and "birth_date" not in cleaned:
+        stored = current.birth_date if current is not None else None
+        if stored is not None and cleaned["birth_year"] != stored.year:
+            raise _bad("birth_year", f"the stored birth_date is in {stored.year}; change or clear birth_date "
+                                     "to change the year")  # fmt: skip
 
 
 # --- identities ------------------------------------------------------------------------------------
@@ -463,6 +494,9 @@ def list_tag_counts(session: Session, *, org_id: int, limit: int = 200) -> list[
 
 
 def _describe(value: Any) -> Any:
+    """A profile value as the timeline's JSON keeps it (the keys of a dict, a date as ISO text)."""
+    if isinstance(value, date):
+        return value.isoformat()
     return value if not isinstance(value, dict) else sorted(value)
 
 
@@ -603,6 +637,25 @@ def count_customers(session: Session, *, org_id: int) -> int:
         )
         or 0
     )
+
+
+def customers_born_on(
+    session: Session, *, org_id: int, month_days: Iterable[tuple[int, int]]
+) -> list[tuple[int, date, str | None]]:
+    """``(customer id, birth date, time zone)`` of the organisation's live customers (not merged, not
+    erased) whose ``birth_date`` falls on one of the ``(month, day)`` pairs, whatever the year."""
+    pairs = sorted(set(month_days))
+    if not pairs:
+        return []
+    month, day = extract("month", Customer.birth_date), extract("day", Customer.birth_date)
+    query = select(Customer.id, Customer.birth_date, Customer.timezone).where(
+        Customer.org_id == org_id,
+        Customer.birth_date.is_not(None),
+        Customer.merged_into_id.is_(None),
+        Customer.erased_at.is_(None),
+        or_(*(and_(month == m, day == d) for m, d in pairs)),
+    )
+    return [(row.id, row.birth_date, row.timezone) for row in session.execute(query.order_by(Customer.id))]
 
 
 def erased_customer_ids(session: Session, *, org_id: int) -> set[int]:

@@ -1,5 +1,6 @@
 """Reading the event store: a customer's or device's events, a device's telemetry downsampled into
-time buckets, per-device figures, and the dead letters.
+time buckets, per-device figures, the dead letters, and the events of many customers of one type (a
+campaign's conversions).
 
 Every query runs on DuckDB with parameters (never user text in the SQL) and is scoped to one
 organisation. The store's TIMESTAMP columns hold naive UTC: datetimes go in as naive UTC and come
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -359,3 +360,28 @@ def count_customer_events(store: EventStore, *, org_id: int, customer_id: int) -
             "SELECT count(*) FROM events WHERE org_id = ? AND customer_id = ?", [org_id, customer_id]
         )[0][0]
     )
+
+
+# --- events of many customers (campaign conversions) --------------------------------------------------
+
+
+def customers_events(
+    store: EventStore,
+    *,
+    org_id: int,
+    customer_ids: Iterable[int],
+    event_type: str,
+    since: datetime,
+    until: datetime,
+) -> list[StoredEvent]:
+    """The organisation's events of ``event_type`` about any of ``customer_ids`` from ``since`` (included)
+    to ``until`` (excluded), oldest first (by time, then arrival)."""
+    ids = sorted({int(i) for i in customer_ids})
+    if not ids:
+        return []
+    rows = store.query(
+        f"SELECT {EVENT_COLUMNS} FROM events WHERE org_id = ? AND type = ? AND ts >= ? AND ts < ? "
+        "AND customer_id IN (SELECT unnest(?::INTEGER[])) ORDER BY ts, seq",
+        [org_id, event_type, naive_utc(since), naive_utc(until), ids],
+    )
+    return [row_to_event(row) for row in rows]

@@ -50,7 +50,7 @@ PROCESS_CHUNK = 20_000
 class CurrentRuntime:
     """The runtime started last in this process (``patron serve``) and still running, for code that holds
     only a records session and needs the event store: the customer privacy hooks
-    (:mod:`patron.events.privacy`). :meth:`EventRuntime.start` records itself here and ``stop()`` takes
+    (:mod:`patron.events.privacy`), :func:`store_serving`. :meth:`EventRuntime.start` records itself here and ``stop()`` takes
     itself off again (a runtime stopped out of order leaves the others in place)."""
 
     def __init__(self) -> None:
@@ -71,6 +71,23 @@ class CurrentRuntime:
 
 
 CURRENT = CurrentRuntime()
+
+
+def store_serving(session: Session) -> EventStore | None:
+    """The event store of the runtime started in this process (``patron serve``) when that runtime works on
+    the same records database as ``session``: how code holding only a records session (a periodic job)
+    reads events. None without one (a command-line process, or another database); the store file is not
+    opened here, since a running server holds it."""
+    runtime = CURRENT.get()
+    if runtime is None:
+        return None
+    runtime_bind = runtime.factory.kw.get("bind")
+    if runtime_bind is None:
+        return None
+    url = session.get_bind().url.render_as_string(hide_password=False)
+    if runtime_bind.url.render_as_string(hide_password=False) != url:
+        return None
+    return runtime.store
 
 
 @dataclass

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from patron.core.db import Base, OrgScoped, TimestampMixin, utcnow
@@ -31,3 +31,7 @@ class Interaction(TimestampMixin, OrgScoped, Base):
     outcome: Mapped[str] = mapped_column(String(60), default="")
     duration_seconds: Mapped[int | None] = mapped_column(Integer)
     occurred_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: sentiment of an inbound message's words in [-1, 1] (VADER's compound score); null without words
+    sentiment: Mapped[float | None] = mapped_column(Float, default=None)
+    #: the complaint ticket this message opened or was added to (see :mod:`patron.interactions.complaints`)
+    ticket_id: Mapped[int | None] = mapped_column(Integer, ForeignKey("tickets.id", ondelete="SET NULL"))

@@ -97,5 +97,14 @@ class InteractionOut(Schema):
     outcome: str
     duration_seconds: int | None
     occurred_at: datetime
+    sentiment: float | None = Field(
+        description="Sentiment of an inbound message's words in [-1, 1] (VADER's compound score: "
+        "<= -0.05 negative, >= 0.05 positive); null for outbound and internal interactions and "
+        "messages without words."
+    )
+    ticket_id: int | None = Field(
+        description="The complaint ticket this message opened or was added to: a written inbound "
+        "message (e-mail, chat, social post, SMS) scoring -0.3 or less and worded like a complaint."
+    )
     created_at: datetime
     updated_at: datetime

@@ -19,6 +19,7 @@ from patron.core.db import utcnow
 from patron.core.errors import Invalid, NotFound
 from patron.core.reassign import reassign_customer_rows
 from patron.customers import service as customers_service
+from patron.interactions import complaints
 from patron.interactions.models import DIRECTIONS, INTERACTION_KINDS, Interaction
 
 #: the channel an interaction of each kind happens on when none is given
@@ -54,6 +55,8 @@ EXPORTED_FIELDS = (
     "outcome",
     "duration_seconds",
     "occurred_at",
+    "sentiment",
+    "ticket_id",
     "created_at",
     "updated_at",
 )
@@ -176,10 +179,13 @@ def create_interaction(
     duration_seconds: int | None = None,
     occurred_at: datetime | None = None,
     actor_user_id: int | None = None,
+    complaint_tickets: bool = True,
 ) -> Interaction:
     """Log an interaction and put it on the customer's timeline.
 
-    ``user_id`` defaults to ``actor_user_id`` (the caller); either must be staff of ``org_id``.
+    ``user_id`` defaults to ``actor_user_id`` (the caller); either must be staff of ``org_id``. An
+    inbound message is scored; with ``complaint_tickets`` a written complaint opens or joins a ticket
+    (:mod:`patron.interactions.complaints`) - history written afterwards passes ``False``.
     """
     _check_choice(kind, INTERACTION_KINDS, "kind")
     _check_choice(direction, DIRECTIONS, "direction")
@@ -200,6 +206,9 @@ def create_interaction(
         duration_seconds=duration_seconds,
         occurred_at=occurred_at or utcnow(),
     )
+    complaints.handle_message(
+        session, interaction=interaction, actor_user_id=actor_user_id, open_tickets=complaint_tickets
+    )
     session.add(interaction)
     session.flush()
     customers_service.record_timeline(
@@ -217,6 +226,8 @@ def create_interaction(
             "user_id": user_id,
             "outcome": interaction.outcome,
             "duration_seconds": duration_seconds,
+            "sentiment": interaction.sentiment,
+            "ticket_id": interaction.ticket_id,
         },
         actor_user_id=actor_user_id,
     )
@@ -253,6 +264,9 @@ def update_interaction(session: Session, *, interaction: Interaction, changes: d
         if name == "channel" and not value:
             value = DEFAULT_CHANNELS[changes.get("kind", interaction.kind)]
         setattr(interaction, name, value)
+    if changes.keys() & {"subject", "body", "direction"}:
+        # the words changed: the score follows them (an already opened ticket stays)
+        complaints.handle_message(session, interaction=interaction, actor_user_id=None)
     session.flush()
     return interaction
 
@@ -280,7 +294,7 @@ def erase_customer(session: Session, *, org_id: int, customer_id: int) -> int:
     result = session.execute(
         update(Interaction)
         .where(Interaction.org_id == org_id, Interaction.customer_id == customer_id)
-        .values(subject="", body="", outcome="", updated_at=utcnow())
+        .values(subject="", body="", outcome="", sentiment=None, updated_at=utcnow())
         .execution_options(synchronize_session="fetch")
     )
     erased = result.rowcount or 0

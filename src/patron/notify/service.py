@@ -100,6 +100,11 @@ _LISTENING = "notify.listening"
 
 
 def _announce(session: Session) -> None:
+    if session.in_nested_transaction():
+        # SQLAlchemy signals after_commit for a released savepoint too; the messages are not visible to a
+        # worker until the outer transaction commits (on PostgreSQL its claim would find no row, and the
+        # message would wait for the next sweep)
+        return
     pending = session.info.pop(_PENDING, None)
     active = queue.active_queue()
     if pending and active is not None:

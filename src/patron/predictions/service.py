@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Iterable
 from contextlib import ExitStack
 from dataclasses import replace
 from datetime import UTC, datetime, time, timedelta
@@ -164,6 +165,27 @@ def recommended_products(session: Session, *, org_id: int, customer_id: int) -> 
     if prediction is None:
         return []
     return [item["name"] for item in recommended_with_names(session, org_id=org_id, prediction=prediction)]
+
+
+def recommended_products_many(
+    session: Session, *, org_id: int, customer_ids: Iterable[int]
+) -> dict[int, list[str]]:
+    """:func:`recommended_products` of many customers by one read of their predictions per 500 of them and
+    one read of the products named: ``{customer_id: names}`` with every customer asked about (an empty
+    list for one without a prediction)."""
+    ids = list(dict.fromkeys(customer_ids))
+    items_by_customer: dict[int, list] = {}
+    for start in range(0, len(ids), 500):
+        rows = session.execute(select(CustomerPrediction.customer_id, CustomerPrediction.recommended_products).where(
+            CustomerPrediction.org_id == org_id, CustomerPrediction.customer_id.in_(ids[start : start + 500])))  # fmt: skip
+        items_by_customer.update({customer_id: items or [] for customer_id, items in rows})
+    products = orders_service.products_by_id(session, org_id=org_id, product_ids=[
+        item["product_id"] for items in items_by_customer.values() for item in items])  # fmt: skip
+    return {
+        customer_id: [products[item["product_id"]].name for item in items_by_customer.get(customer_id, [])
+                      if item["product_id"] in products]
+        for customer_id in ids
+    }  # fmt: skip
 
 
 # --- the run ----------------------------------------------------------------------------------------------

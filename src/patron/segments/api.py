@@ -1,5 +1,5 @@
 """Segments routes: rule segments (CRUD, count, preview, refresh), members and their CSV export, sizes,
-membership history, and ML segmentation runs."""
+membership history, ML segmentation runs and the priority ranking of a run's clusters."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from fastapi.responses import StreamingResponse
 from patron.accounts.deps import Allowed
 from patron.core.api import Page, PageDep, SessionDep, SettingsDep
 from patron.segments import ml as segments_ml
+from patron.segments import ranking as segments_ranking
 from patron.segments import schemas
 from patron.segments import service as segments_service
 
@@ -68,6 +69,36 @@ def create_ml_run(body: schemas.MlRunCreate, principal: Allowed("segments.write"
 )
 def get_ml_run(run_id: int, principal: Allowed("segments.read"), session: SessionDep):
     return segments_ml.get_run_or_raise(session, org_id=principal.org_id, run_id=run_id)
+
+
+CRITERION_HELP = (
+    "A criterion to rank on (repeatable): 'share' or a feature the run clustered on, written name, "
+    "name:benefit or name:cost. A bare name takes its usual direction (recency_days and other 'lower is "
+    "better' features are costs). Default: share, monetary, frequency, recency_days:cost where the run has them."
+)
+
+
+@router.get("/segments/ml-runs/{run_id}/ranking", response_model=schemas.RankingOut,
+            summary="Rank a run's clusters (entropy weights, VIKOR, TOPSIS)")  # fmt: skip
+def rank_ml_run(
+    run_id: int,
+    principal: Allowed("segments.read"),
+    session: SessionDep,
+    criterion: Annotated[list[str] | None, Query(description=CRITERION_HELP)] = None,
+    weights: Annotated[
+        Literal["entropy", "equal"],
+        Query(description="entropy (Shannon entropy of each criterion) or equal."),
+    ] = "entropy",
+    v: Annotated[
+        float, Query(ge=0, le=1, description="VIKOR weight of group utility S (1 - v goes to regret R).")
+    ] = 0.5,
+) -> dict:
+    """Which cluster to serve first: the clusters scored on the criteria, weighted, ranked by VIKOR at `v`
+    with the acceptable-advantage and acceptable-stability conditions and the compromise set, the same for
+    v = 0.1 ... 0.9, and TOPSIS closeness beside. Nothing is written. 422 naming `criterion` for an
+    unknown criterion."""
+    return segments_ranking.rank_run_clusters(session, org_id=principal.org_id, run_id=run_id,
+                                              criteria=criterion, weighting=weights, v=v)  # fmt: skip
 
 
 @router.get("/segments", response_model=Page[schemas.SegmentOut], summary="List segments")

@@ -179,3 +179,73 @@ class MlRunOut(Schema):
     clusters: list[ClusterOut] = Field(description="Profile, archetype and playbook of each cluster.")
     started_at: datetime = Field(description="When the run started (UTC).")
     finished_at: datetime | None = Field(description="When it finished (UTC).")
+
+
+class RankingCriterion(Schema):
+    name: str = Field(description="'share' or a feature the run clustered on (the cluster mean of it).")
+    type: Literal["benefit", "cost"] = Field(description="benefit: higher is better; cost: lower is better.")
+    weight: float = Field(description="Normalised weight (the weights sum to 1).")
+    entropy: float | None = Field(
+        description="Shannon entropy of the criterion over the clusters (entropy weighting)."
+    )
+    divergence: float | None = Field(
+        description="1 - entropy: the information the criterion carries (entropy weighting)."
+    )
+
+
+class AvailableCriterion(Schema):
+    name: str = Field(description="A criterion the clusters can be ranked on.")
+    default_type: Literal["benefit", "cost"] = Field(
+        description="Its direction when given without ':benefit'/':cost'."
+    )
+
+
+class RankedCluster(Schema):
+    cluster: int = Field(description="Cluster number in the run.")
+    name: str = Field(description="The cluster's name.")
+    segment_id: int | None = Field(description="The segment holding the cluster's customers.")
+    size: int = Field(description="Customers in the cluster.")
+    values: dict[str, float] = Field(description="Criterion -> the cluster's value (share, or feature mean).")
+    S: float = Field(
+        description="VIKOR group utility: weighted sum of the normalised distances to the best (lower is better)."
+    )
+    R: float = Field(
+        description="VIKOR individual regret: the largest weighted distance to the best (lower is better)."
+    )
+    Q: float = Field(description="VIKOR index at v: v scaled S + (1 - v) scaled R (lower is better).")
+    rank_S: int = Field(description="Rank by S (1 = best).")
+    rank_R: int = Field(description="Rank by R (1 = best).")
+    rank_Q: int = Field(description="Rank by Q (1 = best).")
+    closeness: float = Field(description="TOPSIS relative closeness to the ideal cluster (higher is better).")
+    topsis_rank: int = Field(description="Rank by TOPSIS closeness (1 = best).")
+
+
+class VikorConditions(Schema):
+    v: float = Field(description="Weight of group utility S in Q (1 - v goes to regret R).")
+    ranking: list[int] = Field(description="Clusters by Q at this v, best first.")
+    best: int = Field(description="The cluster with the lowest Q.")
+    second: int = Field(description="The cluster with the second lowest Q.")
+    advantage: float = Field(description="Q(second) - Q(best).")
+    acceptable_advantage: bool = Field(description="Condition C1: advantage >= DQ.")
+    acceptable_stability: bool = Field(description="Condition C2: the best by Q is also best by S or by R.")
+    compromise: list[int] = Field(
+        description="The compromise set: the best alone when C1 and C2 hold; best and second when only C2 "
+        "fails; every cluster whose Q is within DQ of the best when C1 fails."
+    )
+
+
+class RankingOut(VikorConditions):
+    run_id: int = Field(description="The segmentation run.")
+    weighting: Literal["entropy", "equal"] = Field(description="How the criteria were weighted.")
+    criteria: list[RankingCriterion] = Field(description="The criteria used, with their weights.")
+    available_criteria: list[AvailableCriterion] = Field(
+        description="Every criterion this run can be ranked on."
+    )
+    clusters: list[RankedCluster] = Field(description="The clusters, best by Q first.")
+    dq: float = Field(description="Acceptable-advantage threshold DQ = 1 / (clusters - 1).")
+    best_by_S: bool = Field(description="Whether the best by Q is also best by S.")
+    best_by_R: bool = Field(description="Whether the best by Q is also best by R.")
+    stability: list[VikorConditions] = Field(
+        description="Ranking, conditions and compromise set for v = 0.1 ... 0.9."
+    )
+    topsis_ranking: list[int] = Field(description="Clusters by TOPSIS closeness, best first.")

@@ -338,6 +338,7 @@ def _write_customers(
                 "email": spec.email,
                 "phone": spec.phone,
                 "birth_year": spec.birth_year,
+                "birth_date": datetime(spec.birth_year, 1 + done % 12, 1 + done * 7 % 28).date() if done % 2 else None,
                 "gender": spec.gender,
                 "education": spec.education,
                 "occupation": spec.occupation,

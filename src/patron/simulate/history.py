@@ -155,11 +155,15 @@ def write_interactions(
             duration_seconds=duration,
             occurred_at=when,
             actor_user_id=user.id,
+            # only the last days' complaints still wait for an answer; older ones were dealt with then
+            complaint_tickets=when >= anchor - COMPLAINTS_STILL_OPEN,
         )
         if done % 200 == 0 or done == total:
             progress("Interactions", done, total)
     return total
 
+
+COMPLAINTS_STILL_OPEN = timedelta(days=3)
 
 _BODY_ENDINGS = (
     "was friendly and patient.",

@@ -162,6 +162,9 @@ def _profile_from_form(form: FormInput, definitions: list, *, editing: bool) -> 
     data["birth_year"] = form.integer(
         "birth_year", label="Birth year", minimum=1900, maximum=datetime.now(UTC).year
     )
+    data["birth_date"] = form.day("birth_date", label="Birth date")
+    if data["birth_date"] is not None:
+        del data["birth_year"]  # the year is the date's
     data["gender"] = form.choice("gender", GENDERS, label="Gender")
     data["education"] = form.choice("education", EDUCATION_LEVELS, label="Education")
     data["income_band"] = form.choice("income_band", INCOME_BANDS, label="Income band")
@@ -178,7 +181,7 @@ def _profile_from_form(form: FormInput, definitions: list, *, editing: bool) -> 
 
 def _profile_values(customer, tags: list[str], definitions: list) -> dict[str, Any]:
     values: dict[str, Any] = {name: getattr(customer, name) or "" for name, _, _ in TEXT_FIELDS}
-    for name in ("birth_year", "gender", "education", "income_band", "owner_id"):
+    for name in ("birth_year", "birth_date", "gender", "education", "income_band", "owner_id"):
         value = getattr(customer, name)
         values[name] = "" if value is None else str(value)
     values["lifestyle_tags"] = ", ".join(customer.lifestyle_tags or [])

@@ -1,5 +1,5 @@
 """Segment pages: the list with sizes and sparklines, the builder (conditions, a live count, a preview), one
-segment with its members, and the cluster explorer of an ML run.
+segment with its members, and the cluster explorer of an ML run with its priority ranking of the clusters.
 
 The builder works without JavaScript: its buttons add or remove a condition row, count, or save, each a
 plain form post. With JavaScript, ``/static/segments.js`` posts the same form to ``/segments/count`` on
@@ -18,6 +18,7 @@ from fastapi.responses import JSONResponse, Response
 from patron.core.api import SessionDep, SettingsDep
 from patron.core.errors import PatronError
 from patron.segments import ml as segments_ml
+from patron.segments import ranking as segments_ranking
 from patron.segments import service as segments_service
 from patron.segments.definition import LIST_OPS, NO_VALUE_OPS, value_type
 from patron.segments.models import RUN_METHODS
@@ -302,15 +303,61 @@ def ml_run_post(request: Request, viewer: Permitted("segments.write"), form: Csr
     return redirect(request, "/segments", flash=f"The segmentation did not run: {message}", kind="error")
 
 
+def _chosen_directions(entries: list[str] | None, ranking: dict | None) -> dict[str, str]:
+    """``criterion -> benefit|cost`` the priority form shows as chosen: the ranking's criteria, else (when
+    the ranking was refused) what the form sent, so the user sees and corrects their own choice."""
+    if ranking is not None:
+        return {c["name"]: c["type"] for c in ranking["criteria"]}
+    chosen = {}
+    for entry in entries or []:
+        name, kind = entry.strip(), ""
+        if ":" in name:
+            name, _, kind = name.rpartition(":")
+            name, kind = name.strip(), kind.strip().lower()
+        if name:
+            chosen[name] = kind if kind in segments_ranking.KINDS else segments_ranking.default_kind(name)
+    return chosen
+
+
+def priority(run, *, criterion: list[str] | None, weights: str, v: str) -> tuple[dict[str, Any], int]:
+    """The explorer's Priority section: the ranking of the run's clusters for the form's choices (the
+    defaults on a first visit), or the reason it was refused; and the page's status (422 when the
+    user's choices were refused)."""
+    section: dict[str, Any] = {"ranking": None, "error": None, "field": None, "weights": weights, "v": v,
+                               "available": segments_ranking.available_criteria(run)}  # fmt: skip
+    try:
+        strategy = float(v)
+    except ValueError:
+        strategy = float("nan")  # refused below as out of [0, 1], like any other bad v
+    try:
+        section["ranking"] = segments_ranking.rank_clusters(run, criteria=criterion, weighting=weights,
+                                                            v=strategy)  # fmt: skip
+    except PatronError as exc:
+        section["error"], section["field"] = exc.detail, exc.field
+    section["chosen"] = _chosen_directions(criterion, section["ranking"])
+    section["names"] = {int(c["cluster"]): c.get("name", str(c["cluster"])) for c in run.clusters}
+    # the user's own choices refused -> 422; defaults that do not fit an old run are only a note on the page
+    refused = section["error"] is not None and (criterion is not None or section["field"] in ("v", "weights"))
+    return section, 422 if refused else 200
+
+
 @router.get("/segments/runs/{run_id}")
 def ml_run_page(
-    request: Request, run_id: int, viewer: Permitted("segments.read"), session: SessionDep
+    request: Request,
+    run_id: int,
+    viewer: Permitted("segments.read"),
+    session: SessionDep,
+    criterion: Annotated[list[str] | None, Query()] = None,
+    weights: Annotated[str, Query(max_length=20)] = "entropy",
+    v: Annotated[str, Query(max_length=20)] = "0.5",
 ) -> Response:
     run = segments_ml.get_run_or_raise(session, org_id=viewer.org_id, run_id=run_id)
+    section, status = priority(run, criterion=criterion, weights=weights, v=v)
     return render(request, "segments/run.html", {
         "run": run, "selection": segments_ml.selection_chart(run),
         "clusters": [c | {"bars": z_bars(c["z"])} for c in run.clusters],
-    })  # fmt: skip
+        "priority": section,
+    }, status_code=status)  # fmt: skip
 
 
 @router.get("/segments/{segment_id}")

@@ -2,7 +2,7 @@
 
 Revision ID: 0001_initial
 Revises:
-Create Date: 2026-11-23 19:55:29.973824
+Create Date: 2026-11-23 22:07:53.498947
 """
 
 from alembic import op
@@ -516,6 +516,7 @@ def upgrade() -> None:
         sa.Column("email", sa.String(length=254), nullable=True),
         sa.Column("phone", sa.String(length=40), nullable=True),
         sa.Column("birth_year", sa.Integer(), nullable=True),
+        sa.Column("birth_date", sa.Date(), nullable=True),
         sa.Column("gender", sa.String(length=20), nullable=True),
         sa.Column("education", sa.String(length=20), nullable=True),
         sa.Column("occupation", sa.String(length=100), nullable=True),
@@ -1221,45 +1222,6 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("identities", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_identities_customer_id"), ["customer_id"], unique=False)
-
-    op.create_table(
-        "interactions",
-        sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("customer_id", sa.Integer(), nullable=False),
-        sa.Column("kind", sa.String(length=20), nullable=False),
-        sa.Column("channel", sa.String(length=40), nullable=False),
-        sa.Column("direction", sa.String(length=10), nullable=False),
-        sa.Column("user_id", sa.Integer(), nullable=True),
-        sa.Column("subject", sa.String(length=300), nullable=False),
-        sa.Column("body", sa.Text(), nullable=False),
-        sa.Column("outcome", sa.String(length=60), nullable=False),
-        sa.Column("duration_seconds", sa.Integer(), nullable=True),
-        sa.Column("occurred_at", patron.core.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("created_at", patron.core.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", patron.core.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("org_id", sa.Integer(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["customer_id"],
-            ["customers.id"],
-            name=op.f("fk_interactions_customer_id_customers"),
-            ondelete="CASCADE",
-        ),
-        sa.ForeignKeyConstraint(
-            ["org_id"],
-            ["organisations.id"],
-            name=op.f("fk_interactions_org_id_organisations"),
-            ondelete="CASCADE",
-        ),
-        sa.ForeignKeyConstraint(
-            ["user_id"], ["users.id"], name=op.f("fk_interactions_user_id_users"), ondelete="SET NULL"
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_interactions")),
-    )
-    with op.batch_alter_table("interactions", schema=None) as batch_op:
-        batch_op.create_index("ix_interactions_customer_time", ["customer_id", "occurred_at"], unique=False)
-        batch_op.create_index(
-            "ix_interactions_org_user_time", ["org_id", "user_id", "occurred_at"], unique=False
-        )
 
     op.create_table(
         "leads",
@@ -2088,6 +2050,50 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_device_bindings_org_id"), ["org_id"], unique=False)
 
     op.create_table(
+        "interactions",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("customer_id", sa.Integer(), nullable=False),
+        sa.Column("kind", sa.String(length=20), nullable=False),
+        sa.Column("channel", sa.String(length=40), nullable=False),
+        sa.Column("direction", sa.String(length=10), nullable=False),
+        sa.Column("user_id", sa.Integer(), nullable=True),
+        sa.Column("subject", sa.String(length=300), nullable=False),
+        sa.Column("body", sa.Text(), nullable=False),
+        sa.Column("outcome", sa.String(length=60), nullable=False),
+        sa.Column("duration_seconds", sa.Integer(), nullable=True),
+        sa.Column("occurred_at", patron.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("sentiment", sa.Float(), nullable=True),
+        sa.Column("ticket_id", sa.Integer(), nullable=True),
+        sa.Column("created_at", patron.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", patron.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("org_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["customer_id"],
+            ["customers.id"],
+            name=op.f("fk_interactions_customer_id_customers"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["org_id"],
+            ["organisations.id"],
+            name=op.f("fk_interactions_org_id_organisations"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["ticket_id"], ["tickets.id"], name=op.f("fk_interactions_ticket_id_tickets"), ondelete="SET NULL"
+        ),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["users.id"], name=op.f("fk_interactions_user_id_users"), ondelete="SET NULL"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_interactions")),
+    )
+    with op.batch_alter_table("interactions", schema=None) as batch_op:
+        batch_op.create_index("ix_interactions_customer_time", ["customer_id", "occurred_at"], unique=False)
+        batch_op.create_index(
+            "ix_interactions_org_user_time", ["org_id", "user_id", "occurred_at"], unique=False
+        )
+
+    op.create_table(
         "loyalty_coupon_uses",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("campaign_id", sa.Integer(), nullable=False),
@@ -2553,7 +2559,7 @@ def upgrade() -> None:
         sa.Column("variant_id", sa.Integer(), nullable=True),
         sa.Column("holdout", sa.Boolean(), nullable=False),
         sa.Column("kind", sa.String(length=10), nullable=False),
-        sa.Column("source_id", sa.String(length=60), nullable=False),
+        sa.Column("source_id", sa.String(length=128), nullable=False),
         sa.Column("value", sa.Numeric(precision=14, scale=4), nullable=False),
         sa.Column("converted_at", patron.core.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("message_id", sa.Integer(), nullable=True),
@@ -2820,6 +2826,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_loyalty_coupon_uses_customer_id"))
 
     op.drop_table("loyalty_coupon_uses")
+    with op.batch_alter_table("interactions", schema=None) as batch_op:
+        batch_op.drop_index("ix_interactions_org_user_time")
+        batch_op.drop_index("ix_interactions_customer_time")
+
+    op.drop_table("interactions")
     with op.batch_alter_table("device_bindings", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_device_bindings_org_id"))
         batch_op.drop_index(batch_op.f("ix_device_bindings_device_id"))
@@ -2916,11 +2927,6 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_leads_org_id"))
 
     op.drop_table("leads")
-    with op.batch_alter_table("interactions", schema=None) as batch_op:
-        batch_op.drop_index("ix_interactions_org_user_time")
-        batch_op.drop_index("ix_interactions_customer_time")
-
-    op.drop_table("interactions")
     with op.batch_alter_table("identities", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_identities_customer_id"))
 

@@ -1,5 +1,11 @@
 """E-mail over SMTP: plain text and HTML parts, ``List-Unsubscribe`` with one-click POST (RFC 2369,
-RFC 8058), tracked links and an open-tracking pixel."""
+RFC 8058), tracked links and an open-tracking pixel.
+
+Each delivery thread keeps its SMTP connection open after a send and uses it for its next message to the
+same server (after a ``NOOP`` that proves it still works) if that comes within :data:`IDLE_SECONDS`;
+otherwise, or when the server has dropped it, it opens a new one. A connection, a TLS handshake and a
+login per message cost more than the message itself.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +13,8 @@ import html
 import re
 import smtplib
 import ssl
+import threading
+import time
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import make_msgid
@@ -19,6 +27,9 @@ from patron.notify.channels import Job, Outcome
 URL_RE = re.compile(r"https?://[^\s<>\"']+")
 #: SMTP reply codes that will not change on a retry (mailbox unknown, policy refusal)
 PERMANENT = range(500, 600)
+#: a connection kept from a send is used again for a send within this many seconds, else closed
+IDLE_SECONDS = 30.0
+_kept = threading.local()
 
 
 @dataclass(frozen=True)
@@ -95,36 +106,86 @@ def build(job: Job, settings: Settings) -> EmailMessage:
     return mail
 
 
+@dataclass
+class _Kept:
+    url: str
+    client: smtplib.SMTP
+    used_at: float
+
+
+def _open(server: SmtpServer, timeout: float) -> smtplib.SMTP:
+    if server.implicit_tls:
+        client: smtplib.SMTP = smtplib.SMTP_SSL(
+            server.host, server.port, timeout=timeout, context=ssl.create_default_context()
+        )
+    else:
+        client = smtplib.SMTP(server.host, server.port, timeout=timeout)
+    try:
+        if server.starttls:
+            client.starttls(context=ssl.create_default_context())
+        if server.username:
+            client.login(server.username, server.password or "")
+    except BaseException:
+        _close(client)
+        raise
+    return client
+
+
+def _close(client: smtplib.SMTP) -> None:
+    try:
+        client.quit()
+    except Exception:  # the server is gone already
+        client.close()
+
+
+def _connection(url: str, server: SmtpServer, timeout: float) -> smtplib.SMTP:
+    """This thread's connection kept from its last send to the same server, if recent and it answers
+    ``NOOP``; otherwise a new one."""
+    kept: _Kept | None = getattr(_kept, "connection", None)
+    _kept.connection = None
+    if kept is not None:
+        if kept.url == url and time.monotonic() - kept.used_at < IDLE_SECONDS:
+            try:
+                if kept.client.noop()[0] == 250:
+                    return kept.client
+            except (smtplib.SMTPException, OSError):
+                pass
+        _close(kept.client)
+    return _open(server, timeout)
+
+
+def _keep(url: str, client: smtplib.SMTP) -> None:
+    _kept.connection = _Kept(url, client, time.monotonic())
+
+
 def send(job: Job, settings: Settings) -> Outcome:
     if not settings.smtp_url:
         return Outcome("failed", reason="not_configured", error="PATRON_SMTP_URL is not set.")
     server = parse_smtp_url(settings.smtp_url)
     mail = build(job, settings)
-    timeout = settings.smtp_timeout_seconds
+    client: smtplib.SMTP | None = None
     try:
-        if server.implicit_tls:
-            client: smtplib.SMTP = smtplib.SMTP_SSL(
-                server.host, server.port, timeout=timeout, context=ssl.create_default_context()
-            )
-        else:
-            client = smtplib.SMTP(server.host, server.port, timeout=timeout)
-        with client:
-            if server.starttls:
-                client.starttls(context=ssl.create_default_context())
-            if server.username:
-                client.login(server.username, server.password or "")
-            client.send_message(mail)
+        client = _connection(settings.smtp_url, server, settings.smtp_timeout_seconds)
+        client.send_message(mail)
     except smtplib.SMTPRecipientsRefused as exc:
+        _keep(settings.smtp_url, client)  # the server answered; smtplib has reset the transaction
         code, text = next(iter(exc.recipients.values()))
         status = "failed" if code in PERMANENT else "retry"
         return Outcome(status, reason="rejected" if status == "failed" else None,
                        error=f"SMTP {code}: {_text(text)}", address=job.target)
     except smtplib.SMTPResponseException as exc:
+        if client is not None and exc.smtp_code != 421:  # 421: the server is closing the connection
+            _keep(settings.smtp_url, client)
+        elif client is not None:
+            _close(client)
         status = "failed" if exc.smtp_code in PERMANENT else "retry"
         return Outcome(status, reason="rejected" if status == "failed" else None,
                        error=f"SMTP {exc.smtp_code}: {_text(exc.smtp_error)}", address=job.target)
     except (TimeoutError, smtplib.SMTPException, OSError) as exc:
+        if client is not None:
+            client.close()
         return Outcome("retry", error=f"SMTP: {exc.__class__.__name__}: {exc}"[:500], address=job.target)
+    _keep(settings.smtp_url, client)
     return Outcome("sent", provider_id=mail["Message-ID"], address=job.target)
 
 
