@@ -20,6 +20,10 @@ asserts a time.
     Precision@10 on one held-out purchase per customer is printed against the popularity baseline.
 (e) Churn: ``ChurnModel`` (boosted trees, isotonic calibration, 3 folds) on 20,000 customers x 12
     features, and its per-customer drivers, beside scikit-learn's GradientBoostingClassifier fitted once.
+(f) Predictions run: ``patron.predictions.service.run_predictions`` over one organisation of 20,000
+    customers in a SQLite file (two years of orders from the orders service, inbound messages, device
+    events of half the customers in an event store), without and with the event store; beside it the
+    reading of the organisation's purchase history alone. Not part of ``bench/analytics.py``'s sections.
 
 ``--scale 0.1`` runs every part at a tenth of its size; ``--skip`` leaves parts out.
 """
@@ -72,6 +76,15 @@ def measure_timed(label: str, fn: Callable[[], object]) -> tuple[object, float]:
     tracemalloc.stop()
     print(f"  {label:<66} {elapsed:8.2f} s wall {cpu:8.2f} s cpu   peak {peak / 2**20:8.1f} MiB", flush=True)
     return result, elapsed
+
+
+def timed(label: str, fn: Callable[[], object]) -> object:
+    """:func:`measure` without the memory tracing (whose hooks slow allocation-heavy Python code)."""
+    start, cpu_start = time.perf_counter(), time.process_time()
+    result = fn()
+    elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu_start
+    print(f"  {label:<66} {elapsed:8.2f} s wall {cpu:8.2f} s cpu", flush=True)
+    return result
 
 
 def bench_clv(sizes: list[int]) -> None:
@@ -216,12 +229,137 @@ def bench_churn(n: int) -> None:
     print(f"  ratio fit / one boosted fit = {ours / peer:.2f} (calibration fits cv + 1 models)")
 
 
+def seed_shop(session, *, org_id: int, n: int, as_of, seed: int = 0):
+    """An organisation of ``n`` customers with two years of orders (a fifth leave at some point; half use
+    a device, which falls quiet 45 days before they leave) and inbound messages of a tenth of them.
+    Returns the events as an ``EventBatch`` (the caller stores them)."""
+    import random
+    from datetime import timedelta
+    from decimal import Decimal
+
+    from sqlalchemy import select
+
+    from patron.customers.importer import import_customers_csv
+    from patron.customers.models import Customer
+    from patron.events.store import EventBatch, micros
+    from patron.interactions import service as interactions_service
+    from patron.orders import service as orders_service
+    from patron.orders.bulk import PreparedLine, PreparedOrder
+    from patron.orders.pricing import Totals
+
+    rng = random.Random(seed)
+    rows = "\n".join(f"Customer{i},Bench,c{i}@bench.example" for i in range(n))
+    import_customers_csv(session, org_id=org_id, text="first_name,last_name,email\n" + rows)
+    customers = list(
+        session.scalars(select(Customer.id).where(Customer.org_id == org_id).order_by(Customer.id))
+    )
+    products = [
+        orders_service.create_product(
+            session, org_id=org_id, sku=f"P{j}", name=f"Product {j}", price=Decimal(5 + j % 40)
+        )  # fmt: skip
+        for j in range(200)
+    ]
+    days, orders, batch = 730, [], EventBatch()
+    start = as_of - timedelta(days=days)
+    for customer_id in customers:
+        first, gap = rng.uniform(0, 600), rng.gammavariate(2.0, 20.0)
+        stop = rng.uniform(first, days + 200) if rng.random() < 0.2 else days + 1
+        taste = rng.randrange(10)
+        day = first
+        while day < min(stop, days):
+            picks = {products[taste * 20 + rng.randrange(20)] if rng.random() < 0.8 else rng.choice(products)
+                     for _ in range(rng.randint(1, 3))}  # fmt: skip
+            lines = [PreparedLine(p.id, p.sku, p.name, 1, p.price, Decimal("0"), p.price) for p in picks]
+            total = sum((p.price for p in picks), Decimal("0"))
+            orders.append(PreparedOrder(customer_id=customer_id, channel="web", status="delivered",
+                                        ordered_at=start + timedelta(days=day), currency="EUR",
+                                        totals=Totals(len(lines), total, Decimal("0"), total), lines=lines))  # fmt: skip
+            day += rng.expovariate(1 / gap)
+        if (
+            rng.random() < 0.5
+        ):  # a device user: events over the last 240 days, quiet from 45 days before leaving
+            day = days - 240 + rng.uniform(0, 4)
+            while day < min(stop - 45, days):
+                moment = start + timedelta(days=day)
+                batch.add(org_id=org_id, id=f"b{customer_id}-{len(batch)}", device_id=None, customer_id=customer_id,
+                          type="trip.end", ts=micros(moment), received_at=micros(moment), source="http", lat=None,
+                          lon=None, props_json="{}", props={})  # fmt: skip
+                day += rng.uniform(1, 7)
+        if rng.random() < 0.1:
+            for k, text in enumerate(("Where is my parcel?", "Thanks, it arrived and works great.")):
+                interactions_service.create_interaction(session, org_id=org_id, customer_id=customer_id, kind="email",
+                                                        direction="inbound", body=text,
+                                                        occurred_at=as_of - timedelta(days=60 - 30 * k))  # fmt: skip
+    orders_service.create_orders_bulk(session, org_id=org_id, orders=orders)
+    return batch
+
+
+def bench_predictions(n: int) -> None:
+    import tempfile
+    from datetime import UTC, datetime
+
+    from patron.accounts import service as accounts_service
+    from patron.core.audit import Actor
+    from patron.core.db import make_engine, make_sessionmaker, session_scope
+    from patron.core.migrate import upgrade
+    from patron.events.store import EventStore
+    from patron.orders import service as orders_service
+    from patron.predictions import service as predictions_service
+
+    as_of = datetime(2026, 6, 1, tzinfo=UTC)
+    print(f"(f) Predictions run: one organisation of {n:,} customers (SQLite file, DuckDB event store)")
+    with tempfile.TemporaryDirectory() as tmp:
+        engine = make_engine(f"sqlite:///{Path(tmp) / 'bench.db'}")
+        upgrade(engine)
+        factory = make_sessionmaker(engine)
+        with session_scope(factory) as session:
+            session.info["actor"] = Actor(org_id=None, label="bench")
+            org_id = accounts_service.create_organisation(session, name="Bench shop").id
+        with session_scope(factory) as session:
+            session.info["actor"] = Actor(org_id=org_id, label="bench")
+            batch = timed("seed (customers, orders, messages; not a figure)",
+                            lambda: seed_shop(session, org_id=org_id, n=n, as_of=as_of))  # fmt: skip
+        store = EventStore(str(Path(tmp) / "events.duckdb"))
+        store.append(batch)
+        print(f"  {len(batch):,} device events stored")
+        try:
+            with factory() as session:
+                orders = timed(
+                    "floor: the purchase history read alone",
+                    lambda: orders_service.purchase_history(session, org_id=org_id, until=as_of),
+                )
+                print(f"  {len(orders):,} counted orders")
+            for label, events in (("without the event store", None), ("with the event store", store)):
+                with session_scope(factory) as session:
+                    session.info["actor"] = Actor(org_id=org_id, label="bench")
+                    run = timed(
+                        f"run_predictions, {label}",
+                        lambda s=session, e=events: predictions_service.run_predictions(
+                            s, org_id=org_id, as_of=as_of, events_store=e
+                        ),
+                    )
+                    churn = run.summary["churn"]
+                    if "skipped" in churn:
+                        print(f"  churn skipped: {churn['skipped']}")
+                    else:
+                        usage = sorted(set(churn["features"]) & {"events_30d", "active_days_30d", "usage_trend",
+                                                                 "days_since_last_event"})  # fmt: skip
+                        print(f"  churn {churn['method']}: AUC {churn['auc']:.3f} (recency {churn['baseline_auc']:.3f}),"
+                              f" {len(churn['features'])} features, usage: {', '.join(usage) or 'none'}")  # fmt: skip
+        finally:
+            store.close()
+            engine.dispose()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes (10k CLV, 100k x 20 clustering)")
     parser.add_argument("--scale", type=float, default=1.0, help="fraction of the full sizes, e.g. 0.1")
     parser.add_argument(
-        "--skip", nargs="*", default=[], choices=["clv", "clustering", "mcdm", "recommendations", "churn"]
+        "--skip",
+        nargs="*",
+        default=[],
+        choices=["clv", "clustering", "mcdm", "recommendations", "churn", "predictions"],
     )
     args = parser.parse_args()
     scale = 0.1 if args.quick else args.scale
@@ -237,6 +375,8 @@ def main() -> None:
         bench_recommendations(int(1_000_000 * scale), 5_000, 20)
     if "churn" not in args.skip:
         bench_churn(int(20_000 * scale))
+    if "predictions" not in args.skip:
+        bench_predictions(int(20_000 * scale))
 
 
 #: the sections bench/analytics.py runs after its feature pipeline, sized by its ``--scale``

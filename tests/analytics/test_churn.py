@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.exceptions import NotFittedError
 
 from patron.analytics.churn import (
     ChurnModel,
@@ -208,3 +209,47 @@ def test_a_too_short_history_is_refused():
     orders = pd.DataFrame({"customer_id": [1, 2], "ordered_at": ["2024-01-01", "2024-02-01"], "total": 1.0})
     with pytest.raises(InsufficientDataError, match="shorter than two horizons"):
         time_based_holdout(orders, horizon_days=30)
+
+
+def test_a_model_fitted_only_to_score_gives_the_same_risks_and_refuses_to_explain(split):
+    full = ChurnModel(method="gbm", random_state=0).fit(split.X_train, split.y_train)
+    scorer = ChurnModel(method="gbm", random_state=0, explainable=False).fit(split.X_train, split.y_train)
+    np.testing.assert_array_equal(scorer.predict_proba(split.X_test), full.predict_proba(split.X_test))
+    assert not hasattr(scorer, "estimator_")
+    with pytest.raises(NotFittedError, match="explainable=False"):
+        scorer.explain(split.X_test.head(5))
+
+
+def _node_mean(tree, node: int) -> float:
+    """The training-weighted mean of the leaf values under a node."""
+    left, right = tree.children_left[node], tree.children_right[node]
+    if left == -1:
+        return float(tree.value[node, 0, 0])
+    wl, wr = tree.weighted_n_node_samples[left], tree.weighted_n_node_samples[right]
+    return (wl * _node_mean(tree, left) + wr * _node_mean(tree, right)) / (wl + wr)
+
+
+def test_boosted_contributions_follow_each_tree_path(split):
+    # the Saabas contributions by hand for a few customers: walk every tree from the root to the
+    # customer's leaf, crediting each split's change of the node mean to the feature split on
+    model = ChurnModel(method="gbm", n_estimators=20, random_state=0).fit(split.X_train, split.y_train)
+    rows = split.X_test.head(25)
+    imputed = model.estimator_.named_steps["impute"].transform(rows.to_numpy(dtype=float)).astype(np.float32)
+    boosted = model.estimator_.named_steps["classify"]
+    expected = np.zeros((len(rows), rows.shape[1]))
+    for tree in (estimator.tree_ for estimator in boosted.estimators_[:, 0]):
+        for i, x in enumerate(imputed):
+            node = 0
+            while tree.children_left[node] != -1:
+                feature = tree.feature[node]
+                child = (
+                    tree.children_left[node]
+                    if x[feature] <= tree.threshold[node]
+                    else tree.children_right[node]
+                )
+                expected[i, feature] += boosted.learning_rate * (
+                    _node_mean(tree, child) - _node_mean(tree, node)
+                )
+                node = child
+    got = model.contributions(rows).drop(columns="bias").to_numpy()
+    np.testing.assert_allclose(got, expected, atol=1e-10)

@@ -104,6 +104,25 @@ def test_similarity_is_the_cosine_of_the_purchase_columns(split):
         assert ours[row, kept].min() >= np.sort(reference[row])[-10] - 1e-6  # the 10 largest were kept
 
 
+def test_scores_are_the_dense_product_with_the_similarities(split):
+    # the top ten of each customer worked out densely: log(1 + count) history times the kept similarities,
+    # products already bought removed, the largest ten in order
+    train, _ = split
+    model = ItemKNNRecommender(neighbours=20, batch_size=64).fit(train)
+    customers = model.customers_[::7]
+    recs = model.recommend(customers, n=10)
+    history = model.user_items_.toarray()[model.customer_index_.get_indexer(customers)]
+    dense = history.astype(np.float64) @ model.similarity_.toarray()
+    dense[history > 0] = 0.0
+    for i, customer in enumerate(customers):
+        got = recs[recs["customer_id"] == customer]
+        assert got["rank"].tolist() == list(range(1, 11)) and set(got["source"]) == {"cf"}
+        expected = np.sort(dense[i])[::-1][:10]
+        np.testing.assert_allclose(got["score"].to_numpy(), expected, rtol=1e-5)
+        columns = model.products_.searchsorted(got["product_id"].to_numpy())
+        np.testing.assert_allclose(dense[i, columns], got["score"].to_numpy(), rtol=1e-5)
+
+
 def test_cold_customers_get_the_popular_products(split):
     train, _ = split
     model = ItemKNNRecommender().fit(train)

@@ -60,6 +60,21 @@ def test_planted_clusters_are_recovered(planted, algorithm):
     assert adjusted_rand_score(truth_new, seg.predict(X_new)) >= 0.9
 
 
+@pytest.mark.parametrize("algorithm", ["kmeans", "minibatch", "gmm"])
+def test_k_chosen_on_a_sample_and_refined_on_every_row(planted, algorithm):
+    # k is chosen on 400 of the 1,200 customers; the final model starts from that sample model and
+    # runs once over all rows (as on millions of customers)
+    X, truth = planted
+    seg = CustomerSegmenter(algorithm=algorithm, k_range=(2, 6), selection_sample=400, random_state=0).fit(X)
+    assert seg.n_clusters_ == 4 and len(seg.labels_) == len(X)
+    assert adjusted_rand_score(truth, seg.labels_) >= 0.9
+    np.testing.assert_array_equal(seg.labels_, seg.predict(X))
+    fixed = CustomerSegmenter(algorithm=algorithm, n_clusters=4, selection_sample=300, random_state=1).fit(X)
+    assert adjusted_rand_score(truth, fixed.labels_) >= 0.9
+    if algorithm != "gmm":
+        assert fixed.model_.n_init == 1 and fixed.model_.cluster_centers_.dtype == np.float32
+
+
 def test_profiles_and_archetypes_of_planted_clusters(planted):
     X, truth = planted
     seg = CustomerSegmenter(k_range=(3, 5), random_state=0).fit(X)

@@ -4,26 +4,8 @@ from __future__ import annotations
 
 import re
 
-import pytest
-from typer.testing import CliRunner
-
-from patron.cli import app as cli_app
-from patron.core.cli_support import cli_sessionmaker
-from patron.core.config import get_settings
 from tests.predictions.conftest import AS_OF, run
 from tests.web.conftest import sign_in
-
-
-@pytest.fixture
-def cli(settings, monkeypatch):
-    monkeypatch.setenv("PATRON_DATABASE_URL", settings.database_url)
-    monkeypatch.setenv("PATRON_DATA_DIR", str(settings.data_dir))
-    get_settings.cache_clear()
-    cli_sessionmaker.cache_clear()
-    runner = CliRunner()
-    yield lambda *args: runner.invoke(cli_app, list(args))
-    get_settings.cache_clear()
-    cli_sessionmaker.cache_clear()
 
 
 def test_the_command_prints_the_holdout_metrics(cli, client, tenant, shop):

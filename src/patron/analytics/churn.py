@@ -341,13 +341,17 @@ class ChurnModel(BaseEstimator):
         Size of the boosted model (``gbm`` only).
     random_state : int, optional
         Seed of the boosting subsamples and the calibration folds.
+    explainable : bool
+        Also fit ``estimator_`` on all rows, the model :meth:`explain` and :meth:`contributions`
+        decompose (one more fit besides the ``cv`` calibration folds). ``False`` leaves it out for a
+        model that is only scored, e.g. on a hold-out; its probabilities are the same.
 
     Attributes
     ----------
     feature_names_in_ : list of str
     estimator_ : Pipeline
         Median imputation (+ scaling for ``logistic``) and the classifier fitted on all rows; its
-        log-odds are what :meth:`explain` decomposes.
+        log-odds are what :meth:`explain` decomposes (not set with ``explainable=False``).
     calibrated_ : CalibratedClassifierCV
         Gives :meth:`predict_proba`.
     base_rate_ : float
@@ -387,6 +391,7 @@ class ChurnModel(BaseEstimator):
         max_depth: int = 3,
         learning_rate: float = 0.05,
         random_state: int | None = None,
+        explainable: bool = True,
     ) -> None:
         self.method = method
         self.calibration = calibration
@@ -395,6 +400,7 @@ class ChurnModel(BaseEstimator):
         self.max_depth = max_depth
         self.learning_rate = learning_rate
         self.random_state = random_state
+        self.explainable = explainable
 
     def _pipeline(self) -> Pipeline:
         if self.method == "logistic":
@@ -452,11 +458,12 @@ class ChurnModel(BaseEstimator):
         self.feature_names_in_ = names
         self.n_features_in_ = len(names)
         self.base_rate_ = float(labels.mean())
-        self.estimator_ = self._pipeline().fit(matrix, labels)
+        if self.explainable:
+            self.estimator_ = self._pipeline().fit(matrix, labels)
         self.calibrated_ = CalibratedClassifierCV(
             clone(self._pipeline()), method=self.calibration, cv=self.cv
         ).fit(matrix, labels)
-        if self.method == "gbm":
+        if self.explainable and self.method == "gbm":
             self._node_tables_ = self._saabas_tables()
         return self
 
@@ -472,31 +479,40 @@ class ChurnModel(BaseEstimator):
 
     # -- explanations --------------------------------------------------------------------------------
 
-    def _saabas_tables(self) -> list[tuple[np.ndarray, sparse.csr_matrix]]:
-        """Per tree: the node -> (feature of the parent split, change of mean value) matrix."""
+    def _saabas_tables(self) -> tuple[np.ndarray, np.ndarray, float]:
+        """The boosted trees' path contributions, ready to look up by leaf.
+
+        Returns ``(paths, offsets, prior_shift)``: row ``offsets[t] + node`` of ``paths`` holds what the
+        splits on the way from tree t's root to ``node`` add to each feature (the changes of the
+        training-weighted mean value along the path, times the learning rate); ``prior_shift`` is the sum
+        of the roots' mean values times the learning rate.
+        """
         n_features = self.n_features_in_
-        tables = []
         boosted = self.estimator_.named_steps["classify"]
+        blocks, offsets, shift, offset = [], [], 0.0, 0
         for tree_estimator in boosted.estimators_[:, 0]:
             tree = tree_estimator.tree_
-            left, right = tree.children_left, tree.children_right
+            left, right, feature = tree.children_left, tree.children_right, tree.feature
             weight = tree.weighted_n_node_samples
             mean = tree.value[:, 0, 0].astype(float).copy()
-            # post-order: children come after parents in sklearn's node numbering, so walk backwards
+            # children come after their parent in scikit-learn's node numbering: walk backwards for the
+            # means (children first), forwards for the paths (parents first)
             for node in range(tree.node_count - 1, -1, -1):
                 if left[node] != -1:
                     wl, wr = weight[left[node]], weight[right[node]]
                     mean[node] = (wl * mean[left[node]] + wr * mean[right[node]]) / (wl + wr)
-            rows, cols, vals = [], [], []
+            paths = np.zeros((tree.node_count, n_features))
             for node in range(tree.node_count):
                 if left[node] != -1:
                     for child in (left[node], right[node]):
-                        rows.append(child)
-                        cols.append(tree.feature[node])
-                        vals.append(mean[child] - mean[node])
-            table = sparse.csr_matrix((vals, (rows, cols)), shape=(tree.node_count, n_features))
-            tables.append((mean, table))
-        return tables
+                        paths[child] = paths[node]
+                        paths[child, feature[node]] += mean[child] - mean[node]
+            blocks.append(paths)
+            offsets.append(offset)
+            offset += tree.node_count
+            shift += mean[0]
+        rate = boosted.learning_rate
+        return rate * np.vstack(blocks), np.asarray(offsets, dtype=np.int64), rate * shift
 
     def contributions(self, X: pd.DataFrame) -> pd.DataFrame:
         """Each feature's contribution to every customer's churn log-odds (see the class notes).
@@ -507,7 +523,9 @@ class ChurnModel(BaseEstimator):
             Indexed like ``X``, one column per feature, plus ``bias`` (the intercept, or the boosted
             model's prior): the row sums are the model's log-odds.
         """
-        check_is_fitted(self, "estimator_")
+        check_is_fitted(self, "calibrated_")
+        check_is_fitted(self, "estimator_", msg="This ChurnModel was fitted with explainable=False: it scores "
+                        "customers but has no model to explain; fit it with explainable=True.")  # fmt: skip
         matrix, names = _feature_matrix(X, columns=self.feature_names_in_)
         imputed = self.estimator_.named_steps["impute"].transform(matrix)
         classifier = self.estimator_.named_steps["classify"]
@@ -516,14 +534,17 @@ class ChurnModel(BaseEstimator):
             values = z * classifier.coef_[0]
             bias = np.full(len(z), float(classifier.intercept_[0]))
         else:
-            values = np.zeros((len(imputed), len(names)))
-            bias = np.full(len(imputed), float(classifier._raw_predict_init(imputed[:1])[0, 0]))
-            for (mean, table), tree_estimator in zip(
-                self._node_tables_, classifier.estimators_[:, 0], strict=True
-            ):
-                path = tree_estimator.decision_path(imputed)
-                values += classifier.learning_rate * (path @ table).toarray()
-                bias += classifier.learning_rate * mean[0]
+            # each row's leaf in every tree, as columns of one indicator matrix: its product with the
+            # stacked path tables sums every tree's path contributions in one go
+            paths, offsets, shift = self._node_tables_
+            leaves = classifier.apply(imputed)[:, :, 0].astype(np.int64) + offsets
+            n_rows, n_trees = leaves.shape
+            indicator = sparse.csr_matrix(
+                (np.ones(leaves.size), leaves.ravel(), np.arange(0, leaves.size + 1, n_trees)),
+                shape=(n_rows, paths.shape[0]),
+            )
+            values = np.asarray(indicator @ paths)
+            bias = np.full(n_rows, float(classifier._raw_predict_init(imputed[:1])[0, 0]) + shift)
         frame = pd.DataFrame(values, columns=names, index=X.index)
         frame["bias"] = bias
         return frame

@@ -65,8 +65,9 @@ class _Base(BaseEstimator):
     """Shared parts: the customer and product vocabularies and the popularity ranking."""
 
     def _fit_vocabulary(self, frame: pd.DataFrame) -> sparse.csr_matrix:
-        customers, customer_codes = np.unique(frame["customer"].to_numpy(), return_inverse=True)
-        products, product_codes = np.unique(frame["product"].to_numpy(), return_inverse=True)
+        # factorize hashes and sorts only the distinct ids (np.unique sorts every row)
+        customer_codes, customers = pd.factorize(frame["customer"].to_numpy(), sort=True)
+        product_codes, products = pd.factorize(frame["product"].to_numpy(), sort=True)
         matrix = sparse.csr_matrix(
             (frame["n"].to_numpy(dtype=np.float64), (customer_codes, product_codes)),
             shape=(len(customers), len(products)),
@@ -247,23 +248,26 @@ class ItemKNNRecommender(_Base):
         width = max(int(counts.max(initial=0)), n)
         row_of = np.repeat(np.arange(len(rows)), counts)
         position = np.arange(scores.nnz) - np.repeat(scores.indptr[:-1], counts)
-        values = np.zeros((len(rows), width), dtype=np.float64)
-        columns = np.full((len(rows), width), -1, dtype=np.int64)
-        values[row_of, position] = scores.data
-        columns[row_of, position] = scores.indices
+        # negated scores (the best first after a partition), single precision like the products; empty
+        # places hold 0 and so come after every real score
+        negated = np.zeros((len(rows), width), dtype=np.float32)
+        negated[row_of, position] = -scores.data
         take = min(n, width)
         top = (
-            np.argpartition(-values, take - 1, axis=1)[:, :take]
+            np.argpartition(negated, take - 1, axis=1)[:, :take]
             if take < width
             else np.tile(np.arange(width), (len(rows), 1))
         )
-        top_scores = np.take_along_axis(values, top, axis=1)
-        order = np.argsort(-top_scores, axis=1, kind="stable")
+        top_negated = np.take_along_axis(negated, top, axis=1)
+        order = np.argsort(top_negated, axis=1, kind="stable")
         top = np.take_along_axis(top, order, axis=1)
-        top_scores = np.take_along_axis(top_scores, order, axis=1)
-        top_columns = np.take_along_axis(columns, top, axis=1)
-        empty = top_scores <= 0
-        top_columns[empty] = -1
+        top_scores = -np.take_along_axis(top_negated, order, axis=1).astype(np.float64)
+        # a place within the row's scores is a product column; the places past them are empty
+        empty = (top_scores <= 0) | (top >= counts[:, None])
+        top_columns = np.full(top.shape, -1, dtype=np.int64)
+        if scores.nnz:
+            where = np.minimum(scores.indptr[:-1, None] + top, scores.nnz - 1)
+            top_columns[~empty] = scores.indices[where[~empty]]
         top_scores[empty] = np.nan
         return top_columns[:, :n], top_scores[:, :n]
 

@@ -26,6 +26,7 @@ from sklearn.metrics import adjusted_rand_score, silhouette_score
 from sklearn.mixture import GaussianMixture
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted
+from threadpoolctl import threadpool_limits
 
 from patron.analytics._validation import as_frame, numeric_matrix, require_rows
 from patron.analytics.errors import (
@@ -145,6 +146,13 @@ def profile_clusters(
     )
 
 
+def _one_thread():
+    """Limit scikit-learn's OpenMP loops to one thread: on a sample of thousands of rows (and batches of
+    about a thousand) the threads cost more to start and synchronise than they save, and on a busy
+    machine a waiting thread spins; the final fit over every row keeps them."""
+    return threadpool_limits(limits=1, user_api="openmp")
+
+
 class CustomerSegmenter(ClusterMixin, BaseEstimator):
     """Scale customer features and cluster them, choosing k when it is not given.
 
@@ -165,8 +173,10 @@ class CustomerSegmenter(ClusterMixin, BaseEstimator):
         Fill missing values with the column median, or reject them. A column with no value at
         all is always rejected.
     selection_sample : int, optional
-        Choose k on a random sample of this many rows (then fit the chosen k on all rows);
-        keeps the search fast on millions of customers. ``None`` uses every row.
+        Choose k (or fit a given k) on a random sample of this many rows, then refine that
+        sample model with a single run over all rows that starts from its centres (or mixture
+        components); keeps the search and the final fit fast on millions of customers. ``None``
+        uses every row.
     silhouette_sample : int
         Rows used to compute each silhouette coefficient.
     n_init : int
@@ -253,17 +263,38 @@ class CustomerSegmenter(ClusterMixin, BaseEstimator):
             raise InvalidParameterError(f"n_clusters must be >= 1, got {self.n_clusters}")
         return criterion
 
-    def _model(self, k: int, n_rows: int):
+    def _model(self, k: int, n_rows: int, start: object = None):
+        """An unfitted model for k clusters; ``start``, a model fitted on a sample, gives the initial
+        centres (or mixture components) of a single run instead of ``n_init`` random restarts."""
         if self.algorithm == "kmeans":
+            if start is not None:
+                return KMeans(
+                    n_clusters=k, init=start.cluster_centers_, n_init=1, random_state=self.random_state
+                )
             return KMeans(n_clusters=k, n_init=self.n_init, random_state=self.random_state)
         if self.algorithm == "minibatch":
             batch = int(min(max(1024, 256 * k), n_rows))
+            if start is not None:
+                # from good centres, stop once they settle (k-means' usual tolerance); without it the
+                # run goes on while the noisy batch inertia keeps setting new lows
+                return MiniBatchKMeans(n_clusters=k, init=start.cluster_centers_, n_init=1, batch_size=batch,
+                                       tol=1e-4, random_state=self.random_state)  # fmt: skip
             return MiniBatchKMeans(
                 n_clusters=k, n_init=self.n_init, batch_size=batch, random_state=self.random_state
             )
+        if start is not None:
+            return GaussianMixture(n_components=k, covariance_type="full", n_init=1, random_state=self.random_state,
+                                   weights_init=start.weights_, means_init=start.means_,
+                                   precisions_init=start.precisions_)  # fmt: skip
         return GaussianMixture(
             n_components=k, covariance_type="full", n_init=self.n_init, random_state=self.random_state
         )
+
+    def _scaled(self, matrix: np.ndarray) -> np.ndarray:
+        """The matrix the clustering sees: standardised when ``scale``; single precision for the k-means
+        family (half the memory traffic of its distance computations), double for the mixture."""
+        scaled = self.scaler_.transform(matrix) if self.scaler_ is not None else matrix
+        return np.asarray(scaled, dtype=np.float64 if self.algorithm == "gmm" else np.float32)
 
     def _matrix(self, X: object, *, fitting: bool) -> tuple[pd.DataFrame, np.ndarray]:
         frame = as_frame(X, what="feature table")
@@ -307,8 +338,13 @@ class CustomerSegmenter(ClusterMixin, BaseEstimator):
         n = matrix.shape[0]
         require_rows(n, 2, what="segmentation needs customers")
         self.scaler_ = StandardScaler().fit(matrix) if self.scale else None
-        scaled = self.scaler_.transform(matrix) if self.scaler_ is not None else matrix
+        scaled = self._scaled(matrix)
         rng = np.random.default_rng(self.random_state)
+        # k is chosen on a sample; the final model starts from the chosen sample model's centres and
+        # makes one run over every row (with a sample of all rows, the sample model is the final one)
+        sample = scaled
+        if self.selection_sample is not None and n > self.selection_sample:
+            sample = scaled[np.sort(rng.choice(n, size=self.selection_sample, replace=False))]
 
         if self.n_clusters is not None:
             if self.n_clusters > n:
@@ -317,6 +353,10 @@ class CustomerSegmenter(ClusterMixin, BaseEstimator):
                 )
             chosen, self.criterion_ = int(self.n_clusters), "fixed"
             self.selection_scores_ = pd.DataFrame(index=pd.Index([chosen], name="k"))
+            start = None
+            if sample is not scaled:
+                with _one_thread():
+                    start = self._model(chosen, len(sample)).fit(sample)
         else:
             low, high = self.k_range
             distinct = len(np.unique(scaled, axis=0)) if n <= 100_000 else n
@@ -325,12 +365,10 @@ class CustomerSegmenter(ClusterMixin, BaseEstimator):
                 raise InsufficientDataError(
                     f"choosing k in {self.k_range} needs at least {low + 1} distinct customers, got {distinct}"
                 )
-            sample = scaled
-            if self.selection_sample is not None and n > self.selection_sample:
-                sample = scaled[rng.choice(n, size=self.selection_sample, replace=False)]
-            rows = []
+            rows, candidates = [], {}
             for k in range(low, high + 1):
-                model = self._model(k, len(sample)).fit(sample)
+                with _one_thread():
+                    model = candidates[k] = self._model(k, len(sample)).fit(sample)
                 labels = model.predict(sample)
                 row = {"k": k, "silhouette": np.nan, "bic": np.nan, "inertia": np.nan}
                 if len(np.unique(labels)) > 1:
@@ -355,10 +393,16 @@ class CustomerSegmenter(ClusterMixin, BaseEstimator):
                 )
             chosen = int(column.idxmax() if criterion == "silhouette" else column.idxmin())
             self.criterion_ = criterion
+            start = candidates[chosen]
 
         self.n_clusters_ = chosen
-        self.model_ = self._model(chosen, n).fit(scaled)
-        self.labels_ = np.asarray(self.model_.predict(scaled))
+        if start is not None and sample is scaled:
+            self.model_ = start
+        else:
+            self.model_ = self._model(chosen, n, start).fit(scaled)
+        # k-means keeps the labels of its last assignment, which predict would compute again
+        labels = getattr(self.model_, "labels_", None) if self.algorithm != "gmm" else None
+        self.labels_ = np.asarray(labels if labels is not None else self.model_.predict(scaled))
         self.profiles_ = profile_clusters(pd.DataFrame(matrix, columns=frame.columns), self.labels_)
         self.cluster_names_ = self.profiles_.names
         return self
@@ -367,8 +411,7 @@ class CustomerSegmenter(ClusterMixin, BaseEstimator):
         """Cluster of every row of a feature table with the columns seen in ``fit``."""
         check_is_fitted(self, "model_")
         _, matrix = self._matrix(X, fitting=False)
-        scaled = self.scaler_.transform(matrix) if self.scaler_ is not None else matrix
-        return np.asarray(self.model_.predict(scaled))
+        return np.asarray(self.model_.predict(self._scaled(matrix)))
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,9 @@
 ``build_feature_table`` reads the organisation's customers, orders, order lines, interactions,
 tickets and survey NPS answers through SQLAlchemy (streamed in chunks straight into Arrow columns,
 never as ORM objects) and, when an event store is given, its device events, and returns the
-features as a DataFrame. ``materialise`` writes it to ``{data_dir}/features/org-{id}.parquet``;
+features as a DataFrame. It is :func:`read_feature_inputs` (the reading, once) followed by
+:func:`feature_table_at` (the computing, as of one moment); a caller needing the table as of several
+moments calls those two itself. ``materialise`` writes it to ``{data_dir}/features/org-{id}.parquet``;
 ``load_feature_table`` reads that file back.
 
 The rows are read column-wise from the other domains' tables in one place on purpose: the feature
@@ -28,7 +30,7 @@ import pyarrow.parquet as pq
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from patron.analytics.features import FEATURE_COLUMNS, compute_features, duckdb_inputs
+from patron.analytics.features import FEATURE_COLUMNS, FeatureInputs, compute_features, duckdb_inputs
 from patron.core.config import Settings
 from patron.core.errors import Invalid
 from patron.customers.models import Customer
@@ -38,7 +40,14 @@ from patron.surveys import service as surveys_service
 from patron.surveys.models import Survey, SurveyResponse
 from patron.tickets.models import Ticket
 
-__all__ = ["build_feature_table", "feature_table_path", "load_feature_table", "materialise"]
+__all__ = [
+    "build_feature_table",
+    "feature_table_at",
+    "feature_table_path",
+    "load_feature_table",
+    "materialise",
+    "read_feature_inputs",
+]
 
 #: rows fetched from the database per round trip
 CHUNK_ROWS = 50_000
@@ -53,8 +62,8 @@ def _utc(moment: datetime) -> datetime:
 
 
 def _column(values: Sequence[Any], type_: pa.DataType) -> pa.Array:
-    if type_ == _TS:
-        return pa.array([None if v is None else _utc(v) for v in values], type=_TS).cast(pa.timestamp("us"))
+    if type_ == _TS:  # Arrow takes aware datetimes to UTC and naive ones as UTC already
+        return pa.array(values, type=_TS).cast(pa.timestamp("us"))
     if pa.types.is_floating(type_):
         return pa.array([None if v is None else float(v) for v in values], type=type_)
     return pa.array(values, type=type_)
@@ -67,7 +76,8 @@ def _read(session: Session, query: Select, schema: pa.Schema) -> pa.Table:
         [pa.field(f.name, pa.timestamp("us") if f.type == _TS else f.type) for f in schema]
     )
     batches = []
-    result = session.execute(query.execution_options(yield_per=CHUNK_ROWS))
+    # a Core execution on the session's connection: plain rows, without the ORM's result processing
+    result = session.connection().execute(query.execution_options(yield_per=CHUNK_ROWS))
     for rows in result.partitions():
         columns = list(zip(*rows, strict=True))
         arrays = [_column(columns[i], field.type) for i, field in enumerate(schema)]
@@ -183,18 +193,78 @@ def _survey_scores(session: Session, org_id: int) -> pa.Table:
     )
 
 
-def _events(events_store: Any, org_id: int) -> pa.Table:
+def _events(events_store: Any, org_id: int, until: datetime | None) -> pa.Table:
+    """The organisation's customer events (before ``until``, when given; ``ts`` is naive UTC)."""
     cursor = events_store.cursor()
     try:
-        relation = cursor.sql(
+        query = (
             "SELECT customer_id::BIGINT AS customer_id, type, ts FROM events "
-            "WHERE org_id = $org_id AND customer_id IS NOT NULL",
-            params={"org_id": org_id},
+            "WHERE org_id = $org_id AND customer_id IS NOT NULL"
         )
+        params: dict[str, Any] = {"org_id": org_id}
+        if until is not None:
+            query += " AND ts < $until"
+            params["until"] = until.replace(tzinfo=None)
+        relation = cursor.sql(query, params=params)
         # DuckDB 1.4 added to_arrow_table; before it, arrow() returned the table
         return relation.to_arrow_table() if hasattr(relation, "to_arrow_table") else relation.arrow()
     finally:
         cursor.close()
+
+
+def read_feature_inputs(
+    session: Session,
+    *,
+    org_id: int,
+    events_store: Any = None,
+    until: datetime | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> FeatureInputs:
+    """Read the organisation's records (and device events) once, for one or more feature tables.
+
+    The result is a set of in-memory tables on a DuckDB connection; :func:`feature_table_at` computes
+    the feature table as of any moment from it, so a caller that needs the features at several
+    moments (the churn model's cutoffs) reads the database only once.
+
+    Parameters
+    ----------
+    session : Session
+        Database session; only reads.
+    org_id : int
+        The organisation; nothing of another one is read.
+    events_store : patron.events.store.EventStore, optional
+        The device event store (or a DuckDB connection to its file); without it the usage features
+        are 0 or null.
+    until : datetime, optional
+        Device events at or after this moment are not read (no feature table asked of these
+        inputs may describe a later moment); default all of them.
+    progress : callable, optional
+        Called with a short message as each input is read.
+    """
+    say = progress or (lambda _message: None)
+    readers: dict[str, Callable[[], pa.Table]] = {
+        "customers": lambda: _customers(session, org_id),
+        "orders": lambda: _orders(session, org_id),
+        "order_lines": lambda: _order_lines(session, org_id),
+        "interactions": lambda: _interactions(session, org_id),
+        "tickets": lambda: _tickets(session, org_id),
+        "survey_scores": lambda: _survey_scores(session, org_id),
+    }
+    if events_store is not None:
+        readers["events"] = lambda: _events(events_store, org_id, None if until is None else _utc(until))
+    sources: dict[str, pa.Table] = {}
+    for name, read in readers.items():
+        sources[name] = read()
+        say(f"read {sources[name].num_rows:,} {name.replace('_', ' ')}")
+    return duckdb_inputs(threads=DUCKDB_THREADS, **sources)
+
+
+def feature_table_at(inputs: FeatureInputs, *, as_of: datetime) -> pd.DataFrame:
+    """The feature table as of ``as_of`` from inputs read by :func:`read_feature_inputs`: one row per
+    customer, ``customer_id`` first, then :data:`patron.analytics.features.FEATURE_COLUMNS`, sorted by
+    ``customer_id``. Only records (and device events) dated before ``as_of`` count."""
+    frame = compute_features(inputs, as_of=_utc(as_of)).order_by("customer_id").to_pandas()
+    return frame.reset_index(drop=True)
 
 
 def build_feature_table(
@@ -227,25 +297,14 @@ def build_feature_table(
         ``customer_id`` (see that module for units and meanings).
     """
     moment = _utc(as_of or datetime.now(UTC))
-    say = progress or (lambda _message: None)
-    readers: dict[str, Callable[[], pa.Table]] = {
-        "customers": lambda: _customers(session, org_id),
-        "orders": lambda: _orders(session, org_id),
-        "order_lines": lambda: _order_lines(session, org_id),
-        "interactions": lambda: _interactions(session, org_id),
-        "tickets": lambda: _tickets(session, org_id),
-        "survey_scores": lambda: _survey_scores(session, org_id),
-    }
-    if events_store is not None:
-        readers["events"] = lambda: _events(events_store, org_id)
-    sources: dict[str, pa.Table] = {}
-    for name, read in readers.items():
-        sources[name] = read()
-        say(f"read {sources[name].num_rows:,} {name.replace('_', ' ')}")
-    inputs = duckdb_inputs(threads=DUCKDB_THREADS, **sources)
-    frame = compute_features(inputs, as_of=moment).order_by("customer_id").to_pandas()
-    say(f"computed {len(FEATURE_COLUMNS)} features for {len(frame):,} customers")
-    return frame.reset_index(drop=True)
+    inputs = read_feature_inputs(
+        session, org_id=org_id, events_store=events_store, until=moment, progress=progress
+    )
+    frame = feature_table_at(inputs, as_of=moment)
+    (progress or (lambda _message: None))(
+        f"computed {len(FEATURE_COLUMNS)} features for {len(frame):,} customers"
+    )
+    return frame
 
 
 def feature_table_path(settings: Settings, org_id: int) -> Path:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
 from patron.accounts.deps import Allowed
 from patron.core.api import SessionDep
@@ -29,9 +29,11 @@ def get_predictions(customer_id: int, principal: Allowed("predictions.read"), se
 
 @router.post("/predictions/run", response_model=schemas.RunOut, summary="Run the predictive models now")
 def run_predictions(
-    body: schemas.RunRequest, principal: Allowed("predictions.run"), session: SessionDep
+    body: schemas.RunRequest, principal: Allowed("predictions.run"), session: SessionDep, request: Request
 ) -> object:
     """Replaces every customer's predictions; the answer holds each model's hold-out metrics. It takes
-    seconds for thousands of customers (the nightly run does the same)."""
+    seconds for thousands of customers (the nightly run does the same). The churn model reads the
+    customers' device usage from this server's event store."""
     return predictions_service.run_predictions(session, org_id=principal.org_id, as_of=body.as_of,
-                                               horizon_days=body.horizon_days)  # fmt: skip
+                                               horizon_days=body.horizon_days,
+                                               events_store=request.app.state.events.store)  # fmt: skip

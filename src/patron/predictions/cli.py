@@ -3,6 +3,7 @@ metrics (the command joins the ``analytics`` group, which holds only library com
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from datetime import datetime
 from typing import Annotated
 
@@ -13,6 +14,7 @@ from patron.core.audit import Actor
 from patron.core.cli_support import cli_session, console
 from patron.core.errors import Invalid
 from patron.predictions import service as predictions_service
+from patron.predictions.device_usage import EventSource, event_store_for_run
 
 
 def _metric(value: object) -> str:
@@ -27,8 +29,15 @@ def predict(
     horizon_days: Annotated[
         int, typer.Option("--horizon-days", help="Churn horizon in days (14-365).")
     ] = predictions_service.DEFAULT_HORIZON_DAYS,
+    events: Annotated[
+        bool,
+        typer.Option("--events/--no-events", help="Read device usage from the event store if it exists."),
+    ] = True,
 ) -> None:
-    """Compute every customer's CLV, churn risk, recommendations and sentiment; print the hold-out metrics."""
+    """Compute every customer's CLV, churn risk, recommendations and sentiment; print the hold-out metrics.
+
+    The churn model uses the customers' device usage from the event store when there is one (not
+    while another process holds it: run through that server's API then, or use --no-events)."""
     moment = None
     if as_of is not None:
         try:
@@ -38,8 +47,14 @@ def predict(
     with cli_session(label="cli:analytics predict") as session:
         organisation = accounts_service.get_organisation_by_slug_or_raise(session, slug=org)
         session.info["actor"] = Actor(org_id=organisation.id, label="cli:analytics predict")
-        run = predictions_service.run_predictions(session, org_id=organisation.id, as_of=moment,
-                                                  horizon_days=horizon_days)  # fmt: skip
+        with (
+            event_store_for_run(session, if_busy="raise")
+            if events
+            else nullcontext(EventSource(missing="--no-events")) as source
+        ):
+            run = predictions_service.run_predictions(session, org_id=organisation.id, as_of=moment,
+                                                      horizon_days=horizon_days, events_store=source.store,
+                                                      events_missing=source.missing)  # fmt: skip
         summary = run.summary
     console.print(
         f"predictions for {run.customers} customers of {organisation.slug}, as of {summary['as_of']}"
@@ -61,6 +76,11 @@ def predict(
                       f"{_metric(recs['precision_at_10'])} (popularity {_metric(recs['popularity_precision_at_10'])}), "
                       f"recall@10 {_metric(recs['recall_at_10'])} (popularity "
                       f"{_metric(recs['popularity_recall_at_10'])})")  # fmt: skip
+    usage = summary["device_usage"]
+    console.print(
+        "device usage: "
+        + (f"not used ({usage['skipped']})" if "skipped" in usage else f"{usage['events']} events read")
+    )
     for name in ("clv", "sentiment"):
         part = summary[name]
         console.print(

@@ -66,6 +66,8 @@ class RunOut(Schema):
     trigger: str = Field(description="`manual` (API, CLI) or `nightly` (the scheduled run).")
     summary: dict = Field(
         description="Per model (`clv`, `churn`, `recommendations`, `sentiment`): hold-out metrics, or `skipped` "
-        "with the reason. `churn` has `auc`, `baseline_auc`, `brier`, `baseline_brier`, `log_loss`; "
-        "`recommendations` has `precision_at_10`, `recall_at_10` and the popularity baseline's."
+        "with the reason. `churn` has `auc`, `baseline_auc`, `brier`, `baseline_brier`, `log_loss` and the "
+        "`features` it used; `recommendations` has `precision_at_10`, `recall_at_10` and the popularity "
+        "baseline's; `device_usage` has the number of device `events` the churn features were computed "
+        "from, or `skipped` with the reason (no event store)."
     )

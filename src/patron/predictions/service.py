@@ -23,7 +23,9 @@ The organisation's rows are replaced in one transaction; the run and its metrics
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Iterable
+from contextlib import ExitStack
 from dataclasses import replace
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
@@ -60,6 +62,7 @@ from patron.customers import service as customers_service
 from patron.features import service as features_service
 from patron.interactions import service as interactions_service
 from patron.orders import service as orders_service
+from patron.predictions.device_usage import EventSource, event_store_for_run
 from patron.predictions.models import CustomerPrediction, PredictionRun
 
 log = logging.getLogger("patron.predictions")
@@ -235,13 +238,24 @@ def _lifetime_value(orders: pd.DataFrame, as_of: pd.Timestamp, rows: dict[int, d
     }
 
 
-def _features_at(session: Session, org_id: int, orders: pd.DataFrame):
+def _features_at(session: Session, org_id: int, orders: pd.DataFrame, until: datetime, events_store: Any,
+                 summary: dict[str, Any]):  # fmt: skip
     """``cutoff -> features`` as they stood at the cutoff: the purchase features of the churn library and
-    the other numeric columns of the organisation's feature table (service, engagement, surveys, age)."""
+    the other numeric columns of the organisation's feature table (device usage when ``events_store`` is
+    given, service, engagement, surveys, age). The records and events are read once, on the first call;
+    each cutoff then sees only what is dated before it."""
+    inputs = None
 
     def at(cutoff: pd.Timestamp) -> pd.DataFrame:
+        nonlocal inputs
+        if inputs is None:
+            inputs = features_service.read_feature_inputs(
+                session, org_id=org_id, events_store=events_store, until=until
+            )
+            if inputs.events is not None:
+                summary["device_usage"] = {"events": int(inputs.events.count().execute())}
         purchases = purchase_features(orders, cutoff=cutoff)
-        table = features_service.build_feature_table(session, org_id=org_id, as_of=cutoff.to_pydatetime())
+        table = features_service.feature_table_at(inputs, as_of=cutoff.to_pydatetime().replace(tzinfo=UTC))
         extra = [c for c in NUMERIC_FEATURES if c not in purchases.columns and c in table.columns]
         return purchases.join(table.set_index("customer_id")[extra].astype(float), how="left")
 
@@ -259,7 +273,8 @@ def _churn(
     ]  # fmt: skip
     split = replace(split, X_train=split.X_train[usable], X_test=split.X_test[usable])
     method = "gbm" if len(split.X_train) >= GBM_MIN_CUSTOMERS else "logistic"
-    model = ChurnModel(method=method, random_state=0).fit(split.X_train, split.y_train)
+    # the hold-out model is only scored: no explanation model for it
+    model = ChurnModel(method=method, random_state=0, explainable=False).fit(split.X_train, split.y_train)
     result = evaluate(
         split.y_test, model.predict_risk(split.X_test),
         baseline=recency_baseline(split.X_train, split.y_train, split.X_test),
@@ -269,18 +284,21 @@ def _churn(
     risk = latest.predict_risk(now)
     drivers = latest.explain(now, top=TOP_DRIVERS)
     by_customer: dict[int, list[dict]] = {}
-    for item in drivers.itertuples(index=False):
-        by_customer.setdefault(int(item.customer), []).append(
+    for customer_id, feature, value, contribution, direction in zip(
+        drivers["customer"].astype(int).tolist(), drivers["feature"].tolist(), drivers["value"].tolist(),
+        drivers["contribution"].tolist(), drivers["direction"].tolist(), strict=True,
+    ):  # fmt: skip
+        by_customer.setdefault(customer_id, []).append(
             {
-                "feature": item.feature,
-                "value": None if np.isnan(item.value) else round(float(item.value), 4),
-                "contribution": round(float(item.contribution), 4),
-                "direction": item.direction,
+                "feature": feature,
+                "value": None if math.isnan(value) else round(value, 4),
+                "contribution": round(contribution, 4),
+                "direction": direction,
             }  # fmt: skip
         )
-    for customer_id, value in risk.items():
-        rows.setdefault(int(customer_id), {}).update(
-            churn_risk=float(value), churn_drivers=by_customer.get(int(customer_id), [])
+    for customer_id, value in zip(risk.index.astype(int).tolist(), risk.tolist(), strict=True):
+        rows.setdefault(customer_id, {}).update(
+            churn_risk=value, churn_drivers=by_customer.get(customer_id, [])
         )
     return {
         "method": method,
@@ -334,13 +352,19 @@ def _sentiment(texts: list[tuple], rows: dict[int, dict]) -> dict:
     frame["at"] = _naive_utc(frame["at"])
     frame["score"] = score_texts(frame["text"]).to_numpy()
     trend = sentiment_trend(frame, customer="customer_id", date="at", score="score")
+    # each customer's last SENTIMENT_POINTS texts, in the order given, grouped once
+    recent = frame.groupby("customer_id", sort=False).tail(SENTIMENT_POINTS)
+    history: dict[int, list[list]] = {}
+    for customer_id, at, score in zip(
+        recent["customer_id"].astype(int).tolist(), recent["at"], recent["score"].tolist(), strict=True
+    ):
+        history.setdefault(customer_id, []).append([at.date().isoformat(), round(float(score), 3)])
     for customer_id, row in trend.iterrows():
-        recent = frame[frame["customer_id"] == customer_id].tail(SENTIMENT_POINTS)
         rows.setdefault(int(customer_id), {}).update(
             sentiment=round(float(row["mean"]), 4),
             sentiment_trend=TRENDS.get(row["trend"]),
-            sentiment_history=[[at.date().isoformat(), round(float(s), 3)] for at, s in zip(recent["at"], recent["score"], strict=True)],
-        )  # fmt: skip
+            sentiment_history=history.get(int(customer_id), []),
+        )
     return {"customers": len(trend), "texts": len(frame)}
 
 
@@ -359,10 +383,16 @@ def run_predictions(
     as_of: datetime | None = None,
     horizon_days: int = DEFAULT_HORIZON_DAYS,
     trigger: str = "manual",
+    events_store: Any = None,
+    events_missing: str | None = None,
 ) -> PredictionRun:
     """Compute every customer's predictions from the history up to ``as_of`` (default now) and replace the
     organisation's rows with them. Returns the run, whose ``summary`` holds each model's hold-out metrics
-    (or why it was skipped)."""
+    (or why it was skipped).
+
+    ``events_store`` (an :class:`~patron.events.store.EventStore` or a DuckDB connection to its file) adds
+    the customers' device usage to the churn features; without it the run goes on without them and the
+    summary's ``device_usage`` says why (``events_missing``, default "no event store")."""
     as_of = _check_run(as_of, horizon_days)
     # reads first, writes last: on SQLite the first write takes the database's write lock, which must not
     # be held while the models fit
@@ -379,10 +409,16 @@ def run_predictions(
 
     rows: dict[int, dict] = {}
     summary: dict[str, Any] = {"as_of": as_of, "horizon_days": horizon_days, "orders": len(orders)}
+    # replaced by the number of events read when the churn model reads them
+    summary["device_usage"] = {
+        "skipped": (events_missing or "no event store")
+        if events_store is None
+        else "the churn model did not run"
+    }
     empty = {"skipped": "no orders up to as_of"}
     if len(orders):
         _section("clv", summary, lambda: _lifetime_value(orders, cut, rows))
-        features_at = _features_at(session, org_id, orders)
+        features_at = _features_at(session, org_id, orders, as_of, events_store, summary)
         _section("churn", summary, lambda: _churn(features_at, orders, cut, horizon_days, rows))
     else:
         summary["clv"] = summary["churn"] = empty
@@ -431,24 +467,30 @@ def run_due_predictions(session: Session, *, now: datetime | None = None) -> int
     """The nightly job: after ``NIGHTLY_HOUR_UTC`` each organisation with orders gets one run a day (unless a
     run as of a later moment exists).
     Returns the number of organisations run; one organisation's failure is logged and does not stop the
-    others."""
+    others. Device usage comes from the event store when this process or the store file gives one
+    (:func:`patron.predictions.device_usage.event_store_for_run`); without it the runs go on."""
     now = now or utcnow()
     since = datetime.combine(now.date(), time(NIGHTLY_HOUR_UTC), tzinfo=UTC)
     if now < since:
         return 0
     done = 0
-    for org in accounts_service.list_organisations(session):
-        last = latest_run(session, org_id=org.id)
-        if last is not None and _aware(last.as_of) >= since:
-            continue
-        if not orders_service.purchase_history(session, org_id=org.id, until=now)[:1]:
-            continue
-        try:
-            with session.begin_nested():
-                run_predictions(session, org_id=org.id, as_of=now, trigger="nightly")
-            done += 1
-        except Exception:  # one organisation's data must not stop the others' runs
-            log.exception("nightly predictions for organisation %s failed", org.id)
+    with ExitStack() as stack:
+        events: EventSource | None = None
+        for org in accounts_service.list_organisations(session):
+            last = latest_run(session, org_id=org.id)
+            if last is not None and _aware(last.as_of) >= since:
+                continue
+            if not orders_service.purchase_history(session, org_id=org.id, until=now)[:1]:
+                continue
+            if events is None:  # opened once, for the first organisation that runs
+                events = stack.enter_context(event_store_for_run(session, if_busy="skip"))
+            try:
+                with session.begin_nested():
+                    run_predictions(session, org_id=org.id, as_of=now, trigger="nightly",
+                                    events_store=events.store, events_missing=events.missing)  # fmt: skip
+                done += 1
+            except Exception:  # one organisation's data must not stop the others' runs
+                log.exception("nightly predictions for organisation %s failed", org.id)
     return done
 
 
