@@ -128,3 +128,13 @@ def parse_birth_date(value: str) -> date:
     except ValueError:
         raise ValueError(f"'{text}' is not a day of the calendar") from None
     return check_birth_date(day)
+
+
+def to_birth_date(value: object) -> date:
+    """A date of birth from ``YYYY-MM-DD`` text or a date, checked; anything else (a number, a date and
+    time) is refused rather than read loosely. Raises ValueError with the reason."""
+    if isinstance(value, str):
+        return parse_birth_date(value)
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return check_birth_date(value)
+    raise ValueError("a birth date is written YYYY-MM-DD")

@@ -19,13 +19,12 @@ from patron.customers.models import (
     INCOME_BANDS,
 )
 from patron.customers.normalise import (
-    check_birth_date,
     check_birth_year,
     normalise_country,
     normalise_email,
     normalise_phone,
     normalise_timezone,
-    parse_birth_date,
+    to_birth_date,
 )
 
 Gender = Literal[GENDERS]  # type: ignore[valid-type]
@@ -81,13 +80,9 @@ def _birth_date(value: Any) -> Any:
     """A date of birth from ``YYYY-MM-DD`` text (or a date), checked; anything else is refused here rather
     than read loosely (a number of seconds, a date and time)."""
     try:
-        if isinstance(value, str):
-            return parse_birth_date(value)
-        if isinstance(value, date) and not isinstance(value, datetime):
-            return check_birth_date(value)
+        return to_birth_date(value)
     except ValueError as exc:
         raise PydanticCustomError("birth_date", str(exc)) from None
-    raise PydanticCustomError("birth_date", "a birth date is written YYYY-MM-DD")
 
 
 BirthDate = Annotated[date, BeforeValidator(_birth_date)]

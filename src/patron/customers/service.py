@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 from sqlalchemy import and_, delete, extract, func, or_, select
@@ -54,7 +54,6 @@ from patron.customers.models import (
     Identity,
 )
 from patron.customers.normalise import (
-    check_birth_date,
     check_birth_year,
     normalise_country,
     normalise_email,
@@ -62,7 +61,7 @@ from patron.customers.normalise import (
     normalise_phone,
     normalise_tags,
     normalise_timezone,
-    parse_birth_date,
+    to_birth_date,
 )
 from patron.customers.places import (  # noqa: F401 - re-exported
     create_place,
@@ -167,13 +166,9 @@ def _clean_value(session: Session, org_id: int, name: str, value: Any) -> Any:
         if value is None:
             return None
         try:
-            if isinstance(value, str):
-                return parse_birth_date(value)
-            if isinstance(value, date) and not isinstance(value, datetime):
-                return check_birth_date(value)
+            return to_birth_date(value)
         except ValueError as exc:
             raise _bad(name, str(exc)) from None
-        raise _bad(name, "expected a date written YYYY-MM-DD")
     if name in _ENUMS:
         if value is None:
             return None
