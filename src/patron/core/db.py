@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import DateTime, ForeignKey, Index, Integer, MetaData, UniqueConstraint, create_engine, event
 from sqlalchemy.engine import Engine
@@ -130,3 +131,33 @@ def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+# --- work that must wait for the commit ---------------------------------------------------------------
+
+_AFTER_COMMIT = "patron.after_commit"
+
+
+def _deliver_after_commit(session: Session) -> None:
+    if session.in_nested_transaction():
+        # SQLAlchemy signals after_commit for a released savepoint too; what the transaction wrote is not
+        # visible to anyone else until the outer transaction commits
+        return
+    for deliver, items in session.info.pop(_AFTER_COMMIT, {}).values():
+        deliver(items)
+
+
+def _drop_after_commit(session: Session, previous_transaction: Any) -> None:
+    if not getattr(previous_transaction, "nested", False):  # a savepoint's rollback keeps the others
+        session.info.pop(_AFTER_COMMIT, None)
+
+
+def after_outer_commit(session: Session, key: str, item: Any, deliver: Callable[[list], None]) -> None:
+    """Keep ``item`` under ``key`` and hand the key's items to ``deliver`` (once, in the order they came)
+    when the session's outer transaction has committed; if it rolls back they are forgotten. For telling
+    another thread about rows it may only look for once they are committed."""
+    if not event.contains(session, "after_commit", _deliver_after_commit):
+        event.listen(session, "after_commit", _deliver_after_commit)
+        event.listen(session, "after_soft_rollback", _drop_after_commit)
+    pending = session.info.setdefault(_AFTER_COMMIT, {})
+    pending.setdefault(key, (deliver, []))[1].append(item)

@@ -5,9 +5,9 @@ this module depends on no domain at import time.
 
 Besides the periodic tick, a **prompt job** runs as soon as its wake-up is signalled
 (:mod:`patron.core.wakeup`) - a rule's new trigger wakes the triggered campaigns, so a geofence offer
-goes out within a second instead of at the next tick - and at every tick in any case. A prompt job
-and the periodic job it is part of never run at the same time in one process (they share a lock), so
-they do not compete for the same rows.
+goes out within a second instead of at the next tick. The periodic job it is part of still runs at
+every tick (and finds what other processes wrote); the two never run at the same time in one process
+(they share a lock), so they do not compete for the same rows.
 """
 
 from __future__ import annotations
@@ -117,10 +117,9 @@ class Scheduler:
             run_once(self.factory)
 
     def _prompt(self, name: str, wake: str, path: str, periodic: str) -> None:
-        timeout = self.interval
+        retry: float | None = None  # wait for the wake-up; after a failure, try again soon
         while True:
-            wakeup.wait(wake, timeout)
+            wakeup.wait(wake, retry)
             if self._stop.is_set():
                 return
-            failed = run_job(self.factory, name, path, lock_name=periodic) is None
-            timeout = RETRY_AFTER if failed else self.interval
+            retry = RETRY_AFTER if run_job(self.factory, name, path, lock_name=periodic) is None else None

@@ -14,12 +14,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, event, func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from patron.core import audit
-from patron.core.db import utcnow
+from patron.core.db import after_outer_commit, utcnow
 from patron.core.errors import Conflict, Invalid, NotFound
 from patron.core.reassign import reassign_customer_rows
 from patron.customers import service as customers_service
@@ -92,39 +92,23 @@ BODY_MAX = 10_000
 KEY_MAX = 200
 #: how far a status may move forward; ``failed`` and ``suppressed`` are final
 RANK = {"queued": 0, "sending": 1, "sent": 2, "delivered": 3, "opened": 4, "clicked": 5}
-_PENDING = "notify.pending"
-_LISTENING = "notify.listening"
 
 
 # --- handing new messages to the queue after the commit ---------------------------------------------
 
 
-def _announce(session: Session) -> None:
-    if session.in_nested_transaction():
-        # SQLAlchemy signals after_commit for a released savepoint too; the messages are not visible to a
-        # worker until the outer transaction commits (on PostgreSQL its claim would find no row, and the
-        # message would wait for the next sweep)
-        return
-    pending = session.info.pop(_PENDING, None)
+def _announce(message_ids: list[int]) -> None:
     active = queue.active_queue()
-    if pending and active is not None:
-        for message_id in pending:
+    if active is not None:
+        for message_id in message_ids:
             active.put(message_id)
-
-
-def _forget(session: Session, previous_transaction: Any) -> None:
-    if not getattr(previous_transaction, "nested", False):  # a savepoint's rollback keeps the others
-        session.info.pop(_PENDING, None)
 
 
 def _after_commit(session: Session, message_id: int) -> None:
     """Put the message on the active queue once the transaction that made it has committed (a worker
-    must not look for it earlier). Without an active queue a worker's sweep finds it."""
-    if not session.info.get(_LISTENING):
-        session.info[_LISTENING] = True
-        event.listen(session, "after_commit", _announce)
-        event.listen(session, "after_soft_rollback", _forget)
-    session.info.setdefault(_PENDING, []).append(message_id)
+    must not look for it earlier: on PostgreSQL its claim would find no row, and the message would wait
+    for the next sweep). Without an active queue a worker's sweep finds it."""
+    after_outer_commit(session, "notify", message_id, _announce)
 
 
 # --- history -------------------------------------------------------------------------------------
