@@ -19,7 +19,7 @@ from rich.text import Text
 
 from patron.analytics.clv import BetaGeoModel, GammaGammaModel, customer_lifetime_value
 from patron.analytics.errors import AnalyticsError
-from patron.analytics.mcdm import TopsisResult, VikorResult, entropy_weights, topsis, vikor
+from patron.analytics.mcdm import TopsisResult, VikorResult, criteria_summary, entropy_weights, topsis, vikor
 from patron.analytics.rfm import TIME_UNITS, summarize_transactions
 
 app = typer.Typer(
@@ -423,16 +423,7 @@ def rank(
         "file": str(matrix_csv),
         "alternatives": [str(a) for a in matrix.index],
         "weighting": weighting,
-        "criteria": [
-            {
-                "name": c,
-                "type": kind,
-                "weight": float(weight[c]),
-                "entropy": None if entropy is None else float(entropy.loc[c, "entropy"]),
-                "divergence": None if entropy is None else float(entropy.loc[c, "divergence"]),
-            }
-            for c, kind in zip(criteria, kinds, strict=True)
-        ],  # fmt: skip
+        "criteria": criteria_summary(list(zip(criteria, kinds, strict=True)), weight, entropy),
         "vikor": None,
         "topsis": None,
     }

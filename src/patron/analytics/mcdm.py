@@ -29,7 +29,7 @@ import pandas as pd
 from patron.analytics._validation import as_frame, numeric_matrix, require_rows, weight_vector
 from patron.analytics.errors import InvalidParameterError, InvalidValueError, MissingColumnError
 
-__all__ = ["TopsisResult", "VikorResult", "entropy_weights", "topsis", "vikor"]
+__all__ = ["TopsisResult", "VikorResult", "criteria_summary", "entropy_weights", "topsis", "vikor"]
 
 #: the v grid of study §2
 DEFAULT_V_GRID: tuple[float, ...] = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
@@ -420,3 +420,27 @@ def topsis(
         ),
         normalization=normalization,
     )
+
+
+def criteria_summary(
+    criteria: Sequence[tuple[str, str]], weights: Mapping[str, float], entropy: pd.DataFrame | None = None
+) -> list[dict]:
+    """One JSON-ready row per criterion: ``name``, ``type`` (benefit or cost), ``weight`` and, when the
+    weights came from :func:`entropy_weights` (its table given as ``entropy``), the criterion's
+    ``entropy`` and ``divergence`` (else None).
+
+    Examples
+    --------
+    >>> criteria_summary([("price", "cost")], {"price": 1.0})
+    [{'name': 'price', 'type': 'cost', 'weight': 1.0, 'entropy': None, 'divergence': None}]
+    """
+    return [
+        {
+            "name": name,
+            "type": kind,
+            "weight": float(weights[name]),
+            "entropy": None if entropy is None else float(entropy.loc[name, "entropy"]),
+            "divergence": None if entropy is None else float(entropy.loc[name, "divergence"]),
+        }
+        for name, kind in criteria
+    ]

@@ -22,7 +22,14 @@ import pandas as pd
 from sqlalchemy.orm import Session
 
 from patron.analytics.errors import AnalyticsError
-from patron.analytics.mcdm import DEFAULT_V_GRID, VikorResult, entropy_weights, topsis, vikor
+from patron.analytics.mcdm import (
+    DEFAULT_V_GRID,
+    VikorResult,
+    criteria_summary,
+    entropy_weights,
+    topsis,
+    vikor,
+)
 from patron.core.errors import Invalid
 from patron.segments import ml as segments_ml
 from patron.segments.models import SegmentRun
@@ -193,16 +200,7 @@ def rank_clusters(
     return {
         "run_id": run.id,
         "weighting": weighting,
-        "criteria": [
-            {
-                "name": name,
-                "type": kind,
-                "weight": float(weights[name]),
-                "entropy": None if entropy is None else float(entropy.loc[name, "entropy"]),
-                "divergence": None if entropy is None else float(entropy.loc[name, "divergence"]),
-            }
-            for name, kind in chosen
-        ],  # fmt: skip
+        "criteria": criteria_summary(chosen, weights, entropy),
         "available_criteria": [{"name": n, "default_type": default_kind(n)} for n in available_criteria(run)],
         "clusters": rows,
         "dq": float(result.dq),
