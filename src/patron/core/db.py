@@ -7,7 +7,17 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, ForeignKey, Index, Integer, MetaData, UniqueConstraint, create_engine, event
+from sqlalchemy import (
+    DateTime,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    MetaData,
+    UniqueConstraint,
+    create_engine,
+    event,
+)
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, declared_attr, mapped_column, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -64,16 +74,26 @@ class TimestampMixin:
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
-def _leads_with_org_id(table_args: object) -> bool:
-    """Whether an index or unique constraint of ``__table_args__`` starts with ``org_id``."""
+def _first_column(item: object) -> str | None:
+    columns = getattr(item, "_pending_colargs", None) or []
+    first = columns[0] if columns else None
+    return first if isinstance(first, str) else getattr(first, "name", None)
+
+
+def _leads_with_org_id(table_args: object, kinds: tuple[type, ...] = (Index, UniqueConstraint)) -> bool:
+    """Whether an item of ``__table_args__`` of one of ``kinds`` (an index or a unique constraint unless
+    told) starts with ``org_id``."""
     items = table_args if isinstance(table_args, tuple) else ()
-    for item in items:
-        if isinstance(item, Index | UniqueConstraint):
-            columns = getattr(item, "_pending_colargs", None) or []
-            first = columns[0] if columns else None
-            if (first if isinstance(first, str) else getattr(first, "name", None)) == "org_id":
-                return True
-    return False
+    return any(isinstance(item, kinds) and _first_column(item) == "org_id" for item in items)
+
+
+def customer_key(ondelete: str = "CASCADE") -> ForeignKeyConstraint:
+    """``(org_id, customer_id)`` references ``customers (org_id, id)``: a row that hangs off a customer can
+    only point at a customer of its own organisation - the database itself keeps the tenants apart - and
+    the one key checks what two did before (the customer exists, the organisation exists), so bulk writes
+    (imports) pay one key check per row instead of two. The model's ``org_id`` then gets no key of its own
+    to ``organisations``: deleting an organisation deletes its customers, and they take these rows along."""
+    return ForeignKeyConstraint(["org_id", "customer_id"], ["customers.org_id", "customers.id"], ondelete=ondelete)
 
 
 class OrgScoped:
@@ -81,11 +101,16 @@ class OrgScoped:
 
     ``org_id`` gets an index of its own only when no index or unique constraint of the model already
     starts with it: the composite one serves ``WHERE org_id = ?`` (and the cascade from the organisation)
-    as well, and one index fewer is one B-tree fewer to update on every insert."""
+    as well, and one index fewer is one B-tree fewer to update on every insert. Its foreign key to
+    ``organisations`` is left out when a composite key of the model starts with ``org_id``
+    (:func:`customer_key`): that key already ties the row to an existing organisation."""
 
     @declared_attr
     def org_id(cls) -> Mapped[int]:  # noqa: N805
-        own_index = not _leads_with_org_id(cls.__dict__.get("__table_args__", ()))
+        table_args = cls.__dict__.get("__table_args__", ())
+        own_index = not _leads_with_org_id(table_args)
+        if _leads_with_org_id(table_args, (ForeignKeyConstraint,)):
+            return mapped_column(Integer, index=own_index)
         return mapped_column(Integer, ForeignKey("organisations.id", ondelete="CASCADE"), index=own_index)
 
 

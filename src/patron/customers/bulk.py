@@ -146,12 +146,15 @@ class BulkWriter:
         if not rows:
             return []
         if self.dialect == "postgresql":
+            # the sequence's name is looked up once: inside the SELECT list, pg_get_serial_sequence() would
+            # run for every row (most of the statement's time at 5,000 rows)
+            sequence = self.connection.execute(
+                text("SELECT pg_get_serial_sequence(:table, 'id')"), {"table": table.name}
+            ).scalar_one()
             ids = list(
                 self.connection.execute(
-                    text(
-                        "SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :count)"
-                    ),
-                    {"table": table.name, "count": len(rows)},
+                    text("SELECT nextval(CAST(:sequence AS regclass)) FROM generate_series(1, :count)"),
+                    {"sequence": sequence, "count": len(rows)},
                 ).scalars()
             )
         else:

@@ -7,7 +7,7 @@ from datetime import date, datetime
 from sqlalchemy import JSON, Boolean, Date, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from patron.core.db import Base, OrgScoped, TimestampMixin, utcnow
+from patron.core.db import Base, OrgScoped, TimestampMixin, customer_key, utcnow
 
 IDENTITY_TYPES = ("email", "phone", "app_user", "social", "loyalty_card", "device", "external")
 CONSENT_CHANNELS = ("email", "sms", "push", "in_app", "phone", "data_processing")
@@ -23,6 +23,8 @@ class Customer(TimestampMixin, OrgScoped, Base):
         Index("ix_customers_org_last_first", "org_id", "last_name", "first_name"),
         Index("ix_customers_org_email", "org_id", "email"),
         Index("ix_customers_org_phone", "org_id", "phone"),
+        # the target of customer_key(): rows hanging off a customer name its organisation too
+        UniqueConstraint("org_id", "id", name="uq_customers_org_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -52,11 +54,9 @@ class Customer(TimestampMixin, OrgScoped, Base):
 
 class CustomerTag(OrgScoped, Base):
     __tablename__ = "customer_tags"
-    __table_args__ = (Index("ix_customer_tags_org_tag", "org_id", "tag"),)
+    __table_args__ = (Index("ix_customer_tags_org_tag", "org_id", "tag"), customer_key())
 
-    customer_id: Mapped[int] = mapped_column(
-        Integer, ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True
-    )
+    customer_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     tag: Mapped[str] = mapped_column(String(60), primary_key=True)
 
 
@@ -64,12 +64,13 @@ class Identity(OrgScoped, Base):
     """One way to recognise a customer on a channel; unique per organisation and type."""
 
     __tablename__ = "identities"
-    __table_args__ = (UniqueConstraint("org_id", "type", "value", name="uq_identities_org_type_value"),)
+    __table_args__ = (
+        UniqueConstraint("org_id", "type", "value", name="uq_identities_org_type_value"),
+        customer_key(),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    customer_id: Mapped[int] = mapped_column(
-        Integer, ForeignKey("customers.id", ondelete="CASCADE"), index=True
-    )
+    customer_id: Mapped[int] = mapped_column(Integer, index=True)
     type: Mapped[str] = mapped_column(String(20))
     value: Mapped[str] = mapped_column(String(254))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -79,10 +80,13 @@ class ConsentRecord(OrgScoped, Base):
     """The consent ledger: one row per change; the current state is the latest row per channel."""
 
     __tablename__ = "consent_records"
-    __table_args__ = (Index("ix_consent_records_customer_channel", "customer_id", "channel", "recorded_at"),)
+    __table_args__ = (
+        Index("ix_consent_records_customer_channel", "customer_id", "channel", "recorded_at"),
+        customer_key(),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    customer_id: Mapped[int] = mapped_column(Integer, ForeignKey("customers.id", ondelete="CASCADE"))
+    customer_id: Mapped[int] = mapped_column(Integer)
     channel: Mapped[str] = mapped_column(String(20))
     granted: Mapped[bool] = mapped_column(Boolean)
     source: Mapped[str] = mapped_column(String(60))
@@ -96,11 +100,10 @@ class Place(TimestampMixin, OrgScoped, Base):
     """A saved place (home, work, a favourite shop) so the next driver needs no directions."""
 
     __tablename__ = "places"
+    __table_args__ = (customer_key(),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    customer_id: Mapped[int] = mapped_column(
-        Integer, ForeignKey("customers.id", ondelete="CASCADE"), index=True
-    )
+    customer_id: Mapped[int] = mapped_column(Integer, index=True)
     label: Mapped[str] = mapped_column(String(100))
     latitude: Mapped[float] = mapped_column(Float)
     longitude: Mapped[float] = mapped_column(Float)
@@ -130,10 +133,15 @@ class TimelineEntry(OrgScoped, Base):
 
     __tablename__ = "timeline_entries"
     __audited__ = False
-    __table_args__ = (Index("ix_timeline_customer_time", "customer_id", "occurred_at", "id"),)
+    __table_args__ = (
+        Index("ix_timeline_customer_time", "customer_id", "occurred_at", "id"),
+        # what an order's or a survey's entries are found (and removed) by
+        Index("ix_timeline_entries_org_ref", "org_id", "ref_type", "ref_id"),
+        customer_key(),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    customer_id: Mapped[int] = mapped_column(Integer, ForeignKey("customers.id", ondelete="CASCADE"))
+    customer_id: Mapped[int] = mapped_column(Integer)
     occurred_at: Mapped[datetime] = mapped_column(default=utcnow)
     kind: Mapped[str] = mapped_column(String(60))
     ref_type: Mapped[str | None] = mapped_column(String(40))

@@ -2,7 +2,7 @@
 
 Revision ID: 0001_initial
 Revises:
-Create Date: 2026-11-23 22:07:53.498947
+Create Date: 2026-11-23 23:59:01.630839
 """
 
 from alembic import op
@@ -549,6 +549,7 @@ def upgrade() -> None:
             ["owner_id"], ["users.id"], name=op.f("fk_customers_owner_id_users"), ondelete="SET NULL"
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_customers")),
+        sa.UniqueConstraint("org_id", "id", name="uq_customers_org_id"),
     )
     with op.batch_alter_table("customers", schema=None) as batch_op:
         batch_op.create_index("ix_customers_org_email", ["org_id", "email"], unique=False)
@@ -867,15 +868,9 @@ def upgrade() -> None:
         sa.Column("recorded_by_id", sa.Integer(), nullable=True),
         sa.Column("org_id", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(
-            ["customer_id"],
-            ["customers.id"],
-            name=op.f("fk_consent_records_customer_id_customers"),
-            ondelete="CASCADE",
-        ),
-        sa.ForeignKeyConstraint(
-            ["org_id"],
-            ["organisations.id"],
-            name=op.f("fk_consent_records_org_id_organisations"),
+            ["org_id", "customer_id"],
+            ["customers.org_id", "customers.id"],
+            name=op.f("fk_consent_records_org_id_customers"),
             ondelete="CASCADE",
         ),
         sa.ForeignKeyConstraint(
@@ -1036,15 +1031,9 @@ def upgrade() -> None:
         sa.Column("tag", sa.String(length=60), nullable=False),
         sa.Column("org_id", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(
-            ["customer_id"],
-            ["customers.id"],
-            name=op.f("fk_customer_tags_customer_id_customers"),
-            ondelete="CASCADE",
-        ),
-        sa.ForeignKeyConstraint(
-            ["org_id"],
-            ["organisations.id"],
-            name=op.f("fk_customer_tags_org_id_organisations"),
+            ["org_id", "customer_id"],
+            ["customers.org_id", "customers.id"],
+            name=op.f("fk_customer_tags_org_id_customers"),
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("customer_id", "tag", name=op.f("pk_customer_tags")),
@@ -1206,15 +1195,9 @@ def upgrade() -> None:
         sa.Column("created_at", patron.core.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("org_id", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(
-            ["customer_id"],
-            ["customers.id"],
-            name=op.f("fk_identities_customer_id_customers"),
-            ondelete="CASCADE",
-        ),
-        sa.ForeignKeyConstraint(
-            ["org_id"],
-            ["organisations.id"],
-            name=op.f("fk_identities_org_id_organisations"),
+            ["org_id", "customer_id"],
+            ["customers.org_id", "customers.id"],
+            name=op.f("fk_identities_org_id_customers"),
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_identities")),
@@ -1699,13 +1682,10 @@ def upgrade() -> None:
         sa.Column("updated_at", patron.core.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("org_id", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(
-            ["customer_id"],
-            ["customers.id"],
-            name=op.f("fk_places_customer_id_customers"),
+            ["org_id", "customer_id"],
+            ["customers.org_id", "customers.id"],
+            name=op.f("fk_places_org_id_customers"),
             ondelete="CASCADE",
-        ),
-        sa.ForeignKeyConstraint(
-            ["org_id"], ["organisations.id"], name=op.f("fk_places_org_id_organisations"), ondelete="CASCADE"
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_places")),
     )
@@ -1888,22 +1868,16 @@ def upgrade() -> None:
             ondelete="SET NULL",
         ),
         sa.ForeignKeyConstraint(
-            ["customer_id"],
-            ["customers.id"],
-            name=op.f("fk_timeline_entries_customer_id_customers"),
-            ondelete="CASCADE",
-        ),
-        sa.ForeignKeyConstraint(
-            ["org_id"],
-            ["organisations.id"],
-            name=op.f("fk_timeline_entries_org_id_organisations"),
+            ["org_id", "customer_id"],
+            ["customers.org_id", "customers.id"],
+            name=op.f("fk_timeline_entries_org_id_customers"),
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_timeline_entries")),
     )
     with op.batch_alter_table("timeline_entries", schema=None) as batch_op:
         batch_op.create_index("ix_timeline_customer_time", ["customer_id", "occurred_at", "id"], unique=False)
-        batch_op.create_index(batch_op.f("ix_timeline_entries_org_id"), ["org_id"], unique=False)
+        batch_op.create_index("ix_timeline_entries_org_ref", ["org_id", "ref_type", "ref_id"], unique=False)
 
     op.create_table(
         "campaign_recipients",
@@ -2849,7 +2823,7 @@ def downgrade() -> None:
 
     op.drop_table("campaign_recipients")
     with op.batch_alter_table("timeline_entries", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_timeline_entries_org_id"))
+        batch_op.drop_index("ix_timeline_entries_org_ref")
         batch_op.drop_index("ix_timeline_customer_time")
 
     op.drop_table("timeline_entries")
