@@ -289,3 +289,50 @@ def test_a_new_trigger_wakes_the_campaigns_at_once_not_at_the_next_tick(
     assert recipient.customer_id == grace and recipient.message_id is not None
     (trigger,) = _rows(db, Trigger)
     assert trigger.consumed_by == f"campaign:{campaign['id']}"
+
+
+# A rule running in a separate ``patron ingest`` worker writes the trigger in its own process and commits it.
+TRIGGER_WRITER = """
+import sys
+import patron.all_models  # noqa: F401 - every table the trigger's keys reach
+from patron.core import wakeup
+from patron.core.db import make_engine, make_sessionmaker
+from patron.rules.models import Trigger
+
+url, org_id, customer_id = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+engine = make_engine(url)
+with make_sessionmaker(engine)() as session:
+    session.add(Trigger(org_id=org_id, name="entered_shop_s", customer_id=customer_id, data={"shop": "Shop Mitte"}))
+    wakeup.signal_after_commit(session, "triggers")
+    session.commit()
+engine.dispose()
+"""
+
+
+def test_a_trigger_committed_by_another_process_wakes_the_campaigns_at_once(
+    client, db, settings, tenant, make_customer, make_campaign
+):
+    import subprocess
+    import sys
+    import time
+
+    from patron.jobs.scheduler import Scheduler
+
+    grace = make_customer(tenant, consents=("in_app",), first_name="Grace")
+    campaign = make_campaign(tenant, kind="triggered", channels=["in_app"], trigger={"name": "entered_shop_s"},
+                             variants=[{"name": "A", "subject": "Hi", "body": "{{ shop }} says hi"}])  # fmt: skip
+    launch(client, tenant, campaign["id"])
+    scheduler = Scheduler(db, interval=3600).start()  # the tick is an hour away: only the wake-up can act
+    try:
+        writer = subprocess.run([sys.executable, "-c", TRIGGER_WRITER, settings.database_url, str(tenant.org_id),
+                                 str(grace)], capture_output=True, text=True, timeout=120)  # fmt: skip
+        assert writer.returncode == 0, writer.stderr
+        deadline = time.monotonic() + 60
+        while not _rows(db, CampaignRecipient) and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        scheduler.stop()
+    (recipient,) = _rows(db, CampaignRecipient)
+    assert recipient.customer_id == grace and recipient.message_id is not None
+    (message,) = _rows(db, Message)
+    assert message.body == "Shop Mitte says hi"

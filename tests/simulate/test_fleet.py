@@ -32,6 +32,7 @@ from patron.customers.places import create_place
 from patron.devices import service as devices_service
 from patron.devices.models import Device, IngestKey
 from patron.events.models import CustomerSignals
+from patron.predictions.models import PredictionRun
 from patron.rules.models import Rule, RuleFiring
 from patron.simulate import iot
 from patron.simulate.fleet import Fleet, FleetOptions, SimDevice, SimEvent, density_for_rate, distance_m
@@ -578,6 +579,11 @@ def test_demo_command_seeds_devices_and_its_live_fleet_makes_rules_fire(cli, app
         fault_rule = session.scalar(
             select(Rule).where(Rule.org_id == org.id, Rule.name.startswith("Device fault"))
         )
+        # the last prediction run came after the devices' history: churn risk weighs device usage
+        latest = session.scalars(
+            select(PredictionRun).where(PredictionRun.org_id == org.id).order_by(PredictionRun.id.desc())
+        ).first()
+        assert latest.summary["device_usage"].get("events", 0) > 0, latest.summary["device_usage"]
 
     # faults by the thousand a day, so some come within seconds: the fault rule opens tickets
     live = iot.LiveSimulation(app, org_id=org.id, rate=100, seed=1, fault_rate=5000)

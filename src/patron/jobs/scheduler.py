@@ -7,7 +7,8 @@ Besides the periodic tick, a **prompt job** runs as soon as its wake-up is signa
 (:mod:`patron.core.wakeup`) - a rule's new trigger wakes the triggered campaigns, so a geofence offer
 goes out within a second instead of at the next tick. The periodic job it is part of still runs at
 every tick (and finds what other processes wrote); the two never run at the same time in one process
-(they share a lock), so they do not compete for the same rows.
+(they share a lock), so they do not compete for the same rows. Wake-ups signalled in other processes
+on the same database reach it too (:class:`patron.core.wakeup.Listener`).
 """
 
 from __future__ import annotations
@@ -95,18 +96,23 @@ class Scheduler:
         self.factory = factory
         self.interval = interval
         self._stop = threading.Event()
+        self._listener: wakeup.Listener | None = None
         self._threads = [threading.Thread(target=self._loop, name="patron-scheduler", daemon=True)] + [
             threading.Thread(target=self._prompt, args=job, name=f"patron-{job[0]}", daemon=True)
             for job in PROMPT_JOBS
         ]
 
     def start(self) -> Scheduler:
+        # wake-ups from other processes on the database (a separate ``patron ingest`` worker's triggers)
+        self._listener = wakeup.Listener(self.factory.kw["bind"]).start()
         for thread in self._threads:
             thread.start()
         return self
 
     def stop(self) -> None:
         self._stop.set()
+        if self._listener is not None:
+            self._listener.stop()
         for _name, wake, _path, _periodic in PROMPT_JOBS:
             wakeup.signal(wake)  # let the prompt threads see the stop at once
         for thread in self._threads:

@@ -80,6 +80,10 @@ def demo(
             history_days=history_days,
             progress=report,
         )
+        if devices.created:
+            report("Churn risk with device usage", 0, 1)
+            demo_data.predict_with_device_usage(factory, org_id=summary.org_id)
+            report("Churn risk with device usage", 1, 1)
 
     if summary.created:
         counts = ", ".join(f"{count:,} {name}" for name, count in summary.counts.items())

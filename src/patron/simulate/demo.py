@@ -115,6 +115,22 @@ def seed_demo(
         )
 
 
+def predict_with_device_usage(factory: sessionmaker[Session], *, org_id: int) -> dict:
+    """Run the predictions again once the devices' history is in the event store, so the churn model
+    weighs device usage (the first run, inside :func:`seed_demo`, comes before the devices exist).
+    Returns the run's summary."""
+    from patron.predictions import service as predictions_service
+    from patron.predictions.device_usage import event_store_for_run
+
+    with session_scope(factory) as session:
+        session.info["actor"] = Actor(org_id=org_id, label="demo")
+        with event_store_for_run(session) as source:
+            run = predictions_service.run_predictions(
+                session, org_id=org_id, events_store=source.store, events_missing=source.missing
+            )
+        return run.summary
+
+
 def delete_demo_organisation(session: Session, *, org: Organisation) -> None:
     """Drop the demo organisation; the database cascades the delete to every row it owns.
 
