@@ -53,6 +53,23 @@ def _rows(db, model, **where) -> list:
         return list(session.scalars(query.order_by(model.id)))
 
 
+def _with_only_the_wake_up(db, act, *, patience: float = 60) -> None:
+    """Run ``act()`` with the scheduler started but its tick an hour away (only a wake-up can make the
+    campaigns act), and wait until a recipient is written or ``patience`` seconds have passed."""
+    import time
+
+    from patron.jobs.scheduler import Scheduler
+
+    scheduler = Scheduler(db, interval=3600).start()
+    try:
+        act()
+        deadline = time.monotonic() + patience
+        while not _rows(db, CampaignRecipient) and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        scheduler.stop()
+
+
 def test_entering_a_shops_geofence_sends_the_personalised_offer_once_on_the_consented_channel(
     client, db, tenant, make_customer, new_device, send, make_rule, make_campaign, smtp_server, mail_settings
 ):
@@ -267,24 +284,13 @@ def test_no_purchase_for_60_days_is_evaluated_daily_once_per_lapse(
 def test_a_new_trigger_wakes_the_campaigns_at_once_not_at_the_next_tick(
     client, db, tenant, make_customer, new_device, send, make_rule, make_campaign
 ):
-    import time
-
-    from patron.jobs.scheduler import Scheduler
-
     grace = make_customer(tenant, consents=("in_app",), first_name="Grace")
     phone = new_device(tenant.org_id, grace, type="phone_app")
     make_rule(tenant, SHOP_RULE)
     campaign = make_campaign(tenant, kind="triggered", channels=["in_app"], trigger={"name": "entered_shop_s"},
                              variants=[{"name": "A", "subject": "Hi", "body": "{{ shop }} says hi"}])  # fmt: skip
     launch(client, tenant, campaign["id"])
-    scheduler = Scheduler(db, interval=3600).start()  # the tick is an hour away: only the wake-up can act
-    try:
-        send(phone, location(FAR), location(NEAR))
-        deadline = time.monotonic() + 30
-        while not _rows(db, CampaignRecipient) and time.monotonic() < deadline:
-            time.sleep(0.05)
-    finally:
-        scheduler.stop()
+    _with_only_the_wake_up(db, lambda: send(phone, location(FAR), location(NEAR)))
     (recipient,) = _rows(db, CampaignRecipient)
     assert recipient.customer_id == grace and recipient.message_id is not None
     (trigger,) = _rows(db, Trigger)
@@ -314,24 +320,18 @@ def test_a_trigger_committed_by_another_process_wakes_the_campaigns_at_once(
 ):
     import subprocess
     import sys
-    import time
-
-    from patron.jobs.scheduler import Scheduler
 
     grace = make_customer(tenant, consents=("in_app",), first_name="Grace")
     campaign = make_campaign(tenant, kind="triggered", channels=["in_app"], trigger={"name": "entered_shop_s"},
                              variants=[{"name": "A", "subject": "Hi", "body": "{{ shop }} says hi"}])  # fmt: skip
     launch(client, tenant, campaign["id"])
-    scheduler = Scheduler(db, interval=3600).start()  # the tick is an hour away: only the wake-up can act
-    try:
+
+    def write_in_another_process() -> None:
         writer = subprocess.run([sys.executable, "-c", TRIGGER_WRITER, settings.database_url, str(tenant.org_id),
                                  str(grace)], capture_output=True, text=True, timeout=120)  # fmt: skip
         assert writer.returncode == 0, writer.stderr
-        deadline = time.monotonic() + 60
-        while not _rows(db, CampaignRecipient) and time.monotonic() < deadline:
-            time.sleep(0.05)
-    finally:
-        scheduler.stop()
+
+    _with_only_the_wake_up(db, write_in_another_process)
     (recipient,) = _rows(db, CampaignRecipient)
     assert recipient.customer_id == grace and recipient.message_id is not None
     (message,) = _rows(db, Message)

@@ -89,6 +89,12 @@ def test_a_commit_in_another_process_wakes_the_listener_and_a_rollback_does_not(
         engine.dispose()
 
 
+def _broadcast_arrives(engine) -> None:
+    name = _name()
+    wakeup.broadcast(engine, [name])
+    assert wakeup.wait(name, 30) is True
+
+
 def test_one_listener_per_sqlite_file_and_a_dead_listeners_socket_is_taken_over(tmp_path):
     from patron.core.db import make_engine
 
@@ -98,9 +104,7 @@ def test_one_listener_per_sqlite_file_and_a_dead_listeners_socket_is_taken_over(
     first = wakeup.Listener(engine).start()
     second = wakeup.Listener(engine).start()  # the file is taken: it stays idle
     try:
-        name = _name()
-        wakeup.broadcast(engine, [name])
-        assert wakeup.wait(name, 30) is True
+        _broadcast_arrives(engine)
     finally:
         second.stop()
         first.stop()
@@ -113,9 +117,7 @@ def test_one_listener_per_sqlite_file_and_a_dead_listeners_socket_is_taken_over(
     stale.close()  # a listener that died without removing its socket
     third = wakeup.Listener(engine).start()
     try:
-        name = _name()
-        wakeup.broadcast(engine, [name])
-        assert wakeup.wait(name, 30) is True
+        _broadcast_arrives(engine)
     finally:
         third.stop()
     assert wakeup.socket_path(make_engine("sqlite://")) is None  # in memory: one process, no socket

@@ -284,3 +284,49 @@ def test_the_scheduler_refreshes_rule_segments_an_hour_old(client, db, tenant, p
     assert client.get(f"{SEGMENTS}/{paused['id']}", headers=tenant.headers).json()["size"] == 2
     sizes = client.get(f"{SEGMENTS}/{segment['id']}/sizes", headers=tenant.headers).json()
     assert [(s["size"], s["joined"]) for s in sizes] == [(2, 2), (3, 1)]
+
+
+def test_birthday_conditions_find_coming_birthdays_across_the_new_year_and_the_leap_day(client, db, tenant):
+    """A window that crosses 31 December, a leap-day birthday in a year without one, the month, a known date."""
+    from datetime import UTC, date, datetime
+
+    from patron.core.db import session_scope
+    from patron.segments.definition import parse_definition
+    from patron.segments.evaluate import Evaluator, birthday_keys
+
+    def customer(name: str, born: str | None) -> int:
+        body = {"first_name": name} | ({"birth_date": born} if born else {})
+        return created(post(client, tenant, "/api/v1/customers", body))["id"]
+
+    eve = customer("Eve", "1990-12-31")  # birthday 3 days after 28 December
+    jan = customer("Jan", "1985-01-02")  # 5 days after, in the new year
+    leap = customer("Leap", "2000-02-29")
+    june = customer("June", "1970-06-15")
+    customer("Nobody", None)
+    assert birthday_keys(date(2025, 2, 27), 1) == [227, 228, 229]  # 2025 has no 29 February
+    assert birthday_keys(date(2024, 2, 27), 1) == [227, 228]  # 2024 has one: the 29th is the day itself
+
+    def members(condition: dict, now: datetime) -> set[int]:
+        with session_scope(db) as session:
+            evaluator = Evaluator(session, org_id=tenant.org_id, loaders={}, now=now)
+            return set(evaluator.members(parse_definition({"all": [condition]}, attribute_types={})))
+
+    december = datetime(2025, 12, 28, 10, tzinfo=UTC)
+    assert members(cond("birthday", "within_days", 3), december) == {eve}
+    assert members(cond("birthday", "within_days", 5), december) == {eve, jan}
+    assert members(cond("birthday", "within_days", 0), datetime(2025, 12, 31, 23, tzinfo=UTC)) == {eve}
+    assert members(cond("birthday", "within_days", 0), datetime(2025, 2, 28, 9, tzinfo=UTC)) == {leap}
+    assert members(cond("birthday", "within_days", 0), datetime(2024, 2, 28, 9, tzinfo=UTC)) == set()
+    assert members(cond("birthday", "within_days", 366), december) == {eve, jan, leap, june}
+    assert members(cond("birthday", "in_month", 6), december) == {june}
+    assert members(cond("birthday", "is_set", None), december) == {eve, jan, leap, june}
+
+    for bad, path in ((cond("birthday", "within_days", 367), "definition.all[0].value"),
+                      (cond("birthday", "in_month", 13), "definition.all[0].value"),
+                      (cond("birthday", "in_month", "June"), "definition.all[0].value"),
+                      (cond("birthday", "eq", 3), "definition.all[0].op")):  # fmt: skip
+        response = post(client, tenant, SEGMENTS, {"name": "Birthdays", "definition": {"all": [bad]}})
+        assert (response.status_code, response.json()["field"]) == (422, path), response.text
+    live = post(client, tenant, SEGMENTS, {"name": "Birthdays this year",
+                                            "definition": {"all": [cond("birthday", "within_days", 366)]}})  # fmt: skip
+    assert created(live)["size"] == 4

@@ -11,6 +11,10 @@ field                                 operators                        value
 ``income_band``
 ``occupation`` ``city`` ``country``   eq ne in not_in is_set not_set   text
 ``birth_year``                        eq ne lt lte gt gte is_set ...   number
+``birthday``                          within_days                      whole days from today
+                                                                       (0: today, UTC)
+                                      in_month                         a month, 1-12
+                                      is_set not_set                   (the date of birth is known)
 ``created_at``                        before after                     ISO date
                                       within_days older_than_days      whole days
 ``tags``                              contains not_contains            a tag
@@ -53,6 +57,9 @@ MAX_LIST = 200
 NUMBER_OPS = ("eq", "ne", "lt", "lte", "gt", "gte", "is_set", "not_set")
 CHOICE_OPS = ("eq", "ne", "in", "not_in", "is_set", "not_set")
 DATE_OPS = ("before", "after", "within_days", "older_than_days")
+BIRTHDAY_OPS = ("within_days", "in_month", "is_set", "not_set")
+#: the longest look ahead for a coming birthday: a year (and a leap day)
+BIRTHDAY_DAYS = 366
 TAG_OPS = ("contains", "not_contains")
 OWNER_OPS = ("eq", "ne", "is_set", "not_set")
 DEVICE_TYPE_OPS = ("has", "has_not")
@@ -69,6 +76,7 @@ PROFILE_FIELDS: dict[str, tuple[str, tuple[str, ...] | None]] = {
     "city": ("text", None),
     "country": ("text", None),
     "birth_year": ("number", None),
+    "birthday": ("birthday", None),
     "created_at": ("date", None),
     "tags": ("tag", None),
     "owner_id": ("owner", None),
@@ -87,6 +95,7 @@ OPS_BY_TYPE: dict[str, tuple[str, ...]] = {
     "text": CHOICE_OPS,
     "number": NUMBER_OPS,
     "date": DATE_OPS,
+    "birthday": BIRTHDAY_OPS,
     "tag": TAG_OPS,
     "owner": OWNER_OPS,
     "consent": ("eq",),
@@ -218,6 +227,12 @@ def _value(kind: str, op: str, value: Any, path: str, choices: tuple | None, fie
         return None
     if kind == "date":
         return _days(value, path) if op in ("within_days", "older_than_days") else _iso_date(value, path)
+    if kind == "birthday":
+        upper, what = (BIRTHDAY_DAYS, "a whole number of days") if op == "within_days" else (12, "a month")
+        lower = 0 if op == "within_days" else 1
+        if isinstance(value, bool) or not isinstance(value, int) or not lower <= value <= upper:
+            raise _fail(path, f"{what} from {lower} to {upper} is needed.")
+        return value
     if op in LIST_OPS:
         if not isinstance(value, list) or not 1 <= len(value) <= MAX_LIST:
             raise _fail(path, f"a list of 1-{MAX_LIST} values is needed.")

@@ -12,12 +12,13 @@ must be one query over all of them, which no per-customer service function can g
 
 from __future__ import annotations
 
+import calendar
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import and_, exists, false, func, not_, or_, select, true
+from sqlalchemy import and_, exists, extract, false, func, not_, or_, select, true
 from sqlalchemy.orm import Session
 
 from patron.core.db import utcnow
@@ -69,6 +70,8 @@ def _profile(condition: Condition, org_id: int, now: datetime):
     if field == "tags":
         tagged = select(CustomerTag.customer_id).where(CustomerTag.org_id == org_id, CustomerTag.tag == value)
         return Customer.id.in_(tagged) if op == "contains" else Customer.id.not_in(tagged)
+    if field == "birthday":
+        return _birthday(op, value, now)
     if field == "created_at":
         if op == "before":
             return Customer.created_at < _start_of(value)
@@ -81,6 +84,29 @@ def _profile(condition: Condition, org_id: int, now: datetime):
         filled = and_(column.is_not(None), column != "")
         return filled if op == "is_set" else not_(filled)
     return _compare(column, op, value)
+
+
+def birthday_keys(today: date, days: int) -> list[int]:
+    """``month * 100 + day`` of every birthday celebrated from ``today`` to ``days`` days later. In a year
+    without 29 February, those born on it celebrate on the 28th (as the birthday campaigns send)."""
+    keys: list[int] = []
+    for offset in range(days + 1):
+        day = today + timedelta(days=offset)
+        keys.append(day.month * 100 + day.day)
+        if (day.month, day.day) == (2, 28) and not calendar.isleap(day.year):
+            keys.append(229)
+    return sorted(set(keys))
+
+
+def _birthday(op: str, value, now: datetime):
+    born = Customer.birth_date
+    if op in ("is_set", "not_set"):
+        return born.is_not(None) if op == "is_set" else born.is_(None)
+    month = extract("month", born)
+    if op == "in_month":
+        return and_(born.is_not(None), month == value)
+    key = month * 100 + extract("day", born)
+    return and_(born.is_not(None), key.in_(birthday_keys(now.astimezone(UTC).date(), value)))
 
 
 def _attribute(condition: Condition):

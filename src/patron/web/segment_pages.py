@@ -98,7 +98,7 @@ def _typed(text: str, kind: str, op: str) -> Any:
     if (
         kind == "date"
         and op in ("within_days", "older_than_days")
-        or kind in ("number", "last_seen", "owner")
+        or kind in ("number", "last_seen", "owner", "birthday")
     ):
         try:
             number = float(text)
