@@ -194,3 +194,28 @@ def tenant(make_tenant) -> Tenant:
 def other_tenant(make_tenant) -> Tenant:
     """An admin of a second organisation, Globex, for tenant-isolation tests."""
     return make_tenant("Globex", role="admin")
+
+
+@pytest.fixture
+def cli(settings, monkeypatch):
+    """``cli("customers", "import", path, ...)``: the ``patron`` command in this process, against the test's
+    database and data directory. Arguments are turned into text; keyword arguments go to
+    :meth:`CliRunner.invoke` (``input=...``). The engine the commands opened is disposed afterwards."""
+    from typer.testing import CliRunner
+
+    from patron.cli import app as cli_app
+    from patron.core.cli_support import cli_sessionmaker
+    from patron.core.config import get_settings
+
+    def fresh() -> None:
+        get_settings.cache_clear()
+        if cli_sessionmaker.cache_info().currsize:
+            cli_sessionmaker().kw["bind"].dispose()
+        cli_sessionmaker.cache_clear()
+
+    monkeypatch.setenv("PATRON_DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("PATRON_DATA_DIR", str(settings.data_dir))
+    fresh()
+    runner = CliRunner()
+    yield lambda *args, **kwargs: runner.invoke(cli_app, [str(a) for a in args], **kwargs)
+    fresh()

@@ -1,25 +1,8 @@
 """The `patron` command: organisations, users, readable errors, help."""
 
-import pytest
 from sqlalchemy import select
-from typer.testing import CliRunner
 
 from patron.accounts.models import Organisation, User
-from patron.cli import app
-from patron.core.cli_support import cli_sessionmaker
-from patron.core.config import get_settings
-
-
-@pytest.fixture
-def cli(settings, monkeypatch):
-    monkeypatch.setenv("PATRON_DATABASE_URL", settings.database_url)
-    monkeypatch.setenv("PATRON_DATA_DIR", str(settings.data_dir))
-    get_settings.cache_clear()
-    cli_sessionmaker.cache_clear()
-    runner = CliRunner()
-    yield lambda *args: runner.invoke(app, list(args))
-    get_settings.cache_clear()
-    cli_sessionmaker.cache_clear()
 
 
 def test_org_and_user_create(cli, db):

@@ -5,25 +5,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
-from typer.testing import CliRunner
-
-from patron.cli import app
-from patron.core.cli_support import cli_sessionmaker
-from patron.core.config import get_settings
-
-
-@pytest.fixture
-def cli(settings, monkeypatch):
-    monkeypatch.setenv("PATRON_DATABASE_URL", settings.database_url)
-    monkeypatch.setenv("PATRON_DATA_DIR", str(settings.data_dir))
-    get_settings.cache_clear()
-    cli_sessionmaker.cache_clear()
-    runner = CliRunner()
-    yield lambda *args: runner.invoke(app, [str(a) for a in args])
-    get_settings.cache_clear()
-    cli_sessionmaker.cache_clear()
-
 
 def test_draw_and_verify_from_the_command_line(cli, api, tenant, tmp_path):
     contest = api.contest()

@@ -5,11 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from typer.testing import CliRunner
-
-from patron.cli import app as cli_app
-from patron.core.cli_support import cli_sessionmaker
-from patron.core.config import get_settings
 
 
 class Api:
@@ -44,17 +39,6 @@ def other_api(client, other_tenant) -> Api:
     return Api(client, other_tenant)
 
 
-@pytest.fixture
-def cli(settings, monkeypatch):
-    """Run ``patron ...`` against the test database."""
-    monkeypatch.setenv("PATRON_DATABASE_URL", settings.database_url)
-    monkeypatch.setenv("PATRON_DATA_DIR", str(settings.data_dir))
-    get_settings.cache_clear()
-    cli_sessionmaker.cache_clear()
-    runner = CliRunner()
-    yield lambda *args, **kwargs: runner.invoke(cli_app, [str(a) for a in args], **kwargs)
-    get_settings.cache_clear()
-    cli_sessionmaker.cache_clear()
 
 
 def problem(response, status: int, field: str | None = None) -> dict:

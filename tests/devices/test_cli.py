@@ -6,27 +6,12 @@ import json
 import re
 
 import pytest
-from typer.testing import CliRunner
 
-from patron.cli import app as cli_app
-from patron.core.cli_support import cli_sessionmaker
-from patron.core.config import get_settings
 from tests.devices.support import accepted, problem, send
 
 EVENT = [{"type": "trip.end"}]
 
 
-@pytest.fixture
-def cli(settings, monkeypatch):
-    """Run ``patron ...`` in this process against the test's database."""
-    monkeypatch.setenv("PATRON_DATABASE_URL", settings.database_url)
-    monkeypatch.setenv("PATRON_DATA_DIR", str(settings.data_dir))
-    get_settings.cache_clear()
-    cli_sessionmaker.cache_clear()
-    runner = CliRunner()
-    yield lambda *args: runner.invoke(cli_app, [str(a) for a in args])
-    get_settings.cache_clear()
-    cli_sessionmaker.cache_clear()
 
 
 def key_in(output: str, prefix: str) -> str:

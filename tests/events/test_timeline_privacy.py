@@ -9,11 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
-from typer.testing import CliRunner
 
-from patron.cli import app as cli_app
-from patron.core.cli_support import cli_sessionmaker
-from patron.core.config import get_settings
 from patron.customers.models import Customer
 from patron.customers.timeline import timeline_providers
 from patron.events import privacy
@@ -193,17 +189,6 @@ def test_hooks_of_another_organisation_touch_nothing(api, app, db, other_tenant,
     assert len(store_ids(app, taxi_day["ada"])) == 9
 
 
-@pytest.fixture
-def cli(settings, monkeypatch):
-    """Run ``patron ...`` in this process against the test's database and data directory."""
-    monkeypatch.setenv("PATRON_DATABASE_URL", settings.database_url)
-    monkeypatch.setenv("PATRON_DATA_DIR", str(settings.data_dir))
-    get_settings.cache_clear()
-    cli_sessionmaker.cache_clear()
-    runner = CliRunner()
-    yield lambda *args: runner.invoke(cli_app, [str(a) for a in args])
-    get_settings.cache_clear()
-    cli_sessionmaker.cache_clear()
 
 
 def _stopped_with_events(app, tenant) -> tuple[int, str]:

@@ -9,12 +9,8 @@ from datetime import UTC, datetime, timedelta
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
-from typer.testing import CliRunner
 
 from patron.analytics.features import FEATURE_COLUMNS
-from patron.cli import app as cli_app
-from patron.core.cli_support import cli_sessionmaker
-from patron.core.config import get_settings
 from patron.core.db import session_scope
 from patron.events.store import EventBatch, EventStore, micros
 from patron.features import service as features_service
@@ -28,16 +24,6 @@ def days_ago(days: float) -> str:
     return (AS_OF - timedelta(days=days)).isoformat()
 
 
-@pytest.fixture
-def cli(settings, monkeypatch):
-    monkeypatch.setenv("PATRON_DATABASE_URL", settings.database_url)
-    monkeypatch.setenv("PATRON_DATA_DIR", str(settings.data_dir))
-    get_settings.cache_clear()
-    cli_sessionmaker.cache_clear()
-    runner = CliRunner()
-    yield lambda *args: runner.invoke(cli_app, [str(a) for a in args])
-    get_settings.cache_clear()
-    cli_sessionmaker.cache_clear()
 
 
 @pytest.fixture

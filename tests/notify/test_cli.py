@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from typer.testing import CliRunner
 
-from patron.cli import app
-from patron.core.cli_support import cli_sessionmaker
 from patron.core.config import get_settings
 from patron.notify import crypto
 
@@ -14,16 +11,10 @@ from .conftest import message, send
 
 
 @pytest.fixture
-def cli(settings, monkeypatch):
-    monkeypatch.setenv("PATRON_DATABASE_URL", settings.database_url)
-    monkeypatch.setenv("PATRON_DATA_DIR", str(settings.data_dir))
+def cli(cli, monkeypatch):
+    """The shared ``cli``, without a queue URL from the environment."""
     monkeypatch.delenv("PATRON_QUEUE_URL", raising=False)
-    get_settings.cache_clear()
-    cli_sessionmaker.cache_clear()
-    runner = CliRunner()
-    yield lambda *args: runner.invoke(app, list(args))
-    get_settings.cache_clear()
-    cli_sessionmaker.cache_clear()
+    return cli
 
 
 def test_vapid_keys_prints_a_matching_pair(cli):

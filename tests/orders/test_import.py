@@ -6,11 +6,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from typer.testing import CliRunner
 
-from patron.cli import app as cli_app
-from patron.core.cli_support import cli_sessionmaker
-from patron.core.config import get_settings
 from tests.devices.support import problem
 
 HEADER = "order_id,customer_email,ordered_at,status,channel,sku,quantity,unit_price,discount,order_discount\n"
@@ -110,16 +106,6 @@ def test_unknown_skus_become_products_when_asked(api, shop):
     assert lines[0]["product_id"] == product["id"]
 
 
-@pytest.fixture
-def cli(settings, monkeypatch):
-    monkeypatch.setenv("PATRON_DATABASE_URL", settings.database_url)
-    monkeypatch.setenv("PATRON_DATA_DIR", str(settings.data_dir))
-    get_settings.cache_clear()
-    cli_sessionmaker.cache_clear()
-    runner = CliRunner()
-    yield lambda *args: runner.invoke(cli_app, [str(a) for a in args])
-    get_settings.cache_clear()
-    cli_sessionmaker.cache_clear()
 
 
 def test_the_cli_imports_prints_counts_and_speed_and_fails_in_one_line(api, shop, cli, tenant, tmp_path):

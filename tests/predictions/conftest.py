@@ -9,12 +9,8 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from typer.testing import CliRunner
 
-from patron.cli import app as cli_app
 from patron.core.audit import Actor
-from patron.core.cli_support import cli_sessionmaker
-from patron.core.config import get_settings
 from patron.core.db import session_scope
 from patron.customers import service as customers_service
 from patron.interactions import service as interactions_service
@@ -100,14 +96,3 @@ def run(client, tenant, **body):
     return client.post("/api/v1/predictions/run", json=body, headers=tenant.headers)
 
 
-@pytest.fixture
-def cli(settings, monkeypatch):
-    """``cli("analytics", "predict", ...)``: the command on the test database and data directory."""
-    monkeypatch.setenv("PATRON_DATABASE_URL", settings.database_url)
-    monkeypatch.setenv("PATRON_DATA_DIR", str(settings.data_dir))
-    get_settings.cache_clear()
-    cli_sessionmaker.cache_clear()
-    runner = CliRunner()
-    yield lambda *args: runner.invoke(cli_app, list(args))
-    get_settings.cache_clear()
-    cli_sessionmaker.cache_clear()

@@ -127,22 +127,6 @@ def test_an_ml_run_without_customers_is_refused(client, tenant):
     assert viewer_response.status_code == 401
 
 
-@pytest.fixture
-def cli(settings, monkeypatch):
-    from typer.testing import CliRunner
-
-    from patron.cli import app
-    from patron.core.cli_support import cli_sessionmaker
-    from patron.core.config import get_settings
-
-    monkeypatch.setenv("PATRON_DATABASE_URL", settings.database_url)
-    monkeypatch.setenv("PATRON_DATA_DIR", str(settings.data_dir))
-    get_settings.cache_clear()
-    cli_sessionmaker.cache_clear()
-    runner = CliRunner()
-    yield lambda *args: runner.invoke(app, list(args))
-    get_settings.cache_clear()
-    cli_sessionmaker.cache_clear()
 
 
 def test_segment_run_refreshes_rule_segments_and_runs_ml_segmentation(cli, client, tenant, planted):
