@@ -6,7 +6,7 @@ that kind wakes at once instead of at its next periodic tick:
 
 * in the same process through an in-memory event;
 * in other processes on the same database through a :class:`Listener` (the scheduler runs one): on
-  PostgreSQL the writer sends ``NOTIFY patron_wakeup`` and the listener holds a ``LISTEN``
+  PostgreSQL the writer's transaction sends ``NOTIFY patron_wakeup`` and the listener holds a ``LISTEN``
   connection; on an SQLite file, where every process is on one machine, the writer sends a datagram
   to a Unix socket named after the database file, which the listener has bound.
 
@@ -80,26 +80,19 @@ def socket_path(engine: Engine) -> Path | None:
 
 
 def broadcast(engine: Engine, names: list[str]) -> None:
-    """Tell the listeners of other processes on ``engine``'s database about ``names``. Never raises: a
-    wake-up that cannot be sent is left to the periodic tick."""
-    names = [name for name in dict.fromkeys(names) if 0 < len(name) <= MAX_NAME]
-    if not names:
+    """Tell the listener on ``engine``'s SQLite file about ``names`` (a datagram each). Never raises: a
+    wake-up that cannot be sent is left to the periodic tick. (On PostgreSQL the writer's transaction
+    carries the wake-up itself, see :func:`signal_after_commit`.)"""
+    path = socket_path(engine)
+    if path is None or not path.exists():
         return
     try:
-        if engine.dialect.name == "postgresql":
-            with engine.connect() as connection:
-                for name in names:
-                    connection.exec_driver_sql("SELECT pg_notify(%s, %s)", (CHANNEL, name))
-                connection.commit()
-            return
-        path = socket_path(engine)
-        if path is None or not path.exists():
-            return
         with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sender:
             sender.setblocking(False)
-            for name in names:
-                sender.sendto(name.encode(), str(path))
-    except Exception as exc:  # noqa: BLE001 - a hint; the tick finds the work anyway
+            for name in dict.fromkeys(names):
+                if 0 < len(name) <= MAX_NAME:
+                    sender.sendto(name.encode(), str(path))
+    except OSError as exc:  # no listener any more, its buffer full: the tick finds the work anyway
         log.debug("wake-up %s not sent across processes: %s", names, exc)
 
 
@@ -114,9 +107,16 @@ def _after_commit(items: list[tuple[str, Engine | None]]) -> None:
 
 def signal_after_commit(session: Session, name: str) -> None:
     """Signal ``name`` once the session's current transaction has committed, in this process and to the
-    listeners of other processes on the same database (nothing if the transaction rolls back)."""
+    listeners of other processes on the same database (nothing if the transaction rolls back).
+
+    On PostgreSQL the ``NOTIFY`` goes out inside the transaction: the server delivers it at the commit,
+    drops it with a rollback, and sends one per name however many times a transaction names it."""
     bind = session.get_bind()
     engine = bind if isinstance(bind, Engine) else getattr(bind, "engine", None)
+    if engine is not None and engine.dialect.name == "postgresql":
+        if 0 < len(name) <= MAX_NAME:
+            session.connection().exec_driver_sql("SELECT pg_notify(%s, %s)", (CHANNEL, name))
+        engine = None  # nothing more to send after the commit
     after_outer_commit(session, "wakeup", (name, engine), _after_commit)
 
 
