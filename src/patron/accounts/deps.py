@@ -120,6 +120,12 @@ def _authorised_call(
 ) -> T:
     session: Session = request.app.state.sessionmaker()
     try:
+        if session.get_bind().dialect.name == "postgresql":
+            # Statements run outside a transaction block: under READ COMMITTED each statement takes its own
+            # snapshot inside a transaction as well, so the reads see the same data, and BEGIN and COMMIT
+            # were two of a profile read's four round trips to the server. A write the work makes (an API
+            # key's last use) commits as its single statement.
+            session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
         principal = current_principal(request, session, bearer)
         principal.require(permission)
         result = work(session, principal)

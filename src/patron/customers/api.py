@@ -243,7 +243,7 @@ def import_customers(
 )
 async def get_customer(customer_id: int, request: Request, bearer: Bearer) -> Response:
     """The hottest read of the API, so it runs in one thread-pool call (see :func:`run_authorised`) and
-    reads the profile in two statements (:func:`~patron.customers.profile_read.read_profile`)."""
+    reads the profile in one statement (:func:`~patron.customers.profile_read.read_profile`)."""
 
     def read(session: Session, principal: Principal) -> dict:
         values = profile_read.read_profile(session, org_id=principal.org_id, customer_id=customer_id)
