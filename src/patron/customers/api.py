@@ -239,7 +239,11 @@ def import_customers(
 
 
 @router.get(
-    "/customers/{customer_id}", response_model=schemas.CustomerOut, summary="Read a customer's profile"
+    "/customers/{customer_id}",
+    response_model=schemas.CustomerOut,
+    summary="Read a customer's profile",
+    description="The profile with its tags and the current consent per channel. A merged profile answers 404 "
+    "naming the customer it was merged into.",
 )
 async def get_customer(customer_id: int, request: Request, bearer: Bearer) -> Response:
     """The hottest read of the API, so it runs in one thread-pool call (see :func:`run_authorised`) and

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
-from patron.accounts.deps import Allowed
+from patron.accounts.deps import Allowed, Bearer, Principal, run_authorised
 from patron.core.api import Page, PageDep, SessionDep
 from patron.core.errors import Invalid
 from patron.customers import places, schemas
@@ -231,11 +232,14 @@ def delete_place(
     "/customers/{customer_id}/timeline",
     response_model=schemas.TimelinePageOut,
     summary="Everything that happened to the customer, newest first",
+    description="Entries of every domain (profile, consents, interactions, tickets, deals, orders, "
+    "messages, surveys, device events) merged in time order. Page with `next_before`; `unavailable` names "
+    "an outside store that could not answer this time.",
 )
-def read_timeline(
+async def read_timeline(
     customer_id: int,
-    principal: Allowed("customers.read"),
-    session: SessionDep,
+    request: Request,
+    bearer: Bearer,
     limit: Annotated[int, Query(ge=1, le=200, description="Items per page.")] = 50,
     before: Annotated[
         str | None,
@@ -245,15 +249,22 @@ def read_timeline(
         str | None,
         Query(max_length=1000, description="Comma-separated kinds (ticket.created) or patterns (ticket.*)."),
     ] = None,
-) -> dict:
+) -> Response:
+    """The 360 page's main read, so like the profile it runs in one thread-pool call
+    (:func:`~patron.accounts.deps.run_authorised`)."""
     kind_list = [k.strip() for k in kinds.split(",") if k.strip()] if kinds else None
     if kind_list and len(kind_list) > 20:
         raise Invalid("At most 20 kinds.", field="kinds")
-    page = customer_service.list_timeline(
-        session, org_id=principal.org_id, customer_id=customer_id, before=before, limit=limit, kinds=kind_list
-    )
-    return {
-        "items": [item.__dict__ for item in page.items],
-        "next_before": page.next_before,
-        "unavailable": page.unavailable,
-    }
+
+    def read(session: Session, principal: Principal) -> dict:
+        page = customer_service.list_timeline(
+            session, org_id=principal.org_id, customer_id=customer_id, before=before, limit=limit, kinds=kind_list
+        )
+        body = {
+            "items": [item.__dict__ for item in page.items],
+            "next_before": page.next_before,
+            "unavailable": page.unavailable,
+        }
+        return schemas.TimelinePageOut.model_validate(body).model_dump(mode="json")
+
+    return JSONResponse(await run_authorised(request, bearer, "customers.read", read))
