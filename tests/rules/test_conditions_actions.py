@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from sqlalchemy import select
 
 from patron.accounts.models import Notification
 from patron.core.audit import Actor
 from patron.core.db import session_scope
 from patron.customers.models import CustomerTag
+from patron.customers.normalise import days_to_birthday
 from patron.events.models import CustomerSignals
 from patron.interactions.models import Interaction
 
@@ -99,6 +102,53 @@ def test_customer_attribute_tag_consent_and_signal_conditions(
     )
     send(new_device(tenant.org_id, gold), {"type": "trip.end"})
     assert len(firings(rule["id"])) == 1
+
+
+def test_birthday_conditions_count_on_the_customers_own_date(tenant, new_customer, new_device, send, make_rule, firings):
+    """``customer.days_to_birthday`` on the date of the event in the customer's time zone; 29 February
+    counts on the 28th in a year without it; no birth date, no match."""
+    # the events happen at 2025-02-20 12:00 UTC (2025 has no 29 February)
+    week = {
+        "in 7 days": new_customer(tenant.org_id, birth_date=date(2000, 2, 27)),
+        "leap day, 28 Feb this year: 8 days": new_customer(tenant.org_id, birth_date=date(1996, 2, 29)),
+        "yesterday: 364 days": new_customer(tenant.org_id, birth_date=date(1990, 2, 19)),
+        "no birth date": new_customer(tenant.org_id),
+        # already 21 February in Kiritimati (UTC+14): the birthday is today there
+        "today, locally": new_customer(
+            tenant.org_id, birth_date=date(2001, 2, 21), timezone="Pacific/Kiritimati"
+        ),
+    }
+    within_a_week = make_rule(
+        tenant,
+        {
+            "when": {"event_types": ["app.open"]},
+            "conditions": [{"field": "customer.days_to_birthday", "op": "lte", "value": 7}],
+        },
+    )
+    leap = make_rule(
+        tenant,
+        {
+            "when": {"event_types": ["app.open"]},
+            "conditions": [
+                {"field": "customer.birth_month", "op": "eq", "value": 2},
+                {"field": "customer.birth_date", "op": "eq", "value": "1996-02-29"},
+                {"field": "customer.days_to_birthday", "op": "eq", "value": 8},
+            ],
+        },
+    )
+    for customer_id in week.values():
+        send(new_device(tenant.org_id, customer_id), {"type": "app.open", "ts": "2025-02-20T12:00:00Z"})
+    fired = {firing.customer_id for firing in firings(within_a_week["id"])}
+    assert fired == {week["in 7 days"], week["today, locally"]}
+    assert [firing.customer_id for firing in firings(leap["id"])] == [week["leap day, 28 Feb this year: 8 days"]]
+
+
+def test_days_to_birthday_across_the_year_end_and_leap_years():
+    assert days_to_birthday(date(1990, 1, 2), date(2025, 12, 31)) == 2
+    assert days_to_birthday(date(1990, 12, 31), date(2025, 12, 31)) == 0
+    assert days_to_birthday(date(2000, 2, 29), date(2027, 3, 1)) == 365  # next: 29 February 2028
+    assert days_to_birthday(date(2000, 2, 29), date(2028, 2, 28)) == 1
+    assert days_to_birthday(date(2000, 3, 1), date(2028, 2, 28)) == 2
 
 
 def test_cooldown_per_subject(tenant, new_customer, new_device, send, make_rule, firings):

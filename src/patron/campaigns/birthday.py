@@ -31,19 +31,12 @@ from patron.campaigns.models import Campaign
 from patron.campaigns.sending import run_occurrence
 from patron.campaigns.service import BIRTHDAY  # noqa: F401 - re-exported for the campaign job
 from patron.customers import service as customers_service
+from patron.customers.normalise import birthday_in
 
 #: how often the job looks for birthdays (a customer's local day starts at any hour of UTC)
 BIRTHDAY_EVERY = timedelta(hours=1)
 #: local dates are at most this far from the UTC date (time zones run from UTC-12 to UTC+14)
 _ZONE_SPREAD = (-1, 0, 1)
-
-
-def birthday_in(year: int, born: date) -> date:
-    """The date of the birthday of someone born on ``born`` in ``year``: 29 February is 28 February in a
-    year without it."""
-    if born.month == 2 and born.day == 29 and not calendar.isleap(year):
-        return date(year, 2, 28)
-    return date(year, born.month, born.day)
 
 
 def _zone(name: str | None) -> ZoneInfo | None:

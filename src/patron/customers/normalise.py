@@ -5,6 +5,7 @@ Pure functions: no database, no web. Each raises ``ValueError`` with a readable 
 
 from __future__ import annotations
 
+import calendar
 import re
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
@@ -138,3 +139,20 @@ def to_birth_date(value: object) -> date:
     if isinstance(value, date) and not isinstance(value, datetime):
         return check_birth_date(value)
     raise ValueError("a birth date is written YYYY-MM-DD")
+
+
+def birthday_in(year: int, born: date) -> date:
+    """The date of the birthday of someone born on ``born`` in ``year``: 29 February is 28 February in a
+    year without it."""
+    if born.month == 2 and born.day == 29 and not calendar.isleap(year):
+        return date(year, 2, 28)
+    return date(year, born.month, born.day)
+
+
+def days_to_birthday(born: date, today: date) -> int:
+    """Days from ``today`` to the next birthday of someone born on ``born``: 0 on the day itself, at most
+    365 (a birthday just past, in a leap year ahead)."""
+    upcoming = birthday_in(today.year, born)
+    if upcoming < today:
+        upcoming = birthday_in(today.year + 1, born)
+    return (upcoming - today).days

@@ -8,12 +8,15 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, tzinfo
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import orjson
 
 from patron.core.errors import Invalid
 from patron.customers.models import CONSENT_CHANNELS
+from patron.customers.normalise import days_to_birthday
 
 NUMERIC = (int, float)
 MISSING: Any = type("Missing", (), {"__repr__": lambda self: "MISSING", "__bool__": lambda self: False})()
@@ -29,6 +32,7 @@ CUSTOMER_FIELDS = (
     "email",
     "phone",
     "birth_year",
+    "birth_date",
     "gender",
     "education",
     "occupation",
@@ -41,6 +45,8 @@ CUSTOMER_FIELDS = (
     "tags",
     "segments",
 )
+#: computed from ``birth_date`` on the customer's own date when the event happened (see _birthday_attr)
+BIRTHDAY_FIELDS = ("birth_month", "days_to_birthday")
 SIGNAL_FIELDS = (
     "events_today",
     "events_7d",
@@ -194,6 +200,8 @@ def compile_field(name: Any, path: str) -> tuple[Getter, str]:
             return (lambda event, facts: _dig(_customer_attr(event, facts, group), parts)), "customer"
         if rest in CUSTOMER_FIELDS:
             return (lambda event, facts: _customer_attr(event, facts, rest)), "customer"
+        if rest in BIRTHDAY_FIELDS:
+            return (lambda event, facts: _birthday_attr(event, facts, rest)), "customer"
     if root == "consent" and rest:
         if rest not in CONSENT_CHANNELS:
             raise fail(path, f"consent channels are {', '.join(CONSENT_CHANNELS)}")
@@ -210,7 +218,8 @@ def compile_field(name: Any, path: str) -> tuple[Getter, str]:
     raise fail(
         path,
         f"unknown field '{name}'; use props.<name>, one of {', '.join(EVENT_FIELDS)}, "
-        "device.*, customer.*, consent.<channel> or signals.<name>",
+        "device.*, customer.* (including birth_month and days_to_birthday), consent.<channel> or "
+        "signals.<name>",
     )
 
 
@@ -237,7 +246,35 @@ def _customer_attr(event: Any, facts: Any, name: str) -> Any:
         return customer.tags
     if name == "segments":
         return customer.segments
-    return _present(customer.profile.get(name))
+    value = customer.profile.get(name)
+    if name == "birth_date" and value is not None:
+        return value.isoformat()  # compared with "YYYY-MM-DD" text, as rules are written
+    return _present(value)
+
+
+def _birthday_attr(event: Any, facts: Any, name: str) -> Any:
+    """``birth_month`` (1-12) or ``days_to_birthday`` (0 on the birthday, 29 February counting on the 28th
+    in other years), on the customer's local date when the event happened: their profile's time zone, else
+    UTC. MISSING without a birth date."""
+    if event.customer_id is None or facts is None:
+        return MISSING
+    customer = facts.customer(event.org_id, event.customer_id)
+    born = None if customer is None else customer.profile.get("birth_date")
+    if born is None:
+        return MISSING
+    if name == "birth_month":
+        return born.month
+    moment = getattr(event, "ts", None) or datetime.now(UTC)
+    return days_to_birthday(born, moment.astimezone(_zone(customer.profile.get("timezone"))).date())
+
+
+def _zone(name: str | None) -> tzinfo:
+    if name:
+        try:
+            return ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            pass
+    return UTC
 
 
 def _consent(event: Any, facts: Any, channel: str) -> Any:

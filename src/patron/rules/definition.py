@@ -23,7 +23,10 @@ Keys of a definition (anything else is refused, naming the path):
     ``device.<type|name|model|firmware|status|health>``, ``device.attributes.<key>``,
     ``customer.tags`` (a list: use ``contains``), ``customer.segments`` (the segments the customer is in
     now: ``contains`` a segment id or name), ``customer.attributes.<key>`` (e.g. ``tier``),
-    ``customer.<profile field>``, ``consent.<channel>`` (true when granted now), ``signals.<name>``
+    ``customer.<profile field>`` (``birth_date`` as ``YYYY-MM-DD`` text), ``customer.birth_month`` (1-12),
+    ``customer.days_to_birthday`` (0 on the birthday, on the customer's local date when the event
+    happened; 29 February counts on the 28th in other years), ``consent.<channel>`` (true when granted
+    now), ``signals.<name>``
     (``usage_trend``, ``events_7d``, ``device_health``... and ``signals.usage_by_type.<type>``).
     Operators: ``eq ne gt gte lt lte between in not_in exists contains``. ``gt``-``lte`` take a
     number, ``between`` ``[low, high]`` (inclusive), ``in``/``not_in`` a list, ``exists`` true or
