@@ -89,3 +89,25 @@ def test_an_api_key_reads_a_profile_and_its_last_use_is_recorded(api, client, te
         assert session.scalar(select(ApiKey.last_used_at)) is not None
     assert client.delete(f"/api/v1/api-keys/{created.json()['id']}", headers=tenant.headers).status_code == 200
     problem(client.get(f"/api/v1/customers/{cid}", headers=machine), 401)
+
+
+def test_connections_go_back_to_the_pool_with_transactions(api, app):
+    """The hot reads run without a transaction block on PostgreSQL; the connection they used must come
+    back to the pool as it was, or a later write would commit statement by statement."""
+    cid = api.customer(first_name="Pooled")["id"]
+    for _ in range(5):
+        assert api.get(f"/customers/{cid}").status_code == 200
+        assert api.get(f"/customers/{cid}/timeline").status_code == 200
+    engine = app.state.engine
+    held = [engine.raw_connection() for _ in range(engine.pool.checkedin())]
+    try:
+        assert held, "the reads left no connection in the pool"
+        for connection in held:
+            driver = connection.driver_connection
+            if engine.dialect.name == "postgresql":
+                assert driver.autocommit is False
+            else:
+                assert driver.in_transaction is False
+    finally:
+        for connection in held:
+            connection.close()
