@@ -111,6 +111,9 @@ async def run_authorised(
     cookie, the permission checked - but FastAPI runs each sync dependency (and its clean-up) in a
     thread-pool call of its own, and those hops were about a third of a small read. Hot read routes are
     ``async`` and hand everything to this function instead.
+
+    For reads only: on PostgreSQL ``work`` runs outside a transaction block (see below), so several writes
+    in it would not be atomic.
     """
     return await run_in_threadpool(_authorised_call, request, bearer, permission, work)
 
