@@ -18,10 +18,8 @@ The message's template sees ``trigger.birthday`` (the birthday's date, ISO) and 
 
 from __future__ import annotations
 
-import calendar
 from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy.orm import Session
 
@@ -31,29 +29,12 @@ from patron.campaigns.models import Campaign
 from patron.campaigns.sending import run_occurrence
 from patron.campaigns.service import BIRTHDAY  # noqa: F401 - re-exported for the campaign job
 from patron.customers import service as customers_service
-from patron.customers.normalise import birthday_in
+from patron.customers.normalise import birth_month_days, birthday_in, local_zone
 
 #: how often the job looks for birthdays (a customer's local day starts at any hour of UTC)
 BIRTHDAY_EVERY = timedelta(hours=1)
 #: local dates are at most this far from the UTC date (time zones run from UTC-12 to UTC+14)
 _ZONE_SPREAD = (-1, 0, 1)
-
-
-def _zone(name: str | None) -> ZoneInfo | None:
-    if not name:
-        return None
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return None
-
-
-def _month_days(targets: set[date]) -> set[tuple[int, int]]:
-    """The (month, day) pairs of birth dates whose birthday falls on one of ``targets``."""
-    pairs = {(d.month, d.day) for d in targets}
-    if any(d.month == 2 and d.day == 28 and not calendar.isleap(d.year) for d in targets):
-        pairs.add((2, 29))
-    return pairs
 
 
 def due_birthdays(session: Session, *, org_id: int, now: datetime, days_before: int = 0) -> dict[int, date]:
@@ -62,12 +43,12 @@ def due_birthdays(session: Session, *, org_id: int, now: datetime, days_before: 
     today_utc = now.astimezone(UTC).date()
     targets = {today_utc + timedelta(days=shift + days_before) for shift in _ZONE_SPREAD}
     org = accounts_service.get_organisation(session, org_id=org_id)
-    fallback = _zone(org.timezone if org is not None else None) or ZoneInfo("UTC")
+    org_zone = org.timezone if org is not None else None
     due: dict[int, date] = {}
     for customer_id, born, timezone in customers_service.customers_born_on(
-        session, org_id=org_id, month_days=_month_days(targets)
+        session, org_id=org_id, month_days=birth_month_days(targets)
     ):
-        target = now.astimezone(_zone(timezone) or fallback).date() + timedelta(days=days_before)
+        target = now.astimezone(local_zone(timezone, org_zone)).date() + timedelta(days=days_before)
         if target.year > born.year and birthday_in(target.year, born) == target:
             due[customer_id] = target
     return due

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import calendar
 import re
+from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -147,6 +148,29 @@ def birthday_in(year: int, born: date) -> date:
     if born.month == 2 and born.day == 29 and not calendar.isleap(year):
         return date(year, 2, 28)
     return date(year, born.month, born.day)
+
+
+def birth_month_days(days: Iterable[date]) -> set[tuple[int, int]]:
+    """The ``(month, day)`` of the birth dates whose birthday falls on one of ``days``: 29 February joins
+    28 February in a year without it."""
+    pairs: set[tuple[int, int]] = set()
+    for day in days:
+        pairs.add((day.month, day.day))
+        if (day.month, day.day) == (2, 28) and not calendar.isleap(day.year):
+            pairs.add((2, 29))
+    return pairs
+
+
+def local_zone(*names: str | None) -> ZoneInfo:
+    """The first of ``names`` that is a known IANA time zone (a customer's, then an organisation's...),
+    else UTC."""
+    for name in names:
+        if name:
+            try:
+                return ZoneInfo(name)
+            except (ZoneInfoNotFoundError, ValueError):
+                continue
+    return ZoneInfo("UTC")
 
 
 def days_to_birthday(born: date, today: date) -> int:

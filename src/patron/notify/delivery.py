@@ -34,6 +34,7 @@ from patron.core.audit import Actor
 from patron.core.config import Settings
 from patron.core.db import session_scope, utcnow
 from patron.customers import service as customers_service
+from patron.customers.normalise import local_zone
 from patron.devices import service as devices_service
 from patron.notify import fatigue
 from patron.notify import service as notify_service
@@ -129,7 +130,7 @@ def _prepare(session: Session, message: Message, settings: Settings, now: dateti
         policy = fatigue.get_policy(session, org_id=message.org_id, channel=message.channel)
         if policy is not None:
             org = accounts_service.get_organisation(session, org_id=message.org_id)
-            tz = fatigue.zone(customer.timezone, org.timezone if org is not None else None)
+            tz = local_zone(customer.timezone, org.timezone if org is not None else None)
             until = fatigue.quiet_until(policy, tz, now)
             if until is not None:
                 return Outcome("held", reason=f"quiet hours until {until.astimezone(tz):%H:%M} {tz.key}", until=until)

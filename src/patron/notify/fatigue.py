@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, time, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -91,17 +91,6 @@ def set_policy(
     policy.daily_cap, policy.weekly_cap = daily, weekly
     session.flush()
     return policy
-
-
-def zone(*names: str | None) -> ZoneInfo:
-    """The first of ``names`` that is a known IANA time zone, else UTC."""
-    for name in names:
-        if name:
-            try:
-                return ZoneInfo(name)
-            except (ZoneInfoNotFoundError, ValueError):
-                continue
-    return ZoneInfo("UTC")
 
 
 def quiet_until(policy: ChannelPolicy | None, tz: ZoneInfo, now: datetime) -> datetime | None:

@@ -8,15 +8,14 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, datetime
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import orjson
 
 from patron.core.errors import Invalid
 from patron.customers.models import CONSENT_CHANNELS
-from patron.customers.normalise import days_to_birthday
+from patron.customers.normalise import days_to_birthday, local_zone
 
 NUMERIC = (int, float)
 MISSING: Any = type("Missing", (), {"__repr__": lambda self: "MISSING", "__bool__": lambda self: False})()
@@ -265,16 +264,7 @@ def _birthday_attr(event: Any, facts: Any, name: str) -> Any:
     if name == "birth_month":
         return born.month
     moment = getattr(event, "ts", None) or datetime.now(UTC)
-    return days_to_birthday(born, moment.astimezone(_zone(customer.profile.get("timezone"))).date())
-
-
-def _zone(name: str | None) -> tzinfo:
-    if name:
-        try:
-            return ZoneInfo(name)
-        except (ZoneInfoNotFoundError, ValueError):
-            pass
-    return UTC
+    return days_to_birthday(born, moment.astimezone(local_zone(customer.profile.get("timezone"))).date())
 
 
 def _consent(event: Any, facts: Any, channel: str) -> Any:

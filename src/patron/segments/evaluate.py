@@ -12,7 +12,6 @@ must be one query over all of them, which no per-customer service function can g
 
 from __future__ import annotations
 
-import calendar
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 
@@ -24,6 +23,7 @@ from sqlalchemy.orm import Session
 from patron.core.db import utcnow
 from patron.core.errors import Invalid
 from patron.customers.models import ConsentRecord, Customer, CustomerTag
+from patron.customers.normalise import birth_month_days
 from patron.devices.models import Device
 from patron.predictions.models import CustomerPrediction
 from patron.segments.definition import Condition, Group
@@ -89,13 +89,8 @@ def _profile(condition: Condition, org_id: int, now: datetime):
 def birthday_keys(today: date, days: int) -> list[int]:
     """``month * 100 + day`` of every birthday celebrated from ``today`` to ``days`` days later. In a year
     without 29 February, those born on it celebrate on the 28th (as the birthday campaigns send)."""
-    keys: list[int] = []
-    for offset in range(days + 1):
-        day = today + timedelta(days=offset)
-        keys.append(day.month * 100 + day.day)
-        if (day.month, day.day) == (2, 28) and not calendar.isleap(day.year):
-            keys.append(229)
-    return sorted(set(keys))
+    days_ahead = (today + timedelta(days=offset) for offset in range(days + 1))
+    return sorted(month * 100 + day for month, day in birth_month_days(days_ahead))
 
 
 def _birthday(op: str, value, now: datetime):
