@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, null, select, union_all
 from sqlalchemy.orm import Session
 
 from patron.campaigns.models import HOLDOUT, Campaign, CampaignConversion, CampaignRecipient
@@ -305,18 +305,39 @@ def list_recipients(session: Session, *, campaign: Campaign, group: str | None =
 def journey_items(
     session: Session, *, org_id: int, customer_id: int, before: datetime | None, limit: int
 ) -> list[TimelineItem]:
-    """Timeline provider: each campaign message's steps (sent, opened, clicked) and each conversion."""
-    rows = list(session.execute(
-        select(CampaignRecipient.campaign_id, CampaignRecipient.message_id, Campaign.name)
+    """Timeline provider: each campaign message's steps (sent, opened, clicked) and each conversion.
+
+    The customer's conversions and messaged recipients come back in one statement (it runs on every
+    timeline read, most often for customers without either); the messages' progress is one more, only
+    when there are messages."""
+    conversions = (
+        select(
+            CampaignConversion.campaign_id,
+            Campaign.name,
+            CampaignConversion.message_id,
+            CampaignConversion.converted_at,
+            CampaignConversion.kind,
+            CampaignConversion.source_id,
+            CampaignConversion.holdout,
+        )
+        .join(Campaign, Campaign.id == CampaignConversion.campaign_id)
+        .where(CampaignConversion.org_id == org_id, CampaignConversion.customer_id == customer_id)
+    )
+    # the conversions go first: a compound statement takes its column types from its first part
+    recipients = (
+        select(CampaignRecipient.campaign_id, Campaign.name, CampaignRecipient.message_id, null(), null(),
+               null(), null())
         .join(Campaign, Campaign.id == CampaignRecipient.campaign_id)
         .where(CampaignRecipient.org_id == org_id, CampaignRecipient.customer_id == customer_id,
                CampaignRecipient.message_id.is_not(None))
-    ))  # fmt: skip
+    )  # fmt: skip
+    rows = list(session.execute(union_all(conversions, recipients)))
+    sent = [row for row in rows if row.converted_at is None]
     progress = notify_reports.message_progress(
-        session, org_id=org_id, message_ids=[r.message_id for r in rows]
-    )
+        session, org_id=org_id, message_ids=[row.message_id for row in sent]
+    ) if sent else {}  # fmt: skip
     items: list[TimelineItem] = []
-    for row in rows:
+    for row in sent:
         message = progress.get(row.message_id)
         if message is None:
             continue
@@ -329,16 +350,14 @@ def journey_items(
                 items.append(TimelineItem(occurred_at=at, kind=f"campaign.{step}", ref_type="campaign",
                                           ref_id=row.campaign_id, summary=f"{row.name}: {message.channel} {step}",
                                           data={"message_id": message.id}))  # fmt: skip
-    for conversion, name in session.execute(
-        select(CampaignConversion, Campaign.name).join(Campaign, Campaign.id == CampaignConversion.campaign_id)
-        .where(CampaignConversion.org_id == org_id, CampaignConversion.customer_id == customer_id)
-    ):  # fmt: skip
-        items.append(TimelineItem(
-            occurred_at=conversion.converted_at, kind="campaign.converted", ref_type="campaign",
-            ref_id=conversion.campaign_id, summary=f"{name}: converted ({conversion.kind} {conversion.source_id})",
-            data={"kind": conversion.kind, "source_id": conversion.source_id, "message_id": conversion.message_id,
-                  "holdout": conversion.holdout},
-        ))  # fmt: skip
+    for row in rows:
+        if row.converted_at is not None:
+            items.append(TimelineItem(
+                occurred_at=row.converted_at, kind="campaign.converted", ref_type="campaign",
+                ref_id=row.campaign_id, summary=f"{row.name}: converted ({row.kind} {row.source_id})",
+                data={"kind": row.kind, "source_id": row.source_id, "message_id": row.message_id,
+                      "holdout": row.holdout},
+            ))  # fmt: skip
     if before is not None:
         items = [i for i in items if i.occurred_at < before]
     items.sort(key=lambda i: i.occurred_at, reverse=True)
