@@ -170,3 +170,27 @@ def test_the_nightly_job_repeats_the_latest_run_a_day_later(cli, db, client, ten
     assert run_once(db, now=now + timedelta(hours=25))["segment-ml-nightly"] == 1
     second = client.get(f"{SEGMENTS}/ml-runs/{first['id'] + 1}", headers=tenant.headers).json()
     assert (second["k_min"], second["k_max"], second["k"]) == (2, 4, 3)
+
+
+def test_a_refresh_run_builds_each_organisations_feature_table_once(client, db, tenant, planted, monkeypatch):
+    """The scheduler's refresh of several feature segments reads the organisation's features once for all
+    of them; each segment still gets its own members."""
+    from patron.features import service as features_service
+    from patron.jobs.scheduler import run_once
+
+    frequent = created(post(client, tenant, SEGMENTS, {"name": "Frequent", "definition": {
+        "all": [{"field": "feature.frequency", "op": "gte", "value": 8}]}}))  # fmt: skip
+    lapsed = created(post(client, tenant, SEGMENTS, {"name": "Lapsed", "definition": {
+        "all": [{"field": "feature.recency_days", "op": "gt", "value": 250}]}}))  # fmt: skip
+    built: list[int] = []
+    build = features_service.build_feature_table
+
+    def counted(session, **kwargs):
+        built.append(kwargs["org_id"])
+        return build(session, **kwargs)
+
+    monkeypatch.setattr(features_service, "build_feature_table", counted)
+    assert run_once(db, now=utcnow() + timedelta(minutes=61))["segment-refresh"] >= 2
+    assert built.count(tenant.org_id) == 1
+    for segment, group in ((frequent, "loyal"), (lapsed, "lapsed")):
+        assert members_of(client, tenant, segment["id"]) == sorted(i for i, g in planted.items() if g == group)

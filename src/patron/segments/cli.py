@@ -8,6 +8,7 @@ import typer
 
 from patron.core.audit import Actor
 from patron.core.cli_support import cli_session, console
+from patron.core.db import utcnow
 from patron.core.errors import Invalid
 
 app = typer.Typer(help="Segments: refresh rule segments, run ML segmentation.", no_args_is_help=True)
@@ -51,8 +52,10 @@ def run_command(
             targets = [s for s in items if s.status == "active"]
         else:
             targets = []
+        evaluators = segments_service.Evaluators(session, settings=settings, now=utcnow())
         for target in targets:
-            joined, left = segments_service.do_refresh_segment(session, segment=target, settings=settings)
+            joined, left = segments_service.do_refresh_segment(session, segment=target, settings=settings,
+                                                               evaluators=evaluators)  # fmt: skip
             console.print(
                 f"{target.name}: {target.size} members (+{joined} -{left})", markup=False, highlight=False
             )

@@ -120,6 +120,24 @@ def _evaluator(
                      now=now)  # fmt: skip
 
 
+class Evaluators:
+    """One evaluator per organisation for a run of refreshes at one moment (the scheduler's job, ``patron
+    segment run --all``): each organisation's feature table and set of active customers are read once for
+    all its segments, not once per segment. Refreshes only write memberships, so what was read stays true
+    for the run."""
+
+    def __init__(self, session: Session, *, settings: Settings, now: datetime) -> None:
+        self.session, self.settings, self.now = session, settings, now
+        self._by_org: dict[int, Evaluator] = {}
+
+    def __call__(self, org_id: int) -> Evaluator:
+        evaluator = self._by_org.get(org_id)
+        if evaluator is None:
+            evaluator = self._by_org[org_id] = _evaluator(self.session, org_id=org_id, settings=self.settings,
+                                                          now=self.now)  # fmt: skip
+        return evaluator
+
+
 def parse(session: Session, *, org_id: int, definition: Any) -> Group:
     return parse_definition(definition, attribute_types=attribute_types(session, org_id=org_id))
 
@@ -274,16 +292,22 @@ def apply_members(
 
 
 def do_refresh_segment(
-    session: Session, *, segment: Segment, settings: Settings, now: datetime | None = None
+    session: Session,
+    *,
+    segment: Segment,
+    settings: Settings,
+    now: datetime | None = None,
+    evaluators: Evaluators | None = None,
 ) -> tuple[int, int]:
     """Evaluate a rule segment and write the changes of membership and a size snapshot; ``(joined, left)``.
-    An ML segment keeps the members its run gave it (only a new run changes them)."""
+    An ML segment keeps the members its run gave it (only a new run changes them). Refreshing several
+    segments, pass one :class:`Evaluators` (its moment is then the refresh's)."""
     if segment.kind != "rule":
         raise Invalid(
             "An ML segment is refreshed by a new ML run, not by its own refresh.", field="segment_id"
         )
-    now = now or utcnow()
-    evaluator = _evaluator(session, org_id=segment.org_id, settings=settings, now=now)
+    evaluators = evaluators or Evaluators(session, settings=settings, now=now or utcnow())
+    now, evaluator = evaluators.now, evaluators(segment.org_id)
     group = parse(session, org_id=segment.org_id, definition=segment.definition)
     joined, left = apply_members(session, segment=segment, customer_ids=evaluator.members(group), now=now)
     audit.record(session, action="refresh", entity="segments", entity_id=segment.id, org_id=segment.org_id,
@@ -420,10 +444,11 @@ def refresh_due_segments(session: Session, *, now: datetime) -> int:
         (Segment.refreshed_at.is_(None)) | (Segment.refreshed_at < now - RULE_REFRESH_INTERVAL))
         .order_by(Segment.id)))  # fmt: skip
     done = 0
+    evaluators = Evaluators(session, settings=settings, now=now)
     for segment in due:
         try:
             with session.begin_nested():
-                do_refresh_segment(session, segment=segment, settings=settings, now=now)
+                do_refresh_segment(session, segment=segment, settings=settings, evaluators=evaluators)
             done += 1
         except Exception:
             log.exception("refresh of segment %s failed", segment.id)

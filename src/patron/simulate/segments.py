@@ -53,11 +53,12 @@ def seed_demo_segments(
     progress("Predictions and segments", 0, total)
     predictions_service.run_predictions(session, org_id=org_id, as_of=anchor)
     progress("Predictions and segments", 1, total)
+    evaluators = segments_service.Evaluators(session, settings=settings, now=anchor)
     for done, (name, description, definition) in enumerate(SEGMENTS, start=2):
         segment = segments_service.create_segment(
             session, org_id=org_id, name=name, description=description, definition=definition
         )
-        segments_service.do_refresh_segment(session, segment=segment, settings=settings, now=anchor)
+        segments_service.do_refresh_segment(session, segment=segment, settings=settings, evaluators=evaluators)
         progress("Predictions and segments", done, total)
     clusters = 0
     try:
