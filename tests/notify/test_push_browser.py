@@ -3,12 +3,9 @@ and "Don't allow" (or a browser that denies the permission) lands as a refusal i
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 
 import pytest
-import uvicorn
 
 from patron.app import create_app
 from patron.core.audit import Actor
@@ -17,13 +14,13 @@ from patron.core.db import session_scope
 from patron.customers import service as customers_service
 from patron.notify import crypto
 from patron.notify import service as notify_service
-from tests.web.test_browser import CHROMIUM, CHROMIUM_ARGS, IN_CI, TIMEOUT_MS, _free_port
+from tests.web.test_browser import CHROMIUM, CHROMIUM_ARGS, IN_CI, TIMEOUT_MS, goto, serve
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
-def live(tmp_path) -> Iterator[tuple[str, object, int, list[str]]]:
+def live(tmp_path) -> Iterator[tuple[str, object, tuple[int, int], list[str]]]:
     """The app on a free port, an organisation with one customer, and two personal push links."""
     if not CHROMIUM.exists():
         reason = f"{CHROMIUM} is not installed (apt-get install chromium)"
@@ -32,14 +29,11 @@ def live(tmp_path) -> Iterator[tuple[str, object, int, list[str]]]:
         pytest.skip(reason)
     keys = crypto.generate_vapid_keys()
     app = create_app(Settings(data_dir=tmp_path, scheduler=False, vapid_private_key=keys.private_key))
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=_free_port(), log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the app did not start"
-        time.sleep(0.05)
-    factory = app.state.sessionmaker
+    with serve(app) as base_url:
+        yield base_url, app.state.sessionmaker, *_seed(app.state.sessionmaker)
+
+
+def _seed(factory) -> tuple[tuple[int, int], list[str]]:
     with session_scope(factory) as session:
         from patron.accounts import service as accounts_service
 
@@ -48,13 +42,7 @@ def live(tmp_path) -> Iterator[tuple[str, object, int, list[str]]]:
         customer = customers_service.create_customer(session, org_id=org.id, data={"first_name": "Maria"})
         tokens = [notify_service.create_customer_link(session, org_id=org.id, customer_id=customer.id)[0]
                   for _ in range(2)]  # fmt: skip
-        org_id, customer_id = org.id, customer.id
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}", factory, (org_id, customer_id), tokens
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+        return (org.id, customer.id), tokens
 
 
 def _ledger(factory, org_id: int, customer_id: int) -> list[tuple[str, bool, str]]:
@@ -77,7 +65,7 @@ def test_dont_allow_and_a_denied_permission_are_recorded_as_refusals(live):
             page.on("pageerror", lambda error: errors.append(str(error)))
             page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
 
-            response = page.goto(f"{base}/push/{first}")
+            response = goto(page, f"{base}/push/{first}")
             assert response is not None and response.status == 200
             expect(page.locator("h1")).to_contain_text("Hello Maria")
             page.get_by_test_id("push-refuse").click()
@@ -89,7 +77,7 @@ def test_dont_allow_and_a_denied_permission_are_recorded_as_refusals(live):
             page2 = denied.new_page()
             page2.set_default_timeout(TIMEOUT_MS)
             page2.on("pageerror", lambda error: errors.append(str(error)))
-            page2.goto(f"{base}/push/{second}")
+            goto(page2, f"{base}/push/{second}")
             page2.evaluate("() => { Notification.requestPermission = async () => 'denied'; }")
             page2.get_by_test_id("push-allow").click()
             expect(page2.get_by_test_id("push-result")).to_have_text("Understood: we will not send you notifications.")

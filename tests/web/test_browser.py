@@ -6,10 +6,12 @@ Without /usr/bin/chromium the tests are skipped with the reason, except under CI
 
 from __future__ import annotations
 
+import contextlib
 import os
-import socket
+import sys
 import threading
 import time
+import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
@@ -41,6 +43,8 @@ CHROMIUM_ARGS = [
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 EMAIL, PASSWORD = "dana@northwind.example", "browser-test-pw"
 TIMEOUT_MS = 20_000
+#: loading a page: the app and the browser share two cores with the other test worker
+NAVIGATION_TIMEOUT_MS = 60_000
 
 
 @dataclass
@@ -52,10 +56,39 @@ class LiveApp:
     deal_id: int
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+@contextlib.contextmanager
+def serve(app) -> Iterator[str]:
+    """Run ``app`` under uvicorn in a background thread on a port the kernel picks (no race for a port
+    found free beforehand); yields its base URL once the app has started."""
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
+    thread = threading.Thread(target=server.run, name="live-app", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "the app did not start"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=15)
+
+
+def _thread_stacks() -> str:
+    names = {thread.ident: thread.name for thread in threading.enumerate()}
+    return "\n".join(f"--- thread {names.get(ident, ident)}\n" + "".join(traceback.format_stack(frame))
+                     for ident, frame in sys._current_frames().items())  # fmt: skip
+
+
+def goto(page, url: str):
+    """``page.goto`` with the navigation timeout; when the page does not load, the failure shows what each
+    thread of this process (the app's among them) was doing."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    try:
+        return page.goto(url, timeout=NAVIGATION_TIMEOUT_MS)
+    except PlaywrightTimeout as exc:
+        pytest.fail(f"{url} did not load: {exc}\nthreads of the test process:\n{_thread_stacks()}", pytrace=False)
 
 
 def _seed(factory) -> dict:
@@ -96,26 +129,9 @@ def live_app(tmp_path_factory) -> Iterator[LiveApp]:
             pytest.fail(f"CI=true but {reason}", pytrace=False)
         pytest.skip(reason)
     app = create_app(Settings(data_dir=tmp_path_factory.mktemp("browser"), scheduler=False))
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=_free_port(), log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the app did not start"
-        time.sleep(0.05)
-    try:
+    with serve(app) as base_url:
         seeded = _seed(app.state.sessionmaker)
-        port = server.servers[0].sockets[0].getsockname()[1]
-        yield LiveApp(
-            f"http://127.0.0.1:{port}",
-            seeded["org_id"],
-            app.state.sessionmaker,
-            seeded["maria_id"],
-            seeded["deal_id"],
-        )
-    finally:
-        server.should_exit = True
-        thread.join(timeout=15)
+        yield LiveApp(base_url, seeded["org_id"], app.state.sessionmaker, seeded["maria_id"], seeded["deal_id"])
 
 
 @pytest.fixture
@@ -136,7 +152,7 @@ def page(live_app):
 
 
 def _sign_in(page, live_app: LiveApp) -> None:
-    page.goto(live_app.base_url + "/")
+    goto(page, live_app.base_url + "/")
     assert page.url.startswith(live_app.base_url + "/login")
     page.fill("#f-email", EMAIL)
     page.fill("#f-password", PASSWORD)
@@ -200,7 +216,7 @@ def test_drag_a_deal_to_another_stage(live_app, page):
     from playwright.sync_api import expect
 
     _sign_in(page, live_app)
-    page.goto(live_app.base_url + "/pipeline")
+    goto(page, live_app.base_url + "/pipeline")
     card = page.get_by_test_id(f"deal-{live_app.deal_id}")
     target = page.locator("[data-stage-name=Proposal] .stage-cards")
     expect(card).to_be_visible()
