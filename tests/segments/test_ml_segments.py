@@ -194,3 +194,82 @@ def test_a_refresh_run_builds_each_organisations_feature_table_once(client, db, 
     assert built.count(tenant.org_id) == 1
     for segment, group in ((frequent, "loyal"), (lapsed, "lapsed")):
         assert members_of(client, tenant, segment["id"]) == sorted(i for i, g in planted.items() if g == group)
+
+
+def test_device_usage_conditions_read_the_event_store_as_of_the_refresh(client, db, tenant):
+    """``feature.events_30d`` counts the server's device events of the 30 days before the moment the segment
+    is evaluated: the events of now for a count or a refresh now, those of a past moment for a refresh as of
+    that moment (later events do not count)."""
+    from patron.events.store import EventBatch, micros
+    from patron.segments import service as segments_service
+
+    now = utcnow()
+    with session_scope(db) as session:
+        session.info["actor"] = Actor(org_id=tenant.org_id, label="test")
+        recent, earlier, idle = (customers_service.create_customer(
+            session, org_id=tenant.org_id, data={"first_name": name}).id for name in ("Recent", "Earlier", "Idle"))  # fmt: skip
+    batch = EventBatch()
+    for customer_id, days_ago in [(recent, d) for d in range(1, 9)] + [(earlier, d) for d in range(40, 48)]:
+        moment = now - timedelta(days=days_ago)
+        batch.add(org_id=tenant.org_id, id=f"e{customer_id}-{days_ago}", device_id=None, customer_id=customer_id,
+                  type="trip.end", ts=micros(moment), received_at=micros(moment), source="http", lat=None,
+                  lon=None, props_json="{}", props={})  # fmt: skip
+    client.app.state.events.store.append(batch)
+
+    definition = {"all": [{"field": "feature.events_30d", "op": "gte", "value": 5}]}
+    assert created(post(client, tenant, f"{SEGMENTS}/count", {"definition": definition}))["count"] == 1
+    segment = created(post(client, tenant, SEGMENTS, {"name": "Using their device", "definition": definition}))
+    assert members_of(client, tenant, segment["id"]) == [recent]
+
+    with session_scope(db) as session:
+        session.info["actor"] = Actor(org_id=tenant.org_id, label="test")
+        stored = segments_service.get_segment(session, org_id=tenant.org_id, segment_id=segment["id"])
+        segments_service.do_refresh_segment(session, segment=stored, settings=client.app.state.settings,
+                                            now=now - timedelta(days=20))  # fmt: skip
+    assert members_of(client, tenant, segment["id"]) == [earlier]
+    assert idle not in members_of(client, tenant, segment["id"])
+
+
+def test_a_refresh_that_cannot_read_the_event_store_refuses_device_usage_conditions(cli, db, tenant, settings):
+    """On the command line the store file is read; while another process holds it, a segment on device usage
+    is not refreshed on made-up zeros: the command says why and exits 1, and nothing is written. Segments on
+    other features still refresh."""
+    from patron.events.store import EventBatch, EventStore, micros
+    from patron.segments import service as segments_service
+    from patron.segments.models import Segment, SegmentMembership
+
+    now = utcnow()
+    with session_scope(db) as session:
+        session.info["actor"] = Actor(org_id=tenant.org_id, label="test")
+        rider = customers_service.create_customer(session, org_id=tenant.org_id, data={"first_name": "Rider"}).id
+        for name, field in (("Riding", "events_30d"), ("Buying", "frequency")):
+            segments_service.create_segment(session, org_id=tenant.org_id, name=name, definition={
+                "all": [{"field": f"feature.{field}", "op": "gte", "value": 5}]})  # fmt: skip
+    batch = EventBatch()
+    for day in range(1, 7):
+        moment = now - timedelta(days=day)
+        batch.add(org_id=tenant.org_id, id=f"ride-{day}", device_id=None, customer_id=rider, type="trip.end",
+                  ts=micros(moment), received_at=micros(moment), source="http", lat=None, lon=None,
+                  props_json="{}", props={})  # fmt: skip
+    store = EventStore(str(settings.data_dir / "events.duckdb"))
+    store.append(batch)
+    try:  # this process holds the store open for writing, as a running server would
+        busy = cli("segment", "run", "--org", tenant.slug, "--all")
+        assert busy.exit_code == 1, busy.output
+        assert busy.output.splitlines() == [
+            "Buying: 0 members (+0 -0)",
+            "Riding: not refreshed: definition.all[0].field: feature.events_30d cannot be read now: device "
+            "usage is unknown (the event store is in use by another process).",
+        ]
+        one = cli("segment", "run", "--org", tenant.slug, "--segment", "Riding")
+        assert one.exit_code == 1 and "feature.events_30d cannot be read now" in one.output
+        assert one.output.startswith("Error: ") and one.output.count("\n") == 1, one.output
+        with db() as session:
+            assert session.query(SegmentMembership).count() == 0
+            assert {s.name: s.refreshed_at is not None for s in session.query(Segment)} == {
+                "Buying": True, "Riding": False}  # fmt: skip
+    finally:
+        store.close()
+    done = cli("segment", "run", "--org", tenant.slug, "--all")
+    assert done.exit_code == 0, done.output
+    assert "Riding: 1 members (+1 -0)" in done.output.splitlines()

@@ -184,6 +184,8 @@ NUMERIC_FEATURES: tuple[str, ...] = (
     "nps_last",
     "age",
 )
+#: the numeric features read from the device event store
+USAGE_FEATURES: tuple[str, ...] = ("events_30d", "active_days_30d", "usage_trend", "days_since_last_event")
 #: categorical (text) feature columns
 CATEGORICAL_FEATURES: tuple[str, ...] = ("gender", "income_band")
 #: every feature column of :func:`compute_features`, in output order (after ``customer_id``)

@@ -13,8 +13,8 @@ from patron.accounts import service as accounts_service
 from patron.core.audit import Actor
 from patron.core.cli_support import cli_session, console
 from patron.core.errors import Invalid
+from patron.events.source import EventSource, event_store_for_run
 from patron.predictions import service as predictions_service
-from patron.predictions.device_usage import EventSource, event_store_for_run
 
 
 def _metric(value: object) -> str:

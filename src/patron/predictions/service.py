@@ -59,10 +59,10 @@ from patron.core import audit
 from patron.core.db import utcnow
 from patron.core.errors import Invalid, NotFound
 from patron.customers import service as customers_service
+from patron.events.source import EventSource, event_store_for_run
 from patron.features import service as features_service
 from patron.interactions import service as interactions_service
 from patron.orders import service as orders_service
-from patron.predictions.device_usage import EventSource, event_store_for_run
 from patron.predictions.models import CustomerPrediction, PredictionRun
 
 log = logging.getLogger("patron.predictions")
@@ -468,7 +468,7 @@ def run_due_predictions(session: Session, *, now: datetime | None = None) -> int
     run as of a later moment exists).
     Returns the number of organisations run; one organisation's failure is logged and does not stop the
     others. Device usage comes from the event store when this process or the store file gives one
-    (:func:`patron.predictions.device_usage.event_store_for_run`); without it the runs go on."""
+    (:func:`patron.events.source.event_store_for_run`); without it the runs go on."""
     now = now or utcnow()
     since = datetime.combine(now.date(), time(NIGHTLY_HOUR_UTC), tzinfo=UTC)
     if now < since:

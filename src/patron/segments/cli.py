@@ -9,7 +9,7 @@ import typer
 from patron.core.audit import Actor
 from patron.core.cli_support import cli_session, console
 from patron.core.db import utcnow
-from patron.core.errors import Invalid
+from patron.core.errors import Invalid, PatronError
 
 app = typer.Typer(help="Segments: refresh rule segments, run ML segmentation.", no_args_is_help=True)
 
@@ -38,6 +38,7 @@ def run_command(
     if segment and all_segments:
         raise Invalid("Use --segment NAME or --all, not both.", field="segment")
     settings = get_settings()
+    not_refreshed = 0
     with cli_session(label="cli:segment-run") as session:
         organisation = accounts_service.get_organisation_by_slug_or_raise(session, slug=org)
         org_id = organisation.id
@@ -54,8 +55,17 @@ def run_command(
             targets = []
         evaluators = segments_service.Evaluators(session, settings=settings, now=utcnow())
         for target in targets:
-            joined, left = segments_service.do_refresh_segment(session, segment=target, settings=settings,
-                                                               evaluators=evaluators)  # fmt: skip
+            try:
+                with session.begin_nested():
+                    joined, left = segments_service.do_refresh_segment(session, segment=target, settings=settings,
+                                                                       evaluators=evaluators)  # fmt: skip
+            except PatronError as exc:
+                if not all_segments:
+                    raise
+                not_refreshed += 1  # --all goes on with the others, as the hourly job does
+                console.print(f"{target.name}: not refreshed: {exc.detail}", markup=False, highlight=False,
+                              soft_wrap=True)
+                continue
             console.print(
                 f"{target.name}: {target.size} members (+{joined} -{left})", markup=False, highlight=False
             )
@@ -74,3 +84,5 @@ def run_command(
             for cluster in run.clusters:
                 console.print(f"  cluster {cluster['cluster']}: {cluster['name']} - {cluster['size']} customers, "
                               f"{cluster['archetype'] or 'no archetype'}", markup=False, highlight=False)  # fmt: skip
+    if not_refreshed:
+        raise typer.Exit(1)

@@ -21,7 +21,7 @@ from sqlalchemy import and_, exists, extract, false, func, not_, or_, select, tr
 from sqlalchemy.orm import Session
 
 from patron.core.db import utcnow
-from patron.core.errors import Invalid
+from patron.core.errors import Conflict, Invalid
 from patron.customers.models import ConsentRecord, Customer, CustomerTag
 from patron.customers.normalise import birth_month_days
 from patron.devices.models import Device
@@ -173,6 +173,10 @@ def sql_condition(condition: Condition, *, org_id: int, now: datetime):
 
 def _frame_mask(condition: Condition, frame: pd.DataFrame) -> pd.Series:
     column = condition.field.partition(".")[2]
+    unavailable = frame.attrs.get("unavailable", {}).get(column)
+    if unavailable:
+        raise Conflict(f"{condition.path}.field: {condition.field} cannot be read now: {unavailable}.",
+                       field=f"{condition.path}.field")  # fmt: skip
     if column not in frame.columns:
         raise Invalid(f"{condition.path}.field: there is no {condition.field} in the current table.",
                       field=f"{condition.path}.field")  # fmt: skip

@@ -35,6 +35,7 @@ from patron.core.db import utcnow
 from patron.core.errors import Conflict, Invalid, NotFound
 from patron.customers import service as customers_service
 from patron.customers.attributes import list_attribute_definitions
+from patron.events.source import NO_EVENT_STORE, event_store_for_run
 from patron.segments.definition import Group, field_catalogue, parse_definition
 from patron.segments.evaluate import Evaluator, FrameLoader
 from patron.segments.models import SEGMENT_STATUSES, Segment, SegmentMembership, SegmentSizeSnapshot
@@ -90,25 +91,45 @@ def attribute_types(session: Session, *, org_id: int) -> dict[str, str]:
 # --- the table of feature conditions ------------------------------------------------------------------
 
 
-def feature_table(session: Session, *, org_id: int, settings: Settings) -> pd.DataFrame | None:
+def feature_table(
+    session: Session, *, org_id: int, settings: Settings, as_of: datetime | None = None
+) -> pd.DataFrame | None:
     """The organisation's feature table (one row per customer, ``customer_id`` and numeric features): the
-    materialised one, else built now; None when the feature pipeline is not installed."""
+    materialised one, else built as of ``as_of`` (default now) with the device usage of the event store
+    (:func:`patron.events.source.event_store_for_run`); None when the feature pipeline is not installed.
+
+    Without an event store the usage features are 0 or null (no events). When the store cannot be read (another
+    process holds it, or the store known here belongs to another database) they are unknown: null, and named
+    with the reason in ``table.attrs["unavailable"]``, so that a condition on them is refused rather than
+    evaluated on made-up zeros."""
     try:
+        from patron.analytics.features import USAGE_FEATURES
         from patron.features import service as features_service
     except ModuleNotFoundError:
         return None
     table = features_service.load_feature_table(settings, org_id)
     if table is None:
-        table = features_service.build_feature_table(session, org_id=org_id)
+        with event_store_for_run(session, if_busy="skip") as events:
+            table = features_service.build_feature_table(session, org_id=org_id, as_of=as_of,
+                                                         events_store=events.store)  # fmt: skip
+        if events.store is None and events.missing != NO_EVENT_STORE:
+            table[list(USAGE_FEATURES)] = float("nan")
+            table.attrs["unavailable"] = dict.fromkeys(USAGE_FEATURES, f"device usage is unknown ({events.missing})")
     return table
 
 
-def frame_loaders(session: Session, *, org_id: int, settings: Settings) -> dict[str, FrameLoader]:
-    """``prefix -> loader`` of the tables that ``feature.*`` conditions read."""
+def frame_loaders(
+    session: Session, *, org_id: int, settings: Settings, now: datetime | None = None
+) -> dict[str, FrameLoader]:
+    """``prefix -> loader`` of the tables that ``feature.*`` conditions read, as of ``now``."""
 
     def features() -> pd.DataFrame | None:
-        table = feature_table(session, org_id=org_id, settings=settings)
-        return None if table is None else table.set_index("customer_id")
+        table = feature_table(session, org_id=org_id, settings=settings, as_of=now)
+        if table is None:
+            return None
+        indexed = table.set_index("customer_id")
+        indexed.attrs = dict(table.attrs)
+        return indexed
 
     return {"feature": features}
 
@@ -116,8 +137,9 @@ def frame_loaders(session: Session, *, org_id: int, settings: Settings) -> dict[
 def _evaluator(
     session: Session, *, org_id: int, settings: Settings, now: datetime | None = None
 ) -> Evaluator:
-    return Evaluator(session, org_id=org_id, loaders=frame_loaders(session, org_id=org_id, settings=settings),
-                     now=now)  # fmt: skip
+    now = now or utcnow()
+    return Evaluator(session, org_id=org_id, now=now,
+                     loaders=frame_loaders(session, org_id=org_id, settings=settings, now=now))  # fmt: skip
 
 
 class Evaluators:

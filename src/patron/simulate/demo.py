@@ -119,8 +119,8 @@ def predict_with_device_usage(factory: sessionmaker[Session], *, org_id: int) ->
     """Run the predictions again once the devices' history is in the event store, so the churn model
     weighs device usage (the first run, inside :func:`seed_demo`, comes before the devices exist).
     Returns the run's summary."""
+    from patron.events.source import event_store_for_run
     from patron.predictions import service as predictions_service
-    from patron.predictions.device_usage import event_store_for_run
 
     with session_scope(factory) as session:
         session.info["actor"] = Actor(org_id=org_id, label="demo")

@@ -1,11 +1,13 @@
-"""Where a prediction run finds the organisation's device events (the usage features of the churn model).
+"""Where a run that reads device usage finds the organisation's device events: a prediction run (the usage
+features of the churn model), a segment refresh or count (``feature.events_30d`` and the other usage
+features), an ML segmentation run.
 
 A server process (``patron serve``) holds the event store open in its event runtime; a run started there
-(the API, or the nightly job of the in-process scheduler) reads through that runtime's store. Elsewhere
-(the command line, a separate job worker) the store file named by the settings is opened read-only for
-the run. When there is no store, or it belongs to another database, the run goes on without device usage;
-when another process holds the file, :func:`event_store_for_run` either raises :class:`Conflict` (the
-command line, where the user can choose ``--no-events``) or goes on without it and says why (the job).
+(the API, or a job of the in-process scheduler) reads through that runtime's store. Elsewhere (the command
+line, a separate job worker) the store file named by the settings is opened read-only for the run. When
+there is no store, or it belongs to another database, the run goes on without device usage; when another
+process holds the file, :func:`event_store_for_run` either raises :class:`Conflict` (the command line,
+where the user can choose ``--no-events``) or goes on without it and says why (a job, a web request).
 """
 
 from __future__ import annotations
@@ -26,9 +28,11 @@ from patron.core.errors import Conflict
 from patron.events.runtime import CURRENT
 from patron.events.store import resolve_path
 
-log = logging.getLogger("patron.predictions")
+log = logging.getLogger("patron.events")
 
 BUSY = "the event store is in use by another process"
+#: why a run has no store when none exists yet (so there are no events, rather than unknown ones)
+NO_EVENT_STORE = "no event store"
 
 
 @dataclass(frozen=True)
@@ -70,17 +74,17 @@ def event_store_for_run(
         return
     path = resolve_path(settings.events_url, settings.data_dir)
     if path == ":memory:" or not Path(path).is_file():
-        yield EventSource(missing="no event store")
+        yield EventSource(missing=NO_EVENT_STORE)
         return
     try:
         connection = duckdb.connect(path, read_only=True)
     except (duckdb.IOException, duckdb.ConnectionException):
         if if_busy == "raise":
             raise Conflict(
-                "The event store is in use by another process (patron serve or patron ingest); run the "
-                "predictions through its API, stop it, or leave device usage out with --no-events."
+                "The event store is in use by another process (patron serve or patron ingest); run this "
+                "through its API, stop it, or leave device usage out with --no-events."
             ) from None
-        log.warning("predictions run without device usage: %s (%s)", BUSY, path)
+        log.warning("run without device usage: %s (%s)", BUSY, path)
         yield EventSource(missing=BUSY)
         return
     try:
