@@ -13,8 +13,9 @@ import calendar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -43,15 +44,56 @@ def add_months(moment: datetime, months: int) -> datetime:
     return moment.replace(year=year, month=month, day=day)
 
 
+# --- what a transaction has read of the programme ---------------------------------------------------
+#
+# Earning points for one order reads the programme's settings four times, its tiers and its earn rules
+# (and a replay of many orders, or the daily re-evaluation of every customer, reads them again for each).
+# They are read once per transaction and organisation instead, and forgotten when the transaction ends,
+# when a savepoint rolls back (it may have undone a change), and whenever this module changes them.
+
+_READ = "patron.loyalty.programme"
+
+
+def _forget_at_commit(session: Session) -> None:
+    if not session.in_nested_transaction():  # a released savepoint keeps what the transaction read
+        session.info.pop(_READ, None)
+
+
+def _forget_at_rollback(session: Session, _previous_transaction: Any) -> None:
+    session.info.pop(_READ, None)
+
+
+def _read(session: Session, org_id: int) -> dict[str, Any]:
+    """What this transaction has read of the organisation's programme (filled by the readers below)."""
+    read = session.info.get(_READ)
+    if read is None:
+        if not event.contains(session, "after_commit", _forget_at_commit):
+            event.listen(session, "after_commit", _forget_at_commit)
+            event.listen(session, "after_soft_rollback", _forget_at_rollback)
+        read = session.info[_READ] = {}
+    return read.setdefault(org_id, {})
+
+
+def _changed(session: Session, org_id: int) -> None:
+    """The programme, a tier or a rule of the organisation changed: read them again."""
+    read = session.info.get(_READ)
+    if read is not None:
+        read.pop(org_id, None)
+
+
 # --- programme settings ------------------------------------------------------------------------------
 
 
 def get_programme(session: Session, *, org_id: int) -> LoyaltyProgramme:
     """The organisation's settings; an unsaved row with the defaults (not enabled) when never saved."""
-    programme = session.scalar(select(LoyaltyProgramme).where(LoyaltyProgramme.org_id == org_id))
+    read = _read(session, org_id)
+    programme = read.get("programme")
     if programme is None:
-        programme = LoyaltyProgramme(org_id=org_id, enabled=False, points_per_unit=Decimal("1"),
-                                     expiry_months=None, tier_basis="rolling_12m")  # fmt: skip
+        programme = session.scalar(select(LoyaltyProgramme).where(LoyaltyProgramme.org_id == org_id))
+        if programme is None:
+            programme = LoyaltyProgramme(org_id=org_id, enabled=False, points_per_unit=Decimal("1"),
+                                         expiry_months=None, tier_basis="rolling_12m")  # fmt: skip
+        read["programme"] = programme
     return programme
 
 
@@ -83,6 +125,7 @@ def update_programme(session: Session, *, org_id: int, changes: dict) -> Loyalty
     if programme.id is None:
         session.add(programme)
     session.flush()
+    _changed(session, org_id)
     return programme
 
 
@@ -115,12 +158,14 @@ def _check_rule(
 def list_rules(
     session: Session, *, org_id: int, kind: str | None = None, active: bool | None = None
 ) -> list[EarnRule]:
-    query = select(EarnRule).where(EarnRule.org_id == org_id)
-    if kind is not None:
-        query = query.where(EarnRule.kind == kind)
-    if active is not None:
-        query = query.where(EarnRule.active.is_(active))
-    return list(session.scalars(query.order_by(EarnRule.id)))
+    """The organisation's earn rules in the order they were made, of one kind and/or activity if given."""
+    read = _read(session, org_id)
+    rules = read.get("rules")
+    if rules is None:
+        rules = read["rules"] = list(session.scalars(select(EarnRule).where(EarnRule.org_id == org_id)
+                                                     .order_by(EarnRule.id)))  # fmt: skip
+    return [rule for rule in rules
+            if (kind is None or rule.kind == kind) and (active is None or rule.active == active)]  # fmt: skip
 
 
 def get_rule_or_raise(session: Session, *, org_id: int, rule_id: int) -> EarnRule:
@@ -140,6 +185,7 @@ def create_rule(session: Session, *, org_id: int, kind: str, name: str, points: 
                     min_amount=min_amount, active=active, created_at=utcnow())  # fmt: skip
     session.add(rule)
     session.flush()
+    _changed(session, org_id)
     return rule
 
 
@@ -151,12 +197,14 @@ def update_rule(session: Session, *, rule: EarnRule, changes: dict) -> EarnRule:
         if name in changes:
             setattr(rule, name, changes[name].strip() if name == "name" else changes[name])
     session.flush()
+    _changed(session, rule.org_id)
     return rule
 
 
 def delete_rule(session: Session, *, rule: EarnRule) -> None:
     session.delete(rule)
     session.flush()
+    _changed(session, rule.org_id)
 
 
 # --- tiers -------------------------------------------------------------------------------------------
@@ -164,11 +212,12 @@ def delete_rule(session: Session, *, rule: EarnRule) -> None:
 
 def list_tiers(session: Session, *, org_id: int) -> list[LoyaltyTier]:
     """The tiers, lowest threshold first."""
-    return list(
-        session.scalars(
-            select(LoyaltyTier).where(LoyaltyTier.org_id == org_id).order_by(LoyaltyTier.threshold)
-        )
-    )
+    read = _read(session, org_id)
+    tiers = read.get("tiers")
+    if tiers is None:
+        tiers = read["tiers"] = list(session.scalars(select(LoyaltyTier).where(LoyaltyTier.org_id == org_id)
+                                                     .order_by(LoyaltyTier.threshold)))  # fmt: skip
+    return list(tiers)
 
 
 def get_tier_or_raise(session: Session, *, org_id: int, tier_id: int) -> LoyaltyTier:
@@ -204,6 +253,7 @@ def create_tier(session: Session, *, org_id: int, name: str, threshold: int, mul
                        benefits=benefits.strip())  # fmt: skip
     session.add(tier)
     session.flush()
+    _changed(session, org_id)
     return tier
 
 
@@ -216,6 +266,7 @@ def update_tier(session: Session, *, tier: LoyaltyTier, changes: dict) -> Loyalt
             value = changes[name]
             setattr(tier, name, value.strip() if isinstance(value, str) else value)
     session.flush()
+    _changed(session, tier.org_id)
     return tier
 
 
@@ -224,6 +275,7 @@ def delete_tier(session: Session, *, tier: LoyaltyTier) -> None:
     earning)."""
     session.delete(tier)
     session.flush()
+    _changed(session, tier.org_id)
 
 
 # --- where a customer stands -------------------------------------------------------------------------
@@ -354,7 +406,7 @@ def earn_multiplier(session: Session, *, org_id: int, customer_id: int) -> Decim
     stored = get_customer_tier(session, org_id=org_id, customer_id=customer_id)
     if stored is None or stored.tier_id is None:
         return Decimal("1")
-    tier = session.get(LoyaltyTier, stored.tier_id)
+    tier = next((tier for tier in list_tiers(session, org_id=org_id) if tier.id == stored.tier_id), None)
     return tier.multiplier if tier is not None else Decimal("1")
 
 
