@@ -43,7 +43,6 @@ here when the server at ``PATRON_BENCH_PG_URL`` answers):
 from __future__ import annotations
 
 import argparse
-import os
 import resource
 import smtplib
 import sys
@@ -58,8 +57,9 @@ import jinja2
 import numpy as np
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.engine import Engine
+from support import databases
 
 from patron.accounts import service as accounts_service
 from patron.campaigns import audience as audience_module
@@ -89,7 +89,6 @@ from patron.rules import service as rules_service
 from patron.rules.models import Trigger
 
 console = Console(width=None if sys.stdout.isatty() else 200)
-PG_SERVER = os.environ.get("PATRON_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/")
 PG_DATABASE = "patron_bench_campaigns"
 NOW = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 SECTIONS = ("launch", "personalise", "send", "geofence")
@@ -165,29 +164,6 @@ def _percentiles(values: list[float]) -> str:
         return "-"
     p50, p99 = np.percentile(values, [50, 99])
     return f"{p50 * 1000:,.0f} / {p99 * 1000:,.0f} / {max(values) * 1000:,.0f}"
-
-
-def _databases(backend: str):
-    """``(label, url)`` of each backend asked for: a new SQLite file, or the PostgreSQL database made
-    afresh and dropped after."""
-    if backend in ("sqlite", "both"):
-        with tempfile.TemporaryDirectory() as tmp:
-            yield "SQLite", f"sqlite:///{Path(tmp) / 'bench.db'}"
-    if backend in ("postgresql", "both"):
-        admin = create_engine(PG_SERVER + "postgres", isolation_level="AUTOCOMMIT")
-        try:
-            with admin.connect() as connection:
-                connection.execute(text(f'DROP DATABASE IF EXISTS "{PG_DATABASE}" WITH (FORCE)'))
-                connection.execute(text(f'CREATE DATABASE "{PG_DATABASE}"'))
-        except Exception as exc:  # no server: say so and go on
-            console.print(f"PostgreSQL skipped: {exc.__class__.__name__}")
-        else:
-            try:
-                yield "PostgreSQL", PG_SERVER + PG_DATABASE
-            finally:
-                with admin.connect() as connection:
-                    connection.execute(text(f'DROP DATABASE IF EXISTS "{PG_DATABASE}" WITH (FORCE)'))
-        admin.dispose()
 
 
 # --- launch --------------------------------------------------------------------------------------------
@@ -676,7 +652,7 @@ def main(argv: list[str] | None = None) -> int:
         for column in ("backend", "customers", "reachable", "count s", "count µs/customer", "queued / held out",
                        "launch s", "launch CPU s", "launch rows/s", "floor s", "floor rows/s", "launch / floor"):  # fmt: skip
             table.add_column(column, justify="right")
-        for label, url in _databases(args.backend):
+        for label, url in databases(args.backend, PG_DATABASE, say=console.print):
             run_launch(url, label, args.customers, table)
         tables.append(table)
         console.print(table)
@@ -685,7 +661,7 @@ def main(argv: list[str] | None = None) -> int:
                             "(points, recommended products, 2 variants, 10 % hold-out)")  # fmt: skip
         for column in PERSONALISE_COLUMNS:
             table.add_column(column, justify="right")
-        for label, url in _databases(args.backend):
+        for label, url in databases(args.backend, PG_DATABASE, say=console.print):
             run_personalise(url, label, args.audience, table)
         tables.append(table)
         console.print(table)
@@ -695,7 +671,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         for column in SEND_COLUMNS:
             table.add_column(column, justify="right")
-        for label, url in _databases(args.backend):
+        for label, url in databases(args.backend, PG_DATABASE, say=console.print):
             run_send(url, label, args.messages, args.threads, table)
         tables.append(table)
         console.print(table)
@@ -704,7 +680,7 @@ def main(argv: list[str] | None = None) -> int:
                             "(p50 / p99 / max)")  # fmt: skip
         for column in GEOFENCE_COLUMNS:
             table.add_column(column, justify="right")
-        for label, url in _databases(args.backend):
+        for label, url in databases(args.backend, PG_DATABASE, say=console.print):
             run_geofence(url, label, args.events, args.job_interval, args.rate, table)
         tables.append(table)
         console.print(table)

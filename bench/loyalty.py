@@ -19,16 +19,13 @@ Prints milliseconds and statements per order for both, and their ratio; asserts 
 from __future__ import annotations
 
 import argparse
-import os
 import random
-import tempfile
 import time
-from collections.abc import Iterator
 from datetime import timedelta
 from decimal import ROUND_FLOOR, Decimal
-from pathlib import Path
 
-from sqlalchemy import create_engine, event, text
+from sqlalchemy import event
+from support import databases
 
 from patron.accounts import service as accounts_service
 from patron.core.audit import Actor
@@ -38,33 +35,9 @@ from patron.customers import service as customers_service
 from patron.loyalty import earning
 from patron.loyalty import programme as programme_service
 
-PG_SERVER = os.environ.get("PATRON_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/")
 PG_DATABASE = "patron_bench_loyalty"
 CUSTOMERS = 300
 TIERS = (("Silver", 150, Decimal("1.1")), ("Gold", 500, Decimal("1.25")), ("Platinum", 1200, Decimal("1.5")))
-
-
-def each_database(backend: str) -> Iterator[tuple[str, str]]:
-    """``(label, url)`` of each backend asked for: a new SQLite file, or a PostgreSQL database made afresh
-    and dropped after (skipped with a note when the server does not answer)."""
-    if backend in ("sqlite", "both"):
-        with tempfile.TemporaryDirectory() as tmp:
-            yield "SQLite", f"sqlite:///{Path(tmp) / 'bench.db'}"
-    if backend in ("postgresql", "both"):
-        admin = create_engine(PG_SERVER + "postgres", isolation_level="AUTOCOMMIT")
-        try:
-            with admin.connect() as connection:
-                connection.execute(text(f'DROP DATABASE IF EXISTS "{PG_DATABASE}" WITH (FORCE)'))
-                connection.execute(text(f'CREATE DATABASE "{PG_DATABASE}"'))
-        except Exception as exc:  # no server: say so and go on
-            print(f"PostgreSQL skipped: {exc.__class__.__name__}")
-        else:
-            try:
-                yield "PostgreSQL", PG_SERVER + PG_DATABASE
-            finally:
-                with admin.connect() as connection:
-                    connection.execute(text(f'DROP DATABASE IF EXISTS "{PG_DATABASE}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def seed(factory) -> tuple[int, list[int]]:
@@ -113,7 +86,6 @@ def floor(engine, org_id: int, work: list) -> tuple[float, int]:
     thresholds = [(threshold, multiplier, name) for name, threshold, multiplier in TIERS]
     sqlite = engine.dialect.name == "sqlite"
     mark = "?" if sqlite else "%s"
-    tier_ids = {}
     statements = 0
     connection = engine.raw_connection()
     try:
@@ -160,7 +132,7 @@ def main() -> None:
     parser.add_argument("--backend", choices=("sqlite", "postgresql", "both"), default="both")
     parser.add_argument("--orders", type=int, default=3000)
     args = parser.parse_args()
-    for label, url in each_database(args.backend):
+    for label, url in databases(args.backend, PG_DATABASE):
         engine = make_engine(url)
         upgrade(engine)
         factory = make_sessionmaker(engine)

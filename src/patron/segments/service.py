@@ -125,11 +125,7 @@ def frame_loaders(
 
     def features() -> pd.DataFrame | None:
         table = feature_table(session, org_id=org_id, settings=settings, as_of=now)
-        if table is None:
-            return None
-        indexed = table.set_index("customer_id")
-        indexed.attrs = dict(table.attrs)
-        return indexed
+        return None if table is None else table.set_index("customer_id")  # keeps the table's attrs
 
     return {"feature": features}
 
